@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Portcullis",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "portcullis", targets: ["PortcullisCLI"]),
+        .executable(name: "portcullis-origin", targets: ["PortcullisOrigin"]),
+        .library(name: "Portcullis", targets: ["Portcullis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CShims", dependencies: ["COpenSSL"], cSettings: [.define("_GNU_SOURCE")]),
+        .target(
+            name: "Portcullis",
+            dependencies: [
+                "CShims", "COpenSSL", "CHiredis", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "PortcullisCLI",
+            dependencies: [
+                "Portcullis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL"]),
+        .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims"]),
+    ]
+)

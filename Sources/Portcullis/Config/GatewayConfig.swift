@@ -1,0 +1,228 @@
+import Glibc
+
+/// The whole configuration, validated. Immutable once built; a reload builds a new one.
+public struct GatewayConfig: Sendable {
+    public var server: ServerSettings
+    public var listeners: [ListenerSettings]
+    public var timeouts: TimeoutSettings
+    public var limits: HeadLimits
+    public var admin: AdminSettings
+    public var upstreams: [UpstreamSettings]
+    public var routes: [RouteSettings]
+}
+
+/// `[server]`: process-wide settings.
+public struct ServerSettings: Sendable, Equatable {
+    /// Worker threads (resolved from `"auto"` to the number of cores).
+    public var workers: Int
+    /// Pin worker N to CPU N (benchmarks, dedicated hosts).
+    public var pinWorkers: Bool
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+    public var logLevel: String
+}
+
+/// `[[listeners]]`: one public address.
+public struct ListenerSettings: Sendable, Equatable {
+    public enum Scheme: String, Sendable { case http }
+    public var address: SocketAddress
+    public var scheme: Scheme
+}
+
+/// `[timeouts]`, all in nanoseconds.
+public struct TimeoutSettings: Sendable, Equatable {
+    public var clientHeader: UInt64
+    public var clientBodyIdle: UInt64
+    public var keepAliveIdle: UInt64
+    public var upstreamConnect: UInt64
+    public var upstreamResponseHead: UInt64
+    public var upstreamBodyIdle: UInt64
+    public var tunnelIdle: UInt64
+    public var drain: UInt64
+}
+
+/// `[admin]`: the separate admin listener.
+public struct AdminSettings: Sendable, Equatable {
+    public var address: SocketAddress
+    /// Name of the environment variable holding the bearer token.
+    public var tokenEnvironmentVariable: String
+    /// Whether `GET /metrics` needs the token too.
+    public var metricsRequireAuth: Bool
+}
+
+/// `[[upstreams]]`: a named pool of servers.
+public struct UpstreamSettings: Sendable, Equatable {
+    public var name: String
+    public var servers: [SocketAddress]
+    /// Idle keep-alive connections kept per worker and server.
+    public var keepAlive: Int
+    /// How long an idle pooled connection is kept.
+    public var idleTimeout: UInt64
+    /// Failures within `failTimeout` after which a server is skipped for `failTimeout`.
+    public var maxFails: Int
+    public var failTimeout: UInt64
+}
+
+/// `[[routes]]`: which requests go to which upstream; the first match wins.
+public struct RouteSettings: Sendable, Equatable {
+    /// `*` (any), `example.com` (exact) or `*.example.com` (any subdomain).
+    public var host: String
+    /// Matches paths equal to it or continuing it.
+    public var pathPrefix: String
+    /// Empty means any method.
+    public var methods: [String]
+    public var upstream: String
+}
+
+extension GatewayConfig {
+    /// Builds and validates a configuration from parsed TOML, collecting every problem.
+    init(reading root: TableReader) {
+        let serverTable = root.table("server")
+        server = ServerSettings(reading: serverTable)
+        serverTable.rejectUnknownKeys()
+
+        listeners = root.tables("listeners").compactMap { table in
+            defer { table.rejectUnknownKeys() }
+            let address = table.address("address", default: nil)
+            let schemeText = table.string("protocol", default: "http")
+            guard let scheme = ListenerSettings.Scheme(rawValue: schemeText) else {
+                table.report("protocol", "must be \"http\", got \"\(schemeText)\"")
+                return nil
+            }
+            return address.map { ListenerSettings(address: $0, scheme: scheme) }
+        }
+        if listeners.isEmpty { root.report("listeners", "at least one [[listeners]] entry is required") }
+
+        let timeoutTable = root.table("timeouts")
+        timeouts = TimeoutSettings(
+            clientHeader: timeoutTable.duration("client_header", default: "10s"),
+            clientBodyIdle: timeoutTable.duration("client_body_idle", default: "30s"),
+            keepAliveIdle: timeoutTable.duration("keepalive_idle", default: "75s"),
+            upstreamConnect: timeoutTable.duration("upstream_connect", default: "5s"),
+            upstreamResponseHead: timeoutTable.duration("upstream_response_head", default: "60s"),
+            upstreamBodyIdle: timeoutTable.duration("upstream_body_idle", default: "60s"),
+            tunnelIdle: timeoutTable.duration("tunnel_idle", default: "1h"),
+            drain: timeoutTable.duration("drain", default: "30s"))
+        timeoutTable.rejectUnknownKeys()
+
+        let limitTable = root.table("limits")
+        limits = HeadLimits(
+            maxRequestLine: limitTable.int("max_request_line", default: 8192, range: 256...1_048_576),
+            maxHeaderBytes: limitTable.int("max_header_bytes", default: 32768, range: 1024...1_048_576),
+            maxHeaderCount: limitTable.int("max_header_count", default: 100, range: 8...10_000))
+        limitTable.rejectUnknownKeys()
+
+        let adminTable = root.table("admin")
+        admin = AdminSettings(
+            address: adminTable.address("address", default: "127.0.0.1:9901") ?? Self.fallbackAdminAddress,
+            tokenEnvironmentVariable: adminTable.string("token_env", default: "PORTCULLIS_ADMIN_TOKEN"),
+            metricsRequireAuth: adminTable.bool("metrics_require_auth", default: false))
+        adminTable.rejectUnknownKeys()
+
+        upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
+        routes = root.tables("routes").map { RouteSettings(reading: $0) }
+        root.rejectUnknownKeys()
+        validateReferences(root)
+    }
+
+    private static let fallbackAdminAddress = try! SocketAddress(parsing: "127.0.0.1:9901")
+
+    private func validateReferences(_ root: TableReader) {
+        var names: Set<String> = []
+        for (index, upstream) in upstreams.enumerated() where !names.insert(upstream.name).inserted {
+            root.report("upstreams[\(index)].name", "duplicate upstream name \"\(upstream.name)\"")
+        }
+        if routes.isEmpty { root.report("routes", "at least one [[routes]] entry is required") }
+        for (index, route) in routes.enumerated() where !names.contains(route.upstream) {
+            root.report("routes[\(index)].upstream", "no upstream named \"\(route.upstream)\"")
+        }
+        var addresses: Set<String> = []
+        for (index, listener) in listeners.enumerated() where !addresses.insert(listener.address.text).inserted {
+            root.report("listeners[\(index)].address", "address \(listener.address) is listed twice")
+        }
+        if addresses.contains(admin.address.text) {
+            root.report("admin.address", "the admin listener must not share an address with a public listener")
+        }
+    }
+}
+
+extension ServerSettings {
+    init(reading table: TableReader) {
+        if let text = table.optionalString("workers") {
+            if text == "auto" {
+                workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            } else {
+                table.report("workers", "expected \"auto\" or a number, got \"\(text)\"")
+                workers = 1
+            }
+        } else {
+            workers = table.int("workers", default: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), range: 1...256)
+        }
+        pinWorkers = table.bool("pin_workers", default: false)
+        logLevel = table.string("log_level", default: "info")
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        if !levels.contains(logLevel) {
+            table.report("log_level", "must be one of \(levels.joined(separator: ", ")), got \"\(logLevel)\"")
+        }
+    }
+}
+
+extension UpstreamSettings {
+    init(reading table: TableReader) {
+        defer { table.rejectUnknownKeys() }
+        name = table.string("name", default: "")
+        if name.isEmpty { table.report("name", "every upstream needs a name") }
+        let serverTexts = table.strings("servers", default: [])
+        if serverTexts.isEmpty { table.report("servers", "at least one server address is required") }
+        servers = serverTexts.enumerated().compactMap { index, text in table.parseAddress(text, key: "servers[\(index)]") }
+        keepAlive = table.int("keepalive", default: 64, range: 0...100_000)
+        idleTimeout = table.duration("idle_timeout", default: "60s")
+        maxFails = table.int("max_fails", default: 3, range: 0...1000)
+        failTimeout = table.duration("fail_timeout", default: "10s")
+    }
+}
+
+extension RouteSettings {
+    init(reading table: TableReader) {
+        defer { table.rejectUnknownKeys() }
+        host = table.string("host", default: "*").lowercased()
+        if !Self.isValidHostPattern(host) {
+            table.report("host", "expected \"*\", a host name or \"*.domain\", got \"\(host)\"")
+        }
+        pathPrefix = table.string("path_prefix", default: "/")
+        if !pathPrefix.hasPrefix("/") { table.report("path_prefix", "must start with \"/\", got \"\(pathPrefix)\"") }
+        methods = table.strings("methods", default: [])
+        for method in methods where method.isEmpty || !method.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) {
+            table.report("methods", "\"\(method)\" is not an upper-case method name")
+        }
+        upstream = table.string("upstream", default: "")
+        if upstream.isEmpty { table.report("upstream", "every route needs an upstream") }
+    }
+
+    private static func isValidHostPattern(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        let name = pattern.hasPrefix("*.") ? String(pattern.dropFirst(2)) : pattern
+        return !name.isEmpty && name.utf8.allSatisfy { byte in
+            (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) || byte == 45 || byte == 46 || byte == 58 || byte == 91 || byte == 93
+        }
+    }
+}
+
+extension TableReader {
+    /// A `host:port` address.
+    func address(_ key: String, default fallback: String?) -> SocketAddress? {
+        guard let text = optionalString(key) ?? fallback else {
+            report(key, "an address (host:port) is required")
+            return nil
+        }
+        return parseAddress(text, key: key)
+    }
+
+    func parseAddress(_ text: String, key: String) -> SocketAddress? {
+        do {
+            return try SocketAddress(parsing: text)
+        } catch {
+            report(key, error.description)
+            return nil
+        }
+    }
+}

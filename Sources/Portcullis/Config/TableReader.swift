@@ -1,0 +1,151 @@
+import TOMLKit
+
+/// Collects problems while a configuration is read, with their lines.
+final class ConfigDiagnostics {
+    let sourceMap: SourceMap
+    private(set) var problems: [ConfigProblem] = []
+
+    init(sourceMap: SourceMap) {
+        self.sourceMap = sourceMap
+    }
+
+    /// Records a problem at `path`.
+    func report(_ path: String, _ message: String) {
+        problems.append(ConfigProblem(line: sourceMap.line(of: path), key: path, message: message))
+    }
+}
+
+/// Reads typed values from one TOML table, recording wrong types, impossible values and
+/// unknown keys instead of stopping at the first one, so `portcullis check` lists them all.
+final class TableReader {
+    let path: String
+    private let table: TOMLTable
+    private let diagnostics: ConfigDiagnostics
+    private var known: Set<String> = []
+
+    init(_ table: TOMLTable, path: String, diagnostics: ConfigDiagnostics) {
+        self.table = table
+        self.path = path
+        self.diagnostics = diagnostics
+    }
+
+    /// The full path of `key` in this table.
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// Records a problem with `key`.
+    func report(_ key: String, _ message: String) { diagnostics.report(keyPath(key), message) }
+
+    private func value(_ key: String) -> TOMLValueConvertible? {
+        known.insert(key)
+        return table[key]
+    }
+
+    func string(_ key: String, default fallback: String) -> String {
+        optionalString(key) ?? fallback
+    }
+
+    func optionalString(_ key: String) -> String? {
+        guard let raw = value(key) else { return nil }
+        guard let text = raw.string else {
+            report(key, "expected a string, got \(raw.type)")
+            return nil
+        }
+        return text
+    }
+
+    func bool(_ key: String, default fallback: Bool) -> Bool {
+        guard let raw = value(key) else { return fallback }
+        guard let flag = raw.bool else {
+            report(key, "expected true or false, got \(raw.type)")
+            return fallback
+        }
+        return flag
+    }
+
+    func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+        guard let raw = value(key) else { return fallback }
+        guard let number = raw.int else {
+            report(key, "expected an integer, got \(raw.type)")
+            return fallback
+        }
+        guard range.contains(number) else {
+            report(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(number)")
+            return fallback
+        }
+        return number
+    }
+
+    /// A duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h"`, in nanoseconds.
+    func duration(_ key: String, default fallback: String) -> UInt64 {
+        let text = optionalString(key) ?? fallback
+        guard let nanoseconds = Self.parseDuration(text), nanoseconds > 0 else {
+            report(key, "expected a positive duration like \"500ms\", \"10s\", \"5m\" or \"1h\", got \"\(text)\"")
+            return Self.parseDuration(fallback) ?? 1_000_000_000
+        }
+        return nanoseconds
+    }
+
+    func strings(_ key: String, default fallback: [String]) -> [String] {
+        guard let raw = value(key) else { return fallback }
+        guard let array = raw.array else {
+            report(key, "expected an array of strings, got \(raw.type)")
+            return fallback
+        }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let text = element.string else {
+                report("\(key)[\(index)]", "expected a string, got \(element.type)")
+                continue
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// A sub-table; absent means every key takes its default.
+    func table(_ key: String) -> TableReader {
+        guard let raw = value(key) else {
+            return TableReader(TOMLTable(), path: keyPath(key), diagnostics: diagnostics)
+        }
+        guard let subtable = raw.table else {
+            report(key, "expected a table, got \(raw.type)")
+            return TableReader(TOMLTable(), path: keyPath(key), diagnostics: diagnostics)
+        }
+        return TableReader(subtable, path: keyPath(key), diagnostics: diagnostics)
+    }
+
+    /// An array of tables (`[[key]]`).
+    func tables(_ key: String) -> [TableReader] {
+        guard let raw = value(key) else { return [] }
+        guard let array = raw.array else {
+            report(key, "expected an array of tables ([[\(key)]]), got \(raw.type)")
+            return []
+        }
+        var result: [TableReader] = []
+        for (index, element) in array.enumerated() {
+            guard let subtable = element.table else {
+                report("\(key)[\(index)]", "expected a table, got \(element.type)")
+                continue
+            }
+            result.append(TableReader(subtable, path: "\(keyPath(key))[\(index)]", diagnostics: diagnostics))
+        }
+        return result
+    }
+
+    /// Reports every key of this table that no reader asked for.
+    func rejectUnknownKeys() {
+        for key in table.keys where !known.contains(key) {
+            diagnostics.report(keyPath(key), "unknown key")
+        }
+    }
+
+    /// Parses `"250ms"`, `"10s"`, `"5m"`, `"1h"` into nanoseconds.
+    static func parseDuration(_ text: String) -> UInt64? {
+        let units: [(String, UInt64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let amount = UInt64(text.dropLast(suffix.count)), amount < UInt64.max / scale else { return nil }
+            return amount * scale
+        }
+        return nil
+    }
+}

@@ -1,0 +1,273 @@
+import CShims
+import Glibc
+
+/// Limits on the request head, per route snapshot (`[limits]` in the config).
+public struct HeadLimits: Sendable, Equatable {
+    /// Longest request line in bytes (414 beyond).
+    public var maxRequestLine: Int
+    /// Largest header block in bytes, request line excluded (431 beyond).
+    public var maxHeaderBytes: Int
+    /// Most header fields (431 beyond).
+    public var maxHeaderCount: Int
+
+    public init(maxRequestLine: Int = 8192, maxHeaderBytes: Int = 32768, maxHeaderCount: Int = 100) {
+        self.maxRequestLine = maxRequestLine
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+    }
+}
+
+/// A strict HTTP/1.1 request-head parser (RFC 9112) over the bytes of a connection buffer.
+///
+/// It waits for the blank line that ends the head, scanning only new bytes each time, then
+/// validates the whole head in one pass. Anything ambiguous is refused rather than guessed:
+/// CL with TE, differing lengths, codings other than `chunked`, obs-fold, bare CR or LF, control
+/// bytes, bad field names, whitespace before the colon, missing or repeated Host, dot segments.
+public struct RequestParser {
+    /// The outcome of one `parse` call.
+    public enum Outcome: Equatable {
+        /// More bytes are needed.
+        case incomplete
+        /// `head` is filled in; the head is `head.headLength` bytes long.
+        case complete
+        /// The request is refused.
+        case failed(HTTPParseError)
+    }
+
+    public var limits: HeadLimits
+    private var scannedUpTo = 0
+    private static let maxLeadingEmptyLines = 4
+
+    public init(limits: HeadLimits) {
+        self.limits = limits
+    }
+
+    /// Forgets the incremental scan position (call after a head is consumed).
+    public mutating func reset() {
+        scannedUpTo = 0
+    }
+
+    /// Parses the head at the start of `bytes` into `head`.
+    public mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>, into head: inout RequestHead) -> Outcome {
+        guard let pointer = bytes.baseAddress, bytes.count > 0 else { return .incomplete }
+        let count = bytes.count
+        var start = 0
+        while start + 1 < count && pointer[start] == ASCII.cr && pointer[start + 1] == ASCII.lf {
+            start += 2
+        }
+        if start > 2 * Self.maxLeadingEmptyLines { return .failed(HTTPParseError(400, "too many empty lines before request")) }
+        let searchFrom = max(start, scannedUpTo - 3)
+        if cshims_find_head_end(pointer + searchFrom, count - searchFrom) < 0 {
+            let anomaly = Self.hasLineAnomaly(pointer, from: max(start, scannedUpTo - 1), to: count)
+            scannedUpTo = count
+            if !anomaly { return checkIncompleteLimits(pointer, start: start, count: count) }
+        }
+        head.reset()
+        let outcome = parseHead(pointer, start: start, count: count, into: &head)
+        if outcome != .incomplete { scannedUpTo = 0 }
+        return outcome
+    }
+
+    /// A bare LF, or a CR not followed by LF, among bytes not seen before: parse now to refuse it.
+    private static func hasLineAnomaly(_ pointer: UnsafePointer<UInt8>, from: Int, to: Int) -> Bool {
+        var index = from
+        while index < to {
+            let byte = pointer[index]
+            if byte == ASCII.lf && (index == 0 || pointer[index - 1] != ASCII.cr) { return true }
+            if byte == ASCII.cr && index + 1 < to && pointer[index + 1] != ASCII.lf { return true }
+            index += 1
+        }
+        return false
+    }
+
+    private func checkIncompleteLimits(_ pointer: UnsafePointer<UInt8>, start: Int, count: Int) -> Outcome {
+        let lineLimit = limits.maxRequestLine + 2
+        let lineEnd = Bytes.find(ASCII.lf, pointer, from: start, to: min(count, start + lineLimit))
+        if lineEnd == nil && count - start >= lineLimit {
+            return .failed(HTTPParseError(414, "request line too long"))
+        }
+        if count - start > limits.maxRequestLine + limits.maxHeaderBytes + 4 {
+            return .failed(HTTPParseError(431, "header block too large"))
+        }
+        return .incomplete
+    }
+
+    private func parseHead(_ pointer: UnsafePointer<UInt8>, start: Int, count: Int, into head: inout RequestHead) -> Outcome {
+        let table = ByteClass.table
+        guard let lineFeed = Bytes.find(ASCII.lf, pointer, from: start, to: count) else { return .incomplete }
+        guard lineFeed > start, pointer[lineFeed - 1] == ASCII.cr else { return .failed(HTTPParseError(400, "bare LF in request line")) }
+        let lineEnd = lineFeed - 1
+        if lineEnd - start > limits.maxRequestLine { return .failed(HTTPParseError(414, "request line too long")) }
+
+        // method SP request-target SP HTTP-version
+        var index = start
+        while index < lineEnd && table[Int(pointer[index])] & ByteClass.token != 0 { index += 1 }
+        guard index > start, index < lineEnd, pointer[index] == ASCII.space else {
+            return .failed(HTTPParseError(400, "invalid method"))
+        }
+        head.methodRange = start..<index
+        head.method = HTTPMethod.classify(pointer + start, index - start)
+        index += 1
+        let targetStart = index
+        while index < lineEnd && pointer[index] != ASCII.space {
+            guard table[Int(pointer[index])] & ByteClass.target != 0 else {
+                return .failed(HTTPParseError(400, "invalid byte in request target"))
+            }
+            index += 1
+        }
+        guard index > targetStart, index < lineEnd else { return .failed(HTTPParseError(400, "malformed request line")) }
+        head.targetRange = targetStart..<index
+        index += 1
+        if let failure = parseVersion(pointer, from: index, to: lineEnd, into: &head) { return .failed(failure) }
+        if let failure = parseTarget(pointer, head.targetRange, into: &head) { return .failed(failure) }
+
+        switch FieldLines.parse(pointer, from: lineFeed + 1, count: count,
+                                maxBytes: limits.maxHeaderBytes, maxCount: limits.maxHeaderCount, into: &head.fields) {
+        case .complete(let headLength): head.headLength = headLength
+        case .incomplete: return .incomplete
+        case .failed(let failure): return .failed(failure)
+        }
+        if let failure = interpretFields(pointer, into: &head) { return .failed(failure) }
+        return .complete
+    }
+
+    private func parseVersion(_ pointer: UnsafePointer<UInt8>, from: Int, to: Int, into head: inout RequestHead) -> HTTPParseError? {
+        guard to - from == 8, memcmp(pointer + from, "HTTP/", 5) == 0,
+              pointer[from + 6] == ASCII.dot else {
+            return HTTPParseError(400, "malformed HTTP version")
+        }
+        let major = pointer[from + 5]
+        let minor = pointer[from + 7]
+        guard major >= ASCII.zero && major <= ASCII.nine && minor >= ASCII.zero && minor <= ASCII.nine else {
+            return HTTPParseError(400, "malformed HTTP version")
+        }
+        guard major == ASCII.zero + 1 else { return HTTPParseError(505, "HTTP version not supported") }
+        head.minorVersion = minor == ASCII.zero ? 0 : 1
+        return nil
+    }
+
+    /// Origin-form (`/path?query`) or absolute-form (`http://authority/path`); nothing else.
+    private func parseTarget(_ pointer: UnsafePointer<UInt8>, _ target: Range<Int>, into head: inout RequestHead) -> HTTPParseError? {
+        var pathStart = target.lowerBound
+        if pointer[pathStart] != ASCII.slash {
+            let schemeLength: Int
+            if target.count > 7 && Bytes.equalsLowercase(pointer + pathStart, 7, "http://") {
+                schemeLength = 7
+            } else if target.count > 8 && Bytes.equalsLowercase(pointer + pathStart, 8, "https://") {
+                schemeLength = 8
+            } else {
+                return HTTPParseError(400, "unsupported request target form")
+            }
+            let authorityStart = pathStart + schemeLength
+            guard let slash = Bytes.find(ASCII.slash, pointer, from: authorityStart, to: target.upperBound),
+                  slash > authorityStart else {
+                return HTTPParseError(400, "absolute-form target without path")
+            }
+            for position in authorityStart..<slash where ByteClass.table[Int(pointer[position])] & ByteClass.host == 0 {
+                return HTTPParseError(400, "invalid authority in request target")
+            }
+            head.authorityRange = authorityStart..<slash
+            pathStart = slash
+        }
+        let pathEnd = Bytes.find(ASCII.question, pointer, from: pathStart, to: target.upperBound) ?? target.upperBound
+        head.pathRange = pathStart..<pathEnd
+        head.pathAndQueryRange = pathStart..<target.upperBound
+        if Self.hasDotSegment(pointer, pathStart, pathEnd) {
+            return HTTPParseError(400, "dot segment in path")
+        }
+        return nil
+    }
+
+    /// True if a path segment is `.` or `..`, literally or percent-encoded: such paths mean
+    /// different things to different servers, so the gateway refuses them.
+    static func hasDotSegment(_ pointer: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        var segmentStart = start
+        var index = start
+        while index <= end {
+            if index == end || pointer[index] == ASCII.slash {
+                if isDotSegment(pointer, segmentStart, index) { return true }
+                segmentStart = index + 1
+            }
+            index += 1
+        }
+        return false
+    }
+
+    private static func isDotSegment(_ pointer: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        var dots = 0
+        var index = start
+        while index < end {
+            if pointer[index] == ASCII.dot {
+                index += 1
+            } else if pointer[index] == ASCII.percent && index + 3 <= end
+                        && pointer[index + 1] == ASCII.zero + 2 && pointer[index + 2] | 0x20 == 0x65 {
+                index += 3
+            } else {
+                return false
+            }
+            dots += 1
+            if dots > 2 { return false }
+        }
+        return dots > 0
+    }
+
+    /// Applies the framing and connection rules of RFC 9112 §6 and §9 to the parsed fields.
+    private func interpretFields(_ pointer: UnsafePointer<UInt8>, into head: inout RequestHead) -> HTTPParseError? {
+        var contentLength: Int64 = -1
+        var transferEncodings = 0
+        var hosts = 0
+        var connection = ConnectionOptions()
+        var upgradeField = false
+        for field in head.fields {
+            let start = Int(field.valueStart)
+            let end = Int(field.valueEnd)
+            switch field.kind {
+            case .contentLength:
+                var invalid = end == start
+                Bytes.forEachListElement(pointer, start, end) { elementStart, elementEnd in
+                    guard let value = Bytes.decimal(pointer + elementStart, elementEnd - elementStart),
+                          contentLength < 0 || contentLength == value else { invalid = true; return }
+                    contentLength = value
+                }
+                if invalid { return HTTPParseError(400, "invalid or conflicting Content-Length") }
+            case .transferEncoding:
+                transferEncodings += 1
+                guard transferEncodings == 1, Bytes.equalsLowercase(pointer + start, end - start, "chunked") else {
+                    return HTTPParseError(400, "unsupported Transfer-Encoding")
+                }
+            case .host:
+                hosts += 1
+                for position in start..<end where ByteClass.table[Int(pointer[position])] & ByteClass.host == 0 {
+                    return HTTPParseError(400, "invalid Host")
+                }
+                if head.authorityRange == nil { head.authorityRange = start..<end }
+            case .connection:
+                connection.add(pointer, start, end)
+            case .expect:
+                guard Bytes.equalsLowercase(pointer + start, end - start, "100-continue") else {
+                    return HTTPParseError(417, "unsupported expectation")
+                }
+                head.expectContinue = true
+            case .upgrade:
+                upgradeField = true
+            case .xRequestID:
+                if head.requestIDRange == nil && end > start && end - start <= 128
+                    && (start..<end).allSatisfy({ pointer[$0] > 0x20 && pointer[$0] < 0x7F }) {
+                    head.requestIDRange = start..<end
+                }
+            default:
+                break
+            }
+        }
+        if transferEncodings > 0 && contentLength >= 0 { return HTTPParseError(400, "both Content-Length and Transfer-Encoding") }
+        if transferEncodings > 0 && head.minorVersion == 0 { return HTTPParseError(400, "Transfer-Encoding in HTTP/1.0") }
+        if hosts > 1 { return HTTPParseError(400, "repeated Host") }
+        if hosts == 0 && head.minorVersion == 1 { return HTTPParseError(400, "missing Host") }
+        if connection.namesOtherFields { FieldLines.markConnectionOptions(pointer, in: &head.fields) }
+        head.bodyFraming = transferEncodings > 0 ? .chunked : (contentLength > 0 ? .length(contentLength) : .none)
+        head.keepAlive = !connection.close && (head.minorVersion == 1 || connection.keepAlive)
+        head.isUpgrade = connection.upgrade && upgradeField
+        if head.bodyFraming == .none { head.expectContinue = false }
+        return nil
+    }
+}

@@ -1,0 +1,123 @@
+import CShims
+import Glibc
+
+/// One epoll instance driven by one thread: readiness events, deadlines and a cached clock.
+///
+/// Every worker owns one loop and every connection lives on exactly one loop, so nothing in
+/// here is locked. The loop is edge-triggered for connections (they track readiness
+/// themselves) and level-triggered for listeners and mailboxes.
+public final class EventLoop {
+    /// Edge-triggered read/write/peer-close interest, used for connections.
+    public static let connectionEvents: UInt32 =
+        EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+    /// Level-triggered read interest, used for listeners, eventfds and signalfds.
+    public static let readEvents: UInt32 = EPOLLIN.rawValue
+
+    private let epollFD: Int32
+    private var registered: [Selectable?] = []
+    private var nextGeneration: UInt32 = 1
+    private var deadlines = DeadlineQueue()
+    private var dueScratch: [Selectable] = []
+    private var running = false
+
+    /// Monotonic time (ns) cached at the start of each iteration, like nginx's cached clock.
+    public private(set) var now: UInt64
+
+    public init() throws {
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else { throw SystemError("epoll_create1") }
+        now = MonotonicClock.now()
+    }
+
+    deinit {
+        close(epollFD)
+    }
+
+    /// Registers `target` for `events`; the loop keeps it alive until `deregister`.
+    public func register(_ target: Selectable, events: UInt32) throws {
+        let fd = Int(target.fd)
+        if fd >= registered.count {
+            registered.append(contentsOf: repeatElement(nil, count: max(fd + 1 - registered.count, 256)))
+        }
+        target.registrationGeneration = nextGeneration
+        nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(target.registrationGeneration) << 32 | UInt64(UInt32(bitPattern: target.fd))
+        guard epoll_ctl(epollFD, EPOLL_CTL_ADD, target.fd, &event) == 0 else {
+            throw SystemError("epoll_ctl(ADD)")
+        }
+        registered[fd] = target
+    }
+
+    /// Removes `target` from the loop and closes its descriptor.
+    public func deregisterAndClose(_ target: Selectable) {
+        let fd = target.fd
+        guard fd >= 0 else { return }
+        if Int(fd) < registered.count, registered[Int(fd)] === target {
+            registered[Int(fd)] = nil
+        }
+        // Closing the descriptor removes it from the epoll set.
+        close(fd)
+        target.fd = -1
+        target.deadline = 0
+    }
+
+    /// Sets or clears (0) the deadline at which `target.deadlineReached()` is called.
+    @inline(__always)
+    public func setDeadline(_ deadline: UInt64, for target: Selectable) {
+        deadlines.set(deadline, for: target)
+    }
+
+    /// Runs until `stop()` is called from inside a callback.
+    public func run() {
+        running = true
+        var events = [epoll_event](repeating: epoll_event(), count: 512)
+        while running {
+            let timeout = nextTimeoutMilliseconds()
+            let count = events.withUnsafeMutableBufferPointer { buffer in
+                epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
+            }
+            now = MonotonicClock.now()
+            if count < 0 {
+                if errno == EINTR { continue }
+                fatalError("epoll_wait failed: errno \(errno)")
+            }
+            for index in 0..<Int(count) {
+                dispatch(events[index])
+            }
+            fireDeadlines()
+        }
+    }
+
+    /// Makes `run()` return after the current iteration.
+    public func stop() {
+        running = false
+    }
+
+    private func dispatch(_ event: epoll_event) {
+        let data = event.data.u64
+        let fd = Int(UInt32(truncatingIfNeeded: data))
+        guard fd < registered.count, let target = registered[fd],
+              target.registrationGeneration == UInt32(truncatingIfNeeded: data >> 32) else { return }
+        target.handleEvents(event.events)
+    }
+
+    private func fireDeadlines() {
+        deadlines.expire(now: now, into: &dueScratch)
+        guard !dueScratch.isEmpty else { return }
+        for target in dueScratch where target.fd >= 0 && target.deadline != 0 && target.deadline <= now {
+            target.deadline = 0
+            target.deadlineReached()
+        }
+        dueScratch.removeAll(keepingCapacity: true)
+    }
+
+    private func nextTimeoutMilliseconds() -> Int32 {
+        guard let earliest = deadlines.earliest else { return 1000 }
+        let current = MonotonicClock.now()
+        if earliest <= current { return 0 }
+        let milliseconds = (earliest - current + 999_999) / 1_000_000
+        return Int32(min(milliseconds, 1000))
+    }
+}
