@@ -25,3 +25,10 @@ long cshims_find_head_end(const unsigned char *bytes, long count) {
     const unsigned char *found = memmem(bytes, (size_t)count, "\r\n\r\n", 4);
     return found ? (long)(found - bytes) : -1;
 }
+
+void cshims_set_thread_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, 15);
+    truncated[15] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}

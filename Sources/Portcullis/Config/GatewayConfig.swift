@@ -80,7 +80,8 @@ extension GatewayConfig {
         server = ServerSettings(reading: serverTable)
         serverTable.rejectUnknownKeys()
 
-        listeners = root.tables("listeners").compactMap { table in
+        let listenerTables = root.tables("listeners")
+        listeners = listenerTables.compactMap { table in
             defer { table.rejectUnknownKeys() }
             let address = table.address("address", default: nil)
             let schemeText = table.string("protocol", default: "http")
@@ -90,7 +91,7 @@ extension GatewayConfig {
             }
             return address.map { ListenerSettings(address: $0, scheme: scheme) }
         }
-        if listeners.isEmpty { root.report("listeners", "at least one [[listeners]] entry is required") }
+        if listenerTables.isEmpty { root.report("listeners", "at least one [[listeners]] entry is required") }
 
         let timeoutTable = root.table("timeouts")
         timeouts = TimeoutSettings(
@@ -150,8 +151,10 @@ extension ServerSettings {
         if let text = table.optionalString("workers") {
             if text == "auto" {
                 workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            } else if let count = Int(text), (1...256).contains(count) {
+                workers = count
             } else {
-                table.report("workers", "expected \"auto\" or a number, got \"\(text)\"")
+                table.report("workers", "expected \"auto\" or a number from 1 to 256, got \"\(text)\"")
                 workers = 1
             }
         } else {

@@ -1,0 +1,60 @@
+import Foundation
+
+/// A request to the admin listener, read whole (heads and small JSON bodies only).
+struct AdminRequest {
+    var method: String
+    var path: String
+    /// Field names lower-cased.
+    var headers: [String: String]
+    var body: [UInt8]
+}
+
+/// A response from the admin listener.
+struct AdminResponse {
+    var status: Int
+    var contentType: String
+    var body: String
+    var extraHeaders: [(String, String)] = []
+
+    /// A JSON response from a dictionary.
+    static func json(_ status: Int, _ object: [String: any Sendable]) -> AdminResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return AdminResponse(status: status, contentType: "application/json", body: String(decoding: data, as: UTF8.self) + "\n")
+    }
+
+    /// A JSON error: `{"error": code, "message": text}`.
+    static func error(_ status: Int, _ code: String, _ message: String) -> AdminResponse {
+        json(status, ["error": code, "message": message])
+    }
+}
+
+/// The admin API's endpoints. Later features add theirs here; each checks auth itself.
+struct AdminAPI {
+    let token: AdminToken
+    unowned let gateway: Gateway
+
+    func handle(_ request: AdminRequest) -> AdminResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/healthz"):
+            return gateway.draining ? .json(503, ["status": "draining"]) : .json(200, ["status": "ok"])
+        case ("GET", "/metrics"):
+            if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
+            let text = MetricsRenderer.render(gateway.metrics.map { $0.snapshot() }, generation: gateway.configGeneration,
+                                              draining: gateway.draining)
+            return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: text)
+        case (_, "/healthz"), (_, "/metrics"):
+            return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
+        default:
+            if let denied = authenticate(request) { return denied }
+            return .error(404, "not_found", "no admin endpoint \(request.method) \(request.path)")
+        }
+    }
+
+    /// Nil when the bearer token is right; a 401 otherwise.
+    private func authenticate(_ request: AdminRequest) -> AdminResponse? {
+        if token.accepts(authorization: request.headers["authorization"]) { return nil }
+        var response = AdminResponse.error(401, "unauthorized", "a valid bearer token is required")
+        response.extraHeaders = [("WWW-Authenticate", "Bearer")]
+        return response
+    }
+}

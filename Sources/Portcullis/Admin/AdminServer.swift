@@ -1,0 +1,149 @@
+import CShims
+import Glibc
+
+/// The admin listener on the control thread: accepts connections and serves one request on each.
+final class AdminServer: Selectable {
+    private let loop: EventLoop
+    private let api: AdminAPI
+
+    init(fd: Int32, loop: EventLoop, token: AdminToken, gateway: Gateway) throws {
+        self.loop = loop
+        api = AdminAPI(token: token, gateway: gateway)
+        super.init(fd: fd)
+        try loop.register(self, events: EventLoop.readEvents)
+    }
+
+    override func handleEvents(_ events: UInt32) {
+        while true {
+            let clientFD = cshims_accept_nonblocking(fd, nil, nil)
+            guard clientFD >= 0 else { return }
+            let connection = AdminConnection(fd: clientFD, loop: loop, api: api)
+            do {
+                try loop.register(connection, events: EventLoop.connectionEvents)
+                connection.drive()
+            } catch {
+                close(clientFD)
+            }
+        }
+    }
+}
+
+/// One admin connection: read a request (head and Content-Length body), answer, close.
+final class AdminConnection: Selectable {
+    private static let maxBody = 1 << 20
+    private static let timeout: UInt64 = 10_000_000_000
+    private let loop: EventLoop
+    private let api: AdminAPI
+    private let input = ByteBuffer(capacity: 4096)
+    private let output = ByteBuffer(capacity: 4096)
+    private var parser = RequestParser(limits: HeadLimits())
+    private var head = RequestHead()
+    private var answered = false
+
+    init(fd: Int32, loop: EventLoop, api: AdminAPI) {
+        self.loop = loop
+        self.api = api
+        super.init(fd: fd)
+        loop.setDeadline(loop.now + Self.timeout, for: self)
+    }
+
+    override func handleEvents(_ events: UInt32) {
+        drive()
+    }
+
+    override func deadlineReached() {
+        loop.deregisterAndClose(self)
+    }
+
+    func drive() {
+        if !answered {
+            readAvailable()
+            guard fd >= 0 else { return }
+            answerIfComplete()
+        }
+        guard answered, fd >= 0 else { return }
+        while !output.isEmpty {
+            switch Socket.write(fd, from: output) {
+            case .bytes: continue
+            case .wouldBlock: return
+            default: output.clear()
+            }
+        }
+        loop.deregisterAndClose(self)
+    }
+
+    private func readAvailable() {
+        while true {
+            let (result, _) = Socket.read(fd, into: input)
+            switch result {
+            case .bytes: if input.readableCount > Self.maxBody + 65536 { return }
+            case .wouldBlock: return
+            case .endOfStream, .failed:
+                if input.isEmpty { loop.deregisterAndClose(self) }
+                return
+            }
+        }
+    }
+
+    private func answerIfComplete() {
+        switch parser.parse(input.readable, into: &head) {
+        case .incomplete:
+            return
+        case .failed(let failure):
+            respond(.error(failure.status, "bad_request", failure.reason.description))
+        case .complete:
+            var bodyLength = 0
+            switch head.bodyFraming {
+            case .none, .untilClose: break
+            case .length(let length): bodyLength = Int(length)
+            case .chunked:
+                respond(.error(411, "length_required", "send the body with Content-Length"))
+                return
+            }
+            guard bodyLength <= Self.maxBody else {
+                respond(.error(413, "request_too_large", "admin request bodies are limited to \(Self.maxBody) bytes"))
+                return
+            }
+            guard input.readableCount >= head.headLength + bodyLength else { return }
+            respond(api.handle(makeRequest(bodyLength: bodyLength)))
+        }
+    }
+
+    private func makeRequest(bodyLength: Int) -> AdminRequest {
+        let bytes = input.bytes
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        var headers: [String: String] = [:]
+        for field in head.fields {
+            headers[text(Int(field.nameStart)..<Int(field.nameEnd)).lowercased()] = text(Int(field.valueStart)..<Int(field.valueEnd))
+        }
+        return AdminRequest(method: text(head.methodRange), path: text(head.pathRange), headers: headers,
+                            body: Array(bytes[head.headLength..<(head.headLength + bodyLength)]))
+    }
+
+    private func respond(_ response: AdminResponse) {
+        answered = true
+        let body = Array(response.body.utf8)
+        var text = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\nContent-Type: \(response.contentType)\r\n"
+        text += "Content-Length: \(body.count)\r\nCache-Control: no-store\r\nConnection: close\r\n"
+        for (name, value) in response.extraHeaders { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        output.append(string: text)
+        output.append(body)
+    }
+
+    private static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 411: "Length Required"
+        case 413: "Content Too Large"
+        case 503: "Service Unavailable"
+        default: "Status"
+        }
+    }
+}

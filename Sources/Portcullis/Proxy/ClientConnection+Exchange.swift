@@ -1,0 +1,433 @@
+/// One request/response exchange between the client and an upstream: connect (or reuse),
+/// forward the rewritten head and the re-framed body, relay the response, recycle the upstream.
+extension ClientConnection {
+    // MARK: Starting
+
+    /// Runs the request path on the parsed head and starts forwarding, or answers locally.
+    func startExchange() {
+        snapshot = worker.snapshot
+        requestsServed += 1
+        assignRequestID()
+        let source = UnsafePointer(input.readPointer)
+        switch RequestPath.decide(head, source: source, snapshot: snapshot) {
+        case .respond(let status):
+            let canContinue = head.bodyFraming == .none && head.keepAlive && !worker.draining
+            input.consume(head.headLength)
+            parser.reset()
+            GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
+                                  headOnly: head.method == .head, into: output)
+            worker.metrics.countResponse(status: status)
+            requestBodyDone = head.bodyFraming == .none
+            phase = canContinue ? .readingHead : .closing
+            phaseStartedAt = worker.loop.now
+        case .forward(let upstreamIndex):
+            pool = worker.pools[upstreamIndex]
+            method = head.method
+            clientMinorVersion = head.minorVersion
+            clientKeepAlive = head.keepAlive
+            isUpgradeRequest = head.isUpgrade
+            requestFraming = head.bodyFraming
+            if case .length(let length) = head.bodyFraming { requestRemaining = length }
+            requestDecoder = ChunkedDecoder()
+            requestBodyDone = head.bodyFraming == .none
+            requestBodyForwarded = false
+            requestSent = false
+            expectContinue = head.expectContinue
+            forwardedHead.clear()
+            RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding,
+                                    hostFallback: localHost, into: forwardedHead)
+            input.consume(head.headLength)
+            parser.reset()
+            responseState = .awaitingHead
+            responseStarted = false
+            attempts = 0
+            triedServer = nil
+            phase = .proxying
+            connectUpstream(fresh: false)
+        }
+    }
+
+    /// Takes an idle connection to the next available server, or opens one.
+    private func connectUpstream(fresh: Bool) {
+        guard let pool else { return }
+        attempts += 1
+        let now = worker.loop.now
+        phaseStartedAt = now
+        guard let server = pool.pick(now: now, excluding: fresh ? nil : triedServer) else {
+            worker.metrics.countUpstreamError(.noLiveServer)
+            failExchange(status: 502)
+            return
+        }
+        triedServer = server
+        let connection: UpstreamConnection
+        if !fresh, let idle = server.takeIdle() {
+            connection = idle
+        } else {
+            let (fd, error) = Socket.connectNonBlocking(to: server.address)
+            guard fd >= 0 else {
+                worker.log.warning("connect to \(server.address) failed: \(SystemError("connect", code: error))")
+                server.recordFailure(now: now, policy: pool.settings)
+                worker.metrics.countUpstreamError(.connectFailed)
+                retryOrFail(status: 502, retryable: attempts < pool.servers.count)
+                return
+            }
+            connection = UpstreamConnection(fd: fd, server: server, worker: worker)
+            do {
+                try worker.loop.register(connection, events: EventLoop.connectionEvents)
+            } catch {
+                connection.close()
+                failExchange(status: 502)
+                return
+            }
+        }
+        connection.owner = self
+        connection.output.append(forwardedHead.readable)
+        upstream = connection
+    }
+
+    // MARK: Driving
+
+    func stepProxying() -> Bool {
+        guard let upstream else { return false }
+        var progressed = false
+        if upstream.connecting {
+            guard upstream.writable else { return flushClient() }
+            let error = upstream.finishConnect()
+            guard error == 0 else {
+                worker.log.warning("connect to \(upstream.server.address) failed: \(SystemError("connect", code: error))")
+                upstreamFailed(.connectFailed)
+                return true
+            }
+            progressed = true
+        }
+        progressed = pumpRequestBody(into: upstream) || progressed
+        progressed = flushUpstream(upstream) || progressed
+        guard phase == .proxying, self.upstream === upstream else { return true }
+        progressed = readUpstream(upstream) || progressed
+        progressed = relayResponse(from: upstream) || progressed
+        guard phase == .proxying, self.upstream === upstream else { return true }
+        progressed = flushClient() || progressed
+        if responseState == .done && fd >= 0 {
+            finishExchange()
+            return true
+        }
+        return progressed
+    }
+
+    /// Moves request body bytes from the client buffer to the upstream, re-framed.
+    private func pumpRequestBody(into upstream: UpstreamConnection) -> Bool {
+        guard !requestBodyDone else { return false }
+        var progressed = false
+        if expectContinue && input.isEmpty && !responseStarted {
+            output.append("HTTP/1.1 100 Continue\r\n\r\n")
+            expectContinue = false
+            progressed = true
+        }
+        while !requestBodyDone && upstream.output.readableCount < Self.highWater {
+            let room = Self.highWater - upstream.output.readableCount
+            if input.isEmpty {
+                if peerClosed || broken {
+                    close()
+                    return false
+                }
+                guard readClient() else { break }
+                progressed = true
+                continue
+            }
+            switch requestFraming {
+            case .length:
+                let count = Int(min(Int64(min(input.readableCount, room)), requestRemaining))
+                upstream.output.append(input.readPointer, count: count)
+                input.consume(count)
+                requestRemaining -= Int64(count)
+                requestBodyDone = requestRemaining == 0
+            case .chunked:
+                switch requestDecoder.next(input.readable, maxData: room) {
+                case .data(let offset, let count):
+                    ChunkedEncoder.appendChunk(input.readPointer + offset, count: count, to: upstream.output)
+                    input.consume(offset + count)
+                case .needMore(let consumed):
+                    input.consume(consumed)
+                    if consumed == 0 && !readClient() { return progressed }
+                case .end(let consumed):
+                    input.consume(consumed)
+                    ChunkedEncoder.appendLastChunk(to: upstream.output)
+                    requestBodyDone = true
+                case .invalid:
+                    failExchange(status: 400)
+                    return true
+                }
+            case .none, .untilClose:
+                requestBodyDone = true
+            }
+            requestBodyForwarded = true
+            progressed = true
+        }
+        return progressed
+    }
+
+    private func flushUpstream(_ upstream: UpstreamConnection) -> Bool {
+        guard upstream.writable, !upstream.output.isEmpty else { return false }
+        switch upstream.flush() {
+        case .bytes:
+            lastActivity = worker.loop.now
+            if upstream.output.isEmpty && requestBodyDone && !requestSent {
+                requestSent = true
+                phaseStartedAt = worker.loop.now
+            }
+            return true
+        case .wouldBlock:
+            return false
+        case .endOfStream, .failed:
+            upstreamFailed(.reset)
+            return true
+        }
+    }
+
+    private func readUpstream(_ upstream: UpstreamConnection) -> Bool {
+        guard upstream.readable, !upstream.endOfStream, responseState != .done,
+              output.readableCount < Self.highWater else { return false }
+        switch upstream.read() {
+        case .bytes:
+            lastActivity = worker.loop.now
+            return true
+        case .wouldBlock:
+            return false
+        case .endOfStream, .failed:
+            return true
+        }
+    }
+
+    // MARK: Response
+
+    private func relayResponse(from upstream: UpstreamConnection) -> Bool {
+        switch responseState {
+        case .awaitingHead:
+            if upstream.input.isEmpty {
+                guard upstream.endOfStream else { return false }
+                upstreamFailed(.reset)
+                return true
+            }
+            switch responseParser.parse(upstream.input.readable, requestMethod: method, into: &responseHead) {
+            case .incomplete:
+                guard upstream.endOfStream else { return false }
+                upstreamFailed(.invalidResponse)
+            case .failed(let failure):
+                worker.log.warning("invalid response from \(upstream.server.address): \(failure.reason)")
+                upstreamFailed(.invalidResponse)
+            case .complete:
+                beginResponse(from: upstream)
+            }
+            return true
+        case .body:
+            return relayBody(from: upstream)
+        case .done:
+            return false
+        }
+    }
+
+    private func beginResponse(from upstream: UpstreamConnection) {
+        let source = UnsafePointer(upstream.input.readPointer)
+        if responseHead.isInterim {
+            // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
+            if responseHead.status != 100 && clientMinorVersion == 1 {
+                ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
+                                         connection: .implicit, into: output)
+            }
+            upstream.input.consume(responseHead.headLength)
+            return
+        }
+        if responseHead.status == 101 && !isUpgradeRequest {
+            upstreamFailed(.invalidResponse)
+            return
+        }
+        responseStarted = true
+        responseStatus = responseHead.status
+        forwardedHead.clear()
+        upstream.server.recordSuccess()
+        if responseHead.status == 101 {
+            ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
+                                     connection: .upgrade, into: output)
+            upstream.input.consume(responseHead.headLength)
+            worker.metrics.countResponse(status: 101)
+            phase = .tunnel
+            return
+        }
+        upstreamReusable = responseHead.keepAlive
+        responseFraming = responseHead.bodyFraming
+        switch responseFraming {
+        case .none:
+            clientFraming = responseHead.contentLength >= 0 && responseHead.status != 204 ? .length(responseHead.contentLength) : .none
+        case .length(let length):
+            clientFraming = .length(length)
+            responseRemaining = length
+        case .chunked, .untilClose:
+            clientFraming = clientMinorVersion == 1 ? .chunked : .untilClose
+            responseDecoder = ChunkedDecoder()
+        }
+        var keepAlive = clientKeepAlive && !worker.draining
+        if case .untilClose = clientFraming { keepAlive = false }
+        clientKeepAlive = keepAlive
+        let connectionHeader: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
+        ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: clientFraming,
+                                 connection: connectionHeader, into: output)
+        upstream.input.consume(responseHead.headLength)
+        if responseFraming == .none || responseFraming == .length(0) {
+            responseState = .done
+        } else {
+            responseState = .body
+        }
+    }
+
+    /// Moves response body bytes to the client buffer, re-framed, up to the high-water mark.
+    private func relayBody(from upstream: UpstreamConnection) -> Bool {
+        var progressed = false
+        while responseState == .body && output.readableCount < Self.highWater {
+            let source = upstream.input
+            if source.isEmpty {
+                guard upstream.endOfStream else { break }
+                if responseFraming == .untilClose {
+                    if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
+                    upstreamReusable = false
+                    responseState = .done
+                    return true
+                }
+                close()  // Truncated by the upstream: the client must see a truncated response too.
+                return false
+            }
+            let room = Self.highWater - output.readableCount
+            switch responseFraming {
+            case .length:
+                let count = Int(min(Int64(min(source.readableCount, room)), responseRemaining))
+                output.append(source.readPointer, count: count)
+                source.consume(count)
+                responseRemaining -= Int64(count)
+                if responseRemaining == 0 { responseState = .done }
+            case .untilClose:
+                let count = min(source.readableCount, room)
+                appendResponseData(source.readPointer, count: count)
+                source.consume(count)
+            case .chunked:
+                switch responseDecoder.next(source.readable, maxData: room) {
+                case .data(let offset, let count):
+                    appendResponseData(source.readPointer + offset, count: count)
+                    source.consume(offset + count)
+                case .needMore(let consumed):
+                    source.consume(consumed)
+                    if consumed == 0 {
+                        if upstream.endOfStream { close(); return false }
+                        return progressed
+                    }
+                case .end(let consumed):
+                    source.consume(consumed)
+                    if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
+                    responseState = .done
+                case .invalid:
+                    close()
+                    return false
+                }
+            case .none:
+                responseState = .done
+            }
+            progressed = true
+        }
+        return progressed
+    }
+
+    @inline(__always)
+    private func appendResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
+        if case .chunked = clientFraming {
+            ChunkedEncoder.appendChunk(bytes, count: count, to: output)
+        } else {
+            output.append(bytes, count: count)
+        }
+    }
+
+    // MARK: Ending
+
+    /// The response is complete: recycle or close the upstream, then serve the next request.
+    private func finishExchange() {
+        worker.metrics.countResponse(status: responseStatus)
+        if let upstream {
+            self.upstream = nil
+            if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
+                upstream.release(to: pool, now: worker.loop.now)
+            } else {
+                upstream.close()
+            }
+        }
+        pool = nil
+        if !requestBodyDone { clientKeepAlive = false }
+        phase = clientKeepAlive ? .readingHead : .closing
+        phaseStartedAt = worker.loop.now
+    }
+
+    /// The upstream failed: retry where that is safe, else answer 502/504 (or cut the response).
+    func upstreamFailed(_ kind: UpstreamErrorKind) {
+        worker.metrics.countUpstreamError(kind)
+        guard let upstream, let pool else { return }
+        let wasReused = upstream.reused
+        upstream.close()
+        self.upstream = nil
+        let staleReuse = kind == .reset && wasReused
+        if !staleReuse { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
+        if responseStarted || phase == .tunnel {
+            close()
+            return
+        }
+        let status = kind == .connectTimeout || kind == .responseTimeout ? 504 : 502
+        switch kind {
+        case .connectFailed, .connectTimeout:
+            retryOrFail(status: status, retryable: attempts < pool.servers.count)
+        case .reset where staleReuse:
+            // The upstream closed an idle connection as we reused it: safe to resend once if
+            // the request has no body and is idempotent.
+            let retryable = attempts < 2 && method.isIdempotent && !requestBodyForwarded && requestFraming == .none
+            if retryable {
+                connectUpstream(fresh: true)
+            } else {
+                failExchange(status: status)
+            }
+        default:
+            failExchange(status: status)
+        }
+    }
+
+    private func retryOrFail(status: Int, retryable: Bool) {
+        if retryable && !requestBodyForwarded {
+            connectUpstream(fresh: false)
+        } else {
+            failExchange(status: status)
+        }
+    }
+
+    /// Answers with a gateway error before any response byte was sent, then closes.
+    func failExchange(status: Int) {
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        pool = nil
+        responseStatus = status
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, into: output)
+        worker.metrics.countResponse(status: status)
+        phase = .closing
+    }
+}
+
+/// Writes chunked framing (RFC 9112 §7.1) around data the gateway forwards.
+enum ChunkedEncoder {
+    @inline(__always)
+    static func appendChunk(_ bytes: UnsafePointer<UInt8>, count: Int, to out: ByteBuffer) {
+        guard count > 0 else { return }
+        out.append(hex: count)
+        out.append("\r\n")
+        out.append(bytes, count: count)
+        out.append("\r\n")
+    }
+
+    @inline(__always)
+    static func appendLastChunk(to out: ByteBuffer) {
+        out.append("0\r\n\r\n")
+    }
+}

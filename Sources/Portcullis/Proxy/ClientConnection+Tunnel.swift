@@ -1,0 +1,42 @@
+/// After a `101 Switching Protocols` (WebSocket and the like) the gateway only copies bytes
+/// both ways, with the same buffer caps, until either side closes.
+extension ClientConnection {
+    func stepTunnel() -> Bool {
+        guard let upstream else {
+            phase = .closing
+            return true
+        }
+        var progressed = false
+        if !input.isEmpty && upstream.output.readableCount < Self.highWater {
+            upstream.output.append(input.readable)
+            input.clear()
+            progressed = true
+        } else if input.isEmpty && upstream.output.readableCount < Self.highWater && readClient() {
+            progressed = true
+        }
+        if upstream.writable && !upstream.output.isEmpty {
+            switch upstream.flush() {
+            case .bytes: progressed = true; lastActivity = worker.loop.now
+            case .wouldBlock: break
+            case .endOfStream, .failed: close(); return false
+            }
+        }
+        if !upstream.input.isEmpty && output.readableCount < Self.highWater {
+            output.append(upstream.input.readable)
+            upstream.input.clear()
+            progressed = true
+        } else if upstream.input.isEmpty && upstream.readable && output.readableCount < Self.highWater {
+            if case .bytes = upstream.read() { lastActivity = worker.loop.now }
+            progressed = true
+        }
+        progressed = flushClient() || progressed
+        guard fd >= 0 else { return false }
+        let clientDone = (peerClosed || broken) && input.isEmpty && upstream.output.isEmpty
+        let upstreamDone = upstream.endOfStream && upstream.input.isEmpty && output.isEmpty
+        if clientDone || upstreamDone {
+            close()
+            return false
+        }
+        return progressed
+    }
+}

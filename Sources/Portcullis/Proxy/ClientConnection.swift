@@ -1,0 +1,320 @@
+import CShims
+import Glibc
+
+/// One client connection on one worker: reads request heads, runs the request path, proxies
+/// each exchange to an upstream (`ClientConnection+Exchange`), tunnels upgraded connections
+/// (`ClientConnection+Tunnel`) and closes cleanly.
+///
+/// Everything happens in `drive()`, which makes every step that is possible now (read, parse,
+/// move bytes between the two sockets, write) until nothing moves. Readiness is edge-triggered
+/// and remembered in `readable` / `writable`; buffers are capped at `highWater` in each direction
+/// so a fast sender never makes the gateway buffer a slow receiver's data.
+final class ClientConnection: Selectable {
+    enum Phase {
+        /// Waiting for (or parsing) a request head.
+        case readingHead
+        /// An exchange with an upstream is in progress.
+        case proxying
+        /// After a 101: bytes flow both ways untouched.
+        case tunnel
+        /// Writing what is left, then closing.
+        case closing
+        /// Our side is shut; discarding what the client still sends so it reads our response.
+        case lingering
+    }
+
+    enum ResponseState {
+        case awaitingHead
+        case body
+        case done
+    }
+
+    /// Most bytes buffered in one direction before reading from the sender pauses.
+    static let highWater = 64 * 1024
+    private static let lingeringTime: UInt64 = 2_000_000_000
+
+    unowned let worker: Worker
+    let forwarding: ForwardingContext
+    /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
+    let localHost: [UInt8]
+    var input: ByteBuffer
+    var output: ByteBuffer
+    var parser: RequestParser
+    var head = RequestHead()
+    var phase = Phase.readingHead
+    var readable = false
+    var writable = true
+    /// The client finished sending (EOF): serve what was received, then close.
+    var peerClosed = false
+    /// The socket reported an error or hang-up.
+    var broken = false
+    var requestsServed = 0
+    var lastActivity: UInt64
+    /// When the current wait began (head, connect, response head, lingering).
+    var phaseStartedAt: UInt64
+
+    // The current exchange.
+    var snapshot: GatewaySnapshot
+    var pool: UpstreamPool?
+    var upstream: UpstreamConnection?
+    var triedServer: UpstreamServer?
+    var requestID: [UInt8] = []
+    var method = HTTPMethod.get
+    var clientMinorVersion = 1
+    var clientKeepAlive = true
+    var isUpgradeRequest = false
+    var requestFraming = BodyFraming.none
+    var requestRemaining: Int64 = 0
+    var requestDecoder = ChunkedDecoder()
+    var requestBodyDone = true
+    var requestBodyForwarded = false
+    var requestSent = false
+    var expectContinue = false
+    /// The head sent upstream, kept until the first response byte so a retry can resend it.
+    var forwardedHead: ByteBuffer
+    var attempts = 0
+    var responseParser = ResponseParser()
+    var responseState = ResponseState.awaitingHead
+    var responseHead = ResponseHead()
+    var responseFraming = BodyFraming.none
+    var responseRemaining: Int64 = 0
+    var responseDecoder = ChunkedDecoder()
+    var clientFraming = ClientFraming.none
+    var responseStarted = false
+    var responseStatus = 0
+    var upstreamReusable = false
+
+    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8]) {
+        self.worker = worker
+        self.forwarding = forwarding
+        self.localHost = localHost
+        snapshot = worker.snapshot
+        parser = RequestParser(limits: worker.snapshot.config.limits)
+        input = worker.buffers.take()
+        output = worker.buffers.take()
+        forwardedHead = worker.buffers.take()
+        lastActivity = worker.loop.now
+        phaseStartedAt = worker.loop.now
+        requestID.reserveCapacity(128)
+        super.init(fd: fd)
+    }
+
+    override func handleEvents(_ events: UInt32) {
+        if events & EPOLLIN.rawValue != 0 { readable = true }
+        if events & EPOLLOUT.rawValue != 0 { writable = true }
+        if events & EPOLLRDHUP.rawValue != 0 { readable = true }
+        if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            broken = true
+            readable = true
+            writable = true
+        }
+        drive()
+    }
+
+    /// Makes all the progress possible now, then sets the deadline for what it waits on.
+    func drive() {
+        while fd >= 0 {
+            let progressed: Bool
+            switch phase {
+            case .readingHead: progressed = stepReadingHead()
+            case .proxying: progressed = stepProxying()
+            case .tunnel: progressed = stepTunnel()
+            case .closing: progressed = stepClosing()
+            case .lingering: progressed = stepLingering()
+            }
+            if !progressed { break }
+        }
+        if fd >= 0 { updateDeadline() }
+    }
+
+    // MARK: Reading request heads
+
+    private func stepReadingHead() -> Bool {
+        var progressed = flushClient()
+        guard fd >= 0, output.readableCount < Self.highWater else { return progressed }
+        if !input.isEmpty {
+            switch parser.parse(input.readable, into: &head) {
+            case .complete:
+                startExchange()
+                return true
+            case .failed(let failure):
+                refuse(status: failure.status)
+                return true
+            case .incomplete:
+                break
+            }
+        }
+        if peerClosed || broken || (worker.draining && input.isEmpty) {
+            phase = .closing
+            return true
+        }
+        if input.isEmpty && readable { phaseStartedAt = worker.loop.now }
+        progressed = readClient() || progressed
+        return progressed
+    }
+
+    /// Answers a request the parser refused, then closes: after a framing error nothing that
+    /// follows on the connection can be trusted.
+    private func refuse(status: Int) {
+        requestID.removeAll(keepingCapacity: true)
+        worker.requestIDs.append(to: &requestID)
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, into: output)
+        worker.metrics.countResponse(status: status)
+        input.clear()
+        phase = .closing
+    }
+
+    /// Takes the client's `X-Request-ID` when well-formed, else makes one.
+    func assignRequestID() {
+        requestID.removeAll(keepingCapacity: true)
+        if let range = head.requestIDRange {
+            requestID.append(contentsOf: UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
+        } else {
+            worker.requestIDs.append(to: &requestID)
+        }
+    }
+
+    // MARK: Client socket I/O
+
+    /// Reads from the client when it is readable; true if anything changed.
+    func readClient() -> Bool {
+        guard readable, !peerClosed else { return false }
+        let (result, asked) = Socket.read(fd, into: input)
+        switch result {
+        case .bytes(let count):
+            if count < asked { readable = false }
+            lastActivity = worker.loop.now
+            return true
+        case .wouldBlock:
+            readable = false
+            return false
+        case .endOfStream:
+            readable = false
+            peerClosed = true
+            return true
+        case .failed:
+            close()
+            return false
+        }
+    }
+
+    /// Writes pending output to the client; true if anything was written.
+    func flushClient() -> Bool {
+        guard writable, !output.isEmpty else { return false }
+        switch Socket.write(fd, from: output) {
+        case .bytes:
+            if !output.isEmpty { writable = false }
+            lastActivity = worker.loop.now
+            return true
+        case .wouldBlock:
+            writable = false
+            return false
+        case .endOfStream, .failed:
+            close()
+            return false
+        }
+    }
+
+    // MARK: Closing
+
+    private func stepClosing() -> Bool {
+        if !output.isEmpty {
+            if broken { close(); return false }
+            return flushClient()
+        }
+        if peerClosed || broken || (input.isEmpty && requestBodyDone && !readable) {
+            close()
+            return false
+        }
+        // Unread request bytes may still arrive; closing now would reset the connection and
+        // could destroy the response in flight. Shut our side and drain theirs for a while.
+        shutdown(fd, Int32(SHUT_WR))
+        phase = .lingering
+        phaseStartedAt = worker.loop.now
+        return true
+    }
+
+    private func stepLingering() -> Bool {
+        input.clear()
+        guard readable else { return false }
+        let (result, _) = Socket.read(fd, into: input)
+        input.clear()
+        switch result {
+        case .bytes: return true
+        case .wouldBlock: readable = false; return false
+        case .endOfStream, .failed: close(); return false
+        }
+    }
+
+    /// Closes the connection (and its upstream, if an exchange is in flight).
+    func close() {
+        guard fd >= 0 else { return }
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        worker.loop.deregisterAndClose(self)
+        worker.connectionClosed(self)
+        worker.buffers.give(input)
+        worker.buffers.give(output)
+        worker.buffers.give(forwardedHead)
+    }
+
+    // MARK: Timeouts
+
+    private func updateDeadline() {
+        let timeouts = snapshot.config.timeouts
+        let deadline: UInt64
+        switch phase {
+        case .readingHead:
+            if !output.isEmpty {
+                deadline = lastActivity + timeouts.upstreamBodyIdle
+            } else if input.isEmpty && requestsServed > 0 {
+                deadline = phaseStartedAt + timeouts.keepAliveIdle
+            } else {
+                deadline = phaseStartedAt + timeouts.clientHeader
+            }
+        case .proxying:
+            if upstream?.connecting == true {
+                deadline = phaseStartedAt + timeouts.upstreamConnect
+            } else if responseState == .awaitingHead {
+                deadline = requestBodyDone ? phaseStartedAt + timeouts.upstreamResponseHead : lastActivity + timeouts.clientBodyIdle
+            } else {
+                deadline = lastActivity + timeouts.upstreamBodyIdle
+            }
+        case .tunnel:
+            deadline = lastActivity + timeouts.tunnelIdle
+        case .closing:
+            deadline = lastActivity + timeouts.upstreamBodyIdle
+        case .lingering:
+            deadline = phaseStartedAt + Self.lingeringTime
+        }
+        worker.loop.setDeadline(deadline, for: self)
+    }
+
+    override func deadlineReached() {
+        switch phase {
+        case .readingHead:
+            if input.isEmpty || !output.isEmpty {
+                close()
+                return
+            }
+            refuse(status: 408)
+        case .proxying:
+            if upstream?.connecting == true {
+                upstreamFailed(.connectTimeout)
+            } else if responseState == .awaitingHead && !requestBodyDone {
+                failExchange(status: 408)
+            } else if responseState == .awaitingHead {
+                upstreamFailed(.responseTimeout)
+            } else {
+                close()
+                return
+            }
+        case .tunnel, .closing, .lingering:
+            close()
+            return
+        }
+        drive()
+    }
+}

@@ -1,0 +1,45 @@
+/// Responses the gateway answers itself (errors, refusals): a small JSON body naming the
+/// error and the request id, so an operator can find the request in logs.
+enum GatewayResponse {
+    /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`.
+    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, into out: ByteBuffer) {
+        let (reason, code) = describe(status)
+        out.append("HTTP/1.1 ")
+        out.append(decimal: status)
+        out.append(byte: ASCII.space)
+        out.append(reason)
+        out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Request-ID: ")
+        out.append(requestID)
+        out.append("\r\nContent-Length: ")
+        let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count
+        out.append(decimal: bodyLength)
+        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        guard !headOnly else { return }
+        out.append("{\"error\":\"")
+        out.append(code)
+        out.append("\",\"status\":")
+        out.append(decimal: status)
+        out.append(",\"request_id\":\"")
+        out.append(requestID)
+        out.append("\"}\n")
+    }
+
+    /// Reason phrase and JSON error code for each status the gateway produces.
+    private static func describe(_ status: Int) -> (StaticString, StaticString) {
+        switch status {
+        case 400: ("Bad Request", "bad_request")
+        case 404: ("Not Found", "no_route")
+        case 405: ("Method Not Allowed", "method_not_allowed")
+        case 408: ("Request Timeout", "request_timeout")
+        case 413: ("Content Too Large", "request_too_large")
+        case 414: ("URI Too Long", "uri_too_long")
+        case 417: ("Expectation Failed", "expectation_failed")
+        case 431: ("Request Header Fields Too Large", "header_fields_too_large")
+        case 502: ("Bad Gateway", "bad_gateway")
+        case 503: ("Service Unavailable", "service_unavailable")
+        case 504: ("Gateway Timeout", "gateway_timeout")
+        case 505: ("HTTP Version Not Supported", "http_version_not_supported")
+        default: ("Internal Server Error", "internal_error")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import CShims
+import Glibc
+
+/// A worker's own listening socket (`SO_REUSEPORT`): accepts connections and hands each to a
+/// new `ClientConnection` on the same worker.
+final class Listener: Selectable {
+    private unowned let worker: Worker
+    let settings: ListenerSettings
+    private let portText: [UInt8]
+    private let localHost: [UInt8]
+    private static let acceptBurst = 64
+
+    init(fd: Int32, settings: ListenerSettings, worker: Worker) {
+        self.worker = worker
+        self.settings = settings
+        let port = Socket.localAddress(fd)?.port ?? settings.address.port
+        portText = Array(String(port).utf8)
+        localHost = Array(settings.address.text.utf8)
+        super.init(fd: fd)
+    }
+
+    override func handleEvents(_ events: UInt32) {
+        var storage = sockaddr_storage()
+        for _ in 0..<Self.acceptBurst {
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let clientFD = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { cshims_accept_nonblocking(fd, $0, &length) }
+            }
+            guard clientFD >= 0 else {
+                if errno == EMFILE || errno == ENFILE { worker.log.error("accept: out of file descriptors") }
+                return
+            }
+            Socket.setOption(clientFD, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            let forwarding = ForwardingContext(clientIP: Array(SocketAddress.ipText(storage).utf8), scheme: "http", port: portText)
+            let connection = ClientConnection(fd: clientFD, worker: worker, forwarding: forwarding, localHost: localHost)
+            worker.connectionOpened(connection)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// Facts about the client side of a connection that the forwarded request carries.
+struct ForwardingContext {
+    /// The client's IP address as text.
+    let clientIP: [UInt8]
+    /// `http` or `https`.
+    let scheme: StaticString
+    /// The listener's port as text.
+    let port: [UInt8]
+}
+
+/// Writes the request head sent upstream: the client's fields minus hop-by-hop ones and any
+/// forwarding fields it tried to set, then the gateway's own `X-Forwarded-*`, `X-Real-IP` and
+/// `X-Request-ID`, and a framing the gateway chose itself (it re-frames the body).
+enum RequestHeadWriter {
+    static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
+                      context: ForwardingContext, hostFallback: [UInt8], into out: ByteBuffer) {
+        out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)
+        out.append(byte: ASCII.space)
+        out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
+        out.append(" HTTP/1.1\r\n")
+        var hostWritten = false
+        for field in head.fields {
+            switch field.kind {
+            case .contentLength, .expect, .xForwardedFor, .xForwardedProto, .xForwardedHost, .xForwardedPort,
+                 .xRealIP, .xRequestID:
+                continue
+            case .upgrade where head.isUpgrade:
+                appendField(field, from: source, to: out)
+            case .host:
+                hostWritten = true
+                appendField(field, from: source, to: out)
+            default:
+                if !field.isHopByHop { appendField(field, from: source, to: out) }
+            }
+        }
+        if !hostWritten {
+            out.append("Host: ")
+            if let authority = head.authorityRange {
+                out.append(source + authority.lowerBound, count: authority.count)
+            } else {
+                out.append(hostFallback)
+            }
+            out.append("\r\n")
+        }
+        writeForwardedFor(head, from: source, clientIP: context.clientIP, to: out)
+        out.append("X-Forwarded-Proto: ")
+        out.append(context.scheme)
+        if let authority = head.authorityRange, !authority.isEmpty {
+            out.append("\r\nX-Forwarded-Host: ")
+            out.append(source + authority.lowerBound, count: authority.count)
+        }
+        out.append("\r\nX-Forwarded-Port: ")
+        out.append(context.port)
+        out.append("\r\nX-Real-IP: ")
+        out.append(context.clientIP)
+        out.append("\r\nX-Request-ID: ")
+        out.append(requestID)
+        out.append("\r\n")
+        switch head.bodyFraming {
+        case .length(let length):
+            out.append("Content-Length: ")
+            out.append(decimal: Int(length))
+            out.append("\r\n")
+        case .chunked:
+            out.append("Transfer-Encoding: chunked\r\n")
+        case .none, .untilClose:
+            break
+        }
+        if head.isUpgrade { out.append("Connection: upgrade\r\n") }
+        out.append("\r\n")
+    }
+
+    /// `X-Forwarded-For`: every value the client sent, in order, then the client's address.
+    private static func writeForwardedFor(_ head: RequestHead, from source: UnsafePointer<UInt8>, clientIP: [UInt8], to out: ByteBuffer) {
+        out.append("X-Forwarded-For: ")
+        for field in head.fields where field.kind == .xForwardedFor && field.valueEnd > field.valueStart {
+            out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
+            out.append(", ")
+        }
+        out.append(clientIP)
+        out.append("\r\n")
+    }
+
+    /// Writes `name: value\r\n` exactly as received (name case kept, value trimmed).
+    @inline(__always)
+    static func appendField(_ field: HeaderField, from source: UnsafePointer<UInt8>, to out: ByteBuffer) {
+        out.append(source + Int(field.nameStart), count: Int(field.nameEnd - field.nameStart))
+        out.append(": ")
+        out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
+        out.append("\r\n")
+    }
+}

@@ -1,0 +1,47 @@
+import CShims
+import Glibc
+
+/// Makes request ids: 32 lowercase hex digits (128 random bits) from a per-worker
+/// xoshiro256** generator seeded by the kernel, so no system call is made per request.
+final class RequestIDGenerator {
+    private var state: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    private static let digits: StaticString = "0123456789abcdef"
+
+    init() {
+        withUnsafeMutableBytes(of: &state) { bytes in
+            var filled = 0
+            while filled < bytes.count {
+                let count = getrandom(bytes.baseAddress! + filled, bytes.count - filled, 0)
+                if count > 0 { filled += count }
+            }
+        }
+        if state == (0, 0, 0, 0) { state.0 = 0x9E37_79B9_7F4A_7C15 }
+    }
+
+    /// Appends a fresh id to `destination`.
+    func append(to destination: inout [UInt8]) {
+        for _ in 0..<2 {
+            var value = nextRandom()
+            for _ in 0..<16 {
+                destination.append(Self.digits.utf8Start[Int(value & 0xF)])
+                value >>= 4
+            }
+        }
+    }
+
+    private func nextRandom() -> UInt64 {
+        let result = rotateLeft(state.1 &* 5, 7) &* 9
+        let shifted = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= shifted
+        state.3 = rotateLeft(state.3, 45)
+        return result
+    }
+
+    private func rotateLeft(_ value: UInt64, _ amount: UInt64) -> UInt64 {
+        (value << amount) | (value >> (64 - amount))
+    }
+}

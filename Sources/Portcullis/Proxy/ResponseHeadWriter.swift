@@ -1,0 +1,67 @@
+/// How the gateway frames a response body towards the client.
+enum ClientFraming {
+    /// No body follows the head.
+    case none
+    /// `Content-Length` as received.
+    case length(Int64)
+    /// Re-encoded as chunked (HTTP/1.1 clients, upstream length unknown).
+    case chunked
+    /// Until the gateway closes the connection (HTTP/1.0 clients, length unknown).
+    case untilClose
+}
+
+/// Writes the response head sent to the client: the upstream's status and end-to-end fields,
+/// the gateway's framing and connection handling, and the request id.
+enum ResponseHeadWriter {
+    static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
+                      framing: ClientFraming, connection: ConnectionHeader, into out: ByteBuffer) {
+        out.append("HTTP/1.1 ")
+        out.append(decimal: head.status)
+        out.append(byte: ASCII.space)
+        out.append(source + head.reasonRange.lowerBound, count: head.reasonRange.count)
+        out.append("\r\n")
+        for field in head.fields {
+            switch field.kind {
+            case .contentLength, .xRequestID:
+                continue
+            case .upgrade where head.status == 101:
+                RequestHeadWriter.appendField(field, from: source, to: out)
+            default:
+                if !field.isHopByHop { RequestHeadWriter.appendField(field, from: source, to: out) }
+            }
+        }
+        out.append("X-Request-ID: ")
+        out.append(requestID)
+        out.append("\r\n")
+        switch framing {
+        case .length(let length):
+            out.append("Content-Length: ")
+            out.append(decimal: Int(length))
+            out.append("\r\n")
+        case .chunked:
+            out.append("Transfer-Encoding: chunked\r\n")
+        case .none, .untilClose:
+            break
+        }
+        connection.write(to: out)
+        out.append("\r\n")
+    }
+}
+
+/// The `Connection` field the gateway sends to the client, if any.
+enum ConnectionHeader {
+    /// HTTP/1.1 keep-alive: nothing to say.
+    case implicit
+    case keepAlive
+    case close
+    case upgrade
+
+    func write(to out: ByteBuffer) {
+        switch self {
+        case .implicit: break
+        case .keepAlive: out.append("Connection: keep-alive\r\n")
+        case .close: out.append("Connection: close\r\n")
+        case .upgrade: out.append("Connection: upgrade\r\n")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Glibc
+
+/// Matches a request's host, path and method against the configured routes; the first match
+/// wins. Compiled once per snapshot; matching compares bytes and allocates nothing.
+public struct Router: Sendable {
+    /// One compiled `[[routes]]` entry.
+    struct Route: Sendable {
+        enum HostPattern: Sendable {
+            case any
+            case exact([UInt8])
+            /// `*.example.com`, stored as `.example.com`.
+            case subdomain([UInt8])
+        }
+
+        let hostPattern: HostPattern
+        let pathPrefix: [UInt8]
+        let methods: [[UInt8]]
+        /// Index into the snapshot's upstreams.
+        let upstreamIndex: Int
+    }
+
+    let routes: [Route]
+
+    init(settings: [RouteSettings], upstreamNames: [String]) {
+        routes = settings.map { route in
+            let pattern: Route.HostPattern
+            if route.host == "*" {
+                pattern = .any
+            } else if route.host.hasPrefix("*.") {
+                pattern = .subdomain(Array(route.host.dropFirst(1).utf8))
+            } else {
+                pattern = .exact(Array(route.host.utf8))
+            }
+            return Route(hostPattern: pattern, pathPrefix: Array(route.pathPrefix.utf8),
+                         methods: route.methods.map { Array($0.utf8) },
+                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0)
+        }
+    }
+
+    /// The upstream index for a request, or nil when no route matches.
+    /// `host` may carry a port, which is ignored; comparison is case-insensitive.
+    func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Int? {
+        let hostName = Self.stripPort(host)
+        for route in routes where Self.matches(route, hostName, path, method) {
+            return route.upstreamIndex
+        }
+        return nil
+    }
+
+    private static func matches(_ route: Route, _ host: UnsafeBufferPointer<UInt8>, _ path: UnsafeBufferPointer<UInt8>,
+                                _ method: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch route.hostPattern {
+        case .any:
+            break
+        case .exact(let name):
+            guard host.count == name.count, equalsIgnoringCase(host, offset: 0, name) else { return false }
+        case .subdomain(let suffix):
+            guard host.count > suffix.count, equalsIgnoringCase(host, offset: host.count - suffix.count, suffix) else { return false }
+        }
+        guard pathHasPrefix(path, route.pathPrefix) else { return false }
+        if route.methods.isEmpty { return true }
+        return route.methods.contains { candidate in candidate.elementsEqual(method) }
+    }
+
+    /// Segment-aware: `/api` matches `/api` and `/api/x`, not `/apix`; `/api/` matches `/api/x`.
+    private static func pathHasPrefix(_ path: UnsafeBufferPointer<UInt8>, _ prefix: [UInt8]) -> Bool {
+        guard path.count >= prefix.count else { return false }
+        for index in 0..<prefix.count where path[index] != prefix[index] { return false }
+        return path.count == prefix.count || prefix.last == ASCII.slash || path[prefix.count] == ASCII.slash
+    }
+
+    private static func equalsIgnoringCase(_ host: UnsafeBufferPointer<UInt8>, offset: Int, _ lowercase: [UInt8]) -> Bool {
+        for index in 0..<lowercase.count {
+            var byte = host[offset + index]
+            if byte >= 65 && byte <= 90 { byte |= 0x20 }
+            if byte != lowercase[index] { return false }
+        }
+        return true
+    }
+
+    /// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.
+    static func stripPort(_ host: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var index = host.count - 1
+        while index >= 0 {
+            let byte = host[index]
+            if byte == ASCII.colon { return UnsafeBufferPointer(rebasing: host[0..<index]) }
+            if byte < ASCII.zero || byte > ASCII.nine { break }
+            index -= 1
+        }
+        return host
+    }
+}

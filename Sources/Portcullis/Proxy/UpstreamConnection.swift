@@ -1,0 +1,109 @@
+import CShims
+import Glibc
+
+/// A TCP connection from a worker to an upstream server. While serving a request it belongs to
+/// one `ClientConnection`, which it notifies of every event; between requests it waits in its
+/// server's idle list, where any event (the upstream closing it) or its idle deadline ends it.
+final class UpstreamConnection: Selectable {
+    let server: UpstreamServer
+    private unowned let worker: Worker
+    /// The client connection using it, nil while idle.
+    var owner: ClientConnection?
+    var input: ByteBuffer
+    var output: ByteBuffer
+    /// True until the non-blocking connect has completed.
+    private(set) var connecting = true
+    /// Edge-triggered readiness, cleared when a read or write would block.
+    var readable = false
+    var writable = false
+    /// A read found the end of the stream (or failed): nothing more will arrive.
+    var endOfStream = false
+    /// Taken from the idle pool rather than freshly connected.
+    var reused = false
+
+    init(fd: Int32, server: UpstreamServer, worker: Worker) {
+        self.server = server
+        self.worker = worker
+        input = worker.buffers.take()
+        output = worker.buffers.take()
+        super.init(fd: fd)
+    }
+
+    override func handleEvents(_ events: UInt32) {
+        if events & EPOLLIN.rawValue != 0 { readable = true }
+        if events & EPOLLOUT.rawValue != 0 { writable = true }
+        if events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            // Let the next read or write find out what happened.
+            readable = true
+            writable = true
+        }
+        if let owner {
+            owner.drive()
+        } else {
+            // Idle: the upstream closed it, or sent bytes nobody asked for. Either way it is done.
+            server.remove(self)
+            close()
+        }
+    }
+
+    override func deadlineReached() {
+        guard owner == nil else { return }
+        server.remove(self)
+        close()
+    }
+
+    /// Completes a non-blocking connect once the socket is writable; returns the error, or 0.
+    func finishConnect() -> Int32 {
+        let error = Socket.pendingError(fd)
+        if error == 0 { connecting = false }
+        return error
+    }
+
+    /// Reads what the upstream sent into `input`.
+    @inline(__always)
+    func read() -> Socket.IOResult {
+        let (result, asked) = Socket.read(fd, into: input)
+        switch result {
+        case .bytes(let count): if count < asked { readable = false }
+        case .wouldBlock: readable = false
+        case .endOfStream, .failed: readable = false; endOfStream = true
+        }
+        return result
+    }
+
+    /// Writes pending `output`.
+    @inline(__always)
+    func flush() -> Socket.IOResult {
+        let result = Socket.write(fd, from: output)
+        if case .bytes = result, !output.isEmpty { writable = false }
+        if case .wouldBlock = result { writable = false }
+        return result
+    }
+
+    /// Parks the connection in its server's idle list (or closes it when the list is full).
+    func release(to pool: UpstreamPool, now: UInt64) {
+        owner = nil
+        reused = true
+        input.clear()
+        output.clear()
+        if server.park(self, limit: pool.settings.keepAlive) {
+            worker.loop.setDeadline(now + pool.settings.idleTimeout, for: self)
+        } else {
+            close()
+        }
+    }
+
+    /// Closes the socket and returns the buffers to the worker's pool.
+    func close() {
+        guard fd >= 0 else { return }
+        owner = nil
+        worker.loop.deregisterAndClose(self)
+        worker.buffers.give(input)
+        worker.buffers.give(output)
+        input = Self.emptyBuffer
+        output = Self.emptyBuffer
+    }
+
+    /// A placeholder for closed connections, so the buffer fields never dangle.
+    private static var emptyBuffer: ByteBuffer { ByteBuffer(capacity: 16) }
+}

@@ -1,0 +1,120 @@
+import CShims
+import Glibc
+import Logging
+
+/// The running gateway: the control thread (signals, reloads, the admin listener) and the
+/// worker threads it starts. `run()` returns the process exit status.
+public final class Gateway {
+    private let configPath: String
+    private var config: GatewayConfig
+    private var generation = 1
+    private var log: Logger
+    private var mailboxes: [Mailbox<WorkerMessage>] = []
+    private var threads: [WorkerThread] = []
+    private(set) var metrics: [WorkerMetrics] = []
+    private(set) var draining = false
+    private var drainWatch: Alarm?
+
+    public init(configPath: String, config: GatewayConfig) {
+        self.configPath = configPath
+        self.config = config
+        var logger = Logger(label: "portcullis")
+        logger.logLevel = Logger.Level(rawValue: config.server.logLevel) ?? .info
+        log = logger
+    }
+
+    /// Whether `GET /metrics` needs the admin token.
+    var configMetricsRequireAuth: Bool { config.admin.metricsRequireAuth }
+
+    /// The configuration generation now served (1 at start, +1 per successful reload).
+    var configGeneration: Int { generation }
+
+    /// Starts the workers and serves until SIGTERM/SIGINT and the drain that follows.
+    public func run() throws -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let loop = try EventLoop()
+        let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
+        let token = try AdminToken.load(settings: config.admin)
+        let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
+        let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
+        try startWorkers()
+        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
+        loop.run()
+        for thread in threads { thread.join() }
+        withExtendedLifetime((signals, admin)) {}
+        log.info("portcullis stopped")
+        return 0
+    }
+
+    private func startWorkers() throws {
+        let snapshot = GatewaySnapshot(config: config, generation: generation)
+        var sockets: [[(Int32, ListenerSettings)]] = []
+        for _ in 0..<config.server.workers {
+            sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
+        }
+        let cpuCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        for index in 0..<config.server.workers {
+            let mailbox = try Mailbox<WorkerMessage>()
+            let workerMetrics = WorkerMetrics()
+            let listenerSockets = sockets[index]
+            let pin = config.server.pinWorkers
+            let thread = try WorkerThread(name: "worker-\(index)") {
+                if pin { _ = cshims_pin_thread_to_cpu(Int32(index % cpuCount)) }
+                do {
+                    let worker = try Worker(index: index, snapshot: snapshot, listenerSockets: listenerSockets,
+                                            mailbox: mailbox, metrics: workerMetrics)
+                    worker.run()
+                } catch {
+                    Logger(label: "portcullis").critical("worker \(index) failed to start: \(error)")
+                }
+            }
+            mailboxes.append(mailbox)
+            metrics.append(workerMetrics)
+            threads.append(thread)
+        }
+    }
+
+    private func handle(signal: Int32, loop: EventLoop) {
+        switch signal {
+        case SIGHUP:
+            reload()
+        default:
+            beginDrain(loop: loop)
+        }
+    }
+
+    /// Re-reads the configuration file; an invalid file changes nothing.
+    @discardableResult
+    func reload() -> Result<Int, ConfigError> {
+        let newConfig: GatewayConfig
+        do {
+            newConfig = try ConfigLoader.load(path: configPath)
+        } catch {
+            log.error("reload failed, keeping the running configuration:\n\(error)")
+            return .failure(error)
+        }
+        if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin {
+            log.warning("listener, worker and admin changes take effect at the next restart")
+        }
+        var applied = newConfig
+        applied.listeners = config.listeners
+        applied.server.workers = config.server.workers
+        applied.admin = config.admin
+        config = applied
+        generation += 1
+        let snapshot = GatewaySnapshot(config: applied, generation: generation)
+        for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
+        log.info("configuration reloaded (generation \(generation))")
+        return .success(generation)
+    }
+
+    private func beginDrain(loop: EventLoop) {
+        guard !draining else { return }
+        draining = true
+        log.info("stopping: draining in-flight requests (up to \(config.timeouts.drain / 1_000_000_000)s)")
+        for mailbox in mailboxes { mailbox.post(.drain) }
+        drainWatch = try? Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) { [unowned self] in
+            if self.threads.allSatisfy(\.hasFinished) { loop.stop() }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import CShims
+import Glibc
+import Logging
+
+/// Messages the control thread posts to a worker.
+public enum WorkerMessage: Sendable {
+    /// Serve new requests under this snapshot.
+    case install(GatewaySnapshot)
+    /// Stop accepting, finish in-flight requests within the drain timeout, then exit.
+    case drain
+}
+
+/// One worker thread: its own epoll loop, listening sockets, connections, upstream pools and
+/// buffers. Nothing here is shared with other workers, so nothing here is locked.
+final class Worker {
+    let index: Int
+    let loop: EventLoop
+    let mailbox: Mailbox<WorkerMessage>
+    let metrics: WorkerMetrics
+    let buffers = BufferPool()
+    let requestIDs = RequestIDGenerator()
+    let log: Logger
+    private(set) var snapshot: GatewaySnapshot
+    /// Upstream pools of the current snapshot, in the order of `snapshot.config.upstreams`.
+    private(set) var pools: [UpstreamPool] = []
+    private var servers: [String: UpstreamServer] = [:]
+    private var listeners: [Listener] = []
+    private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    private(set) var draining = false
+    private var drainAlarm: Alarm?
+    private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
+
+    init(index: Int, snapshot: GatewaySnapshot, listenerSockets: [(Int32, ListenerSettings)],
+         mailbox: Mailbox<WorkerMessage>, metrics: WorkerMetrics) throws {
+        self.index = index
+        self.snapshot = snapshot
+        self.mailbox = mailbox
+        self.metrics = metrics
+        var logger = Logger(label: "portcullis.worker.\(index)")
+        logger.logLevel = Logger.Level(rawValue: snapshot.config.server.logLevel) ?? .info
+        log = logger
+        loop = try EventLoop()
+        listeners = listenerSockets.map { Listener(fd: $0.0, settings: $0.1, worker: self) }
+        buildPools()
+    }
+
+    /// The thread body: runs the loop until the drain completes.
+    func run() {
+        do {
+            for listener in listeners { try loop.register(listener, events: EventLoop.readEvents) }
+            mailboxReceiver = try MailboxReceiver(mailbox, loop: loop) { [unowned self] message in
+                self.receive(message)
+            }
+        } catch {
+            log.critical("worker \(index) cannot start: \(error)")
+            return
+        }
+        loop.run()
+    }
+
+    private func receive(_ message: WorkerMessage) {
+        switch message {
+        case .install(let newSnapshot):
+            snapshot = newSnapshot
+            buildPools()
+        case .drain:
+            beginDrain()
+        }
+    }
+
+    /// Builds this snapshot's pools, keeping the state (idle connections, health) of servers
+    /// that are still configured and closing the idle connections of those that are not.
+    private func buildPools() {
+        var kept: [String: UpstreamServer] = [:]
+        pools = snapshot.config.upstreams.map { settings in
+            let members = settings.servers.map { address in
+                let server = kept[address.text] ?? servers[address.text] ?? UpstreamServer(address: address)
+                kept[address.text] = server
+                return server
+            }
+            return UpstreamPool(settings: settings, servers: members)
+        }
+        for (address, server) in servers where kept[address] == nil {
+            while let idle = server.takeIdle() { idle.close() }
+        }
+        servers = kept
+    }
+
+    func connectionOpened(_ connection: ClientConnection) {
+        do {
+            try loop.register(connection, events: EventLoop.connectionEvents)
+        } catch {
+            connection.close()
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        metrics.activeConnections.add(1)
+        metrics.acceptedConnections.add(1)
+        connection.drive()
+    }
+
+    func connectionClosed(_ connection: ClientConnection) {
+        guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
+        metrics.activeConnections.add(-1)
+        if draining && connections.isEmpty { finish() }
+    }
+
+    /// Stops accepting and lets in-flight exchanges finish; idle connections close now.
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        for listener in listeners { loop.deregisterAndClose(listener) }
+        listeners.removeAll()
+        for connection in Array(connections.values) where connection.phase == .readingHead {
+            connection.drive()
+        }
+        if connections.isEmpty {
+            finish()
+            return
+        }
+        drainAlarm = try? Alarm(loop: loop, delay: snapshot.config.timeouts.drain) { [unowned self] in
+            self.log.warning("drain timeout: closing \(self.connections.count) connection(s)")
+            for connection in Array(self.connections.values) { connection.close() }
+            self.finish()
+        }
+    }
+
+    private func finish() {
+        for server in servers.values {
+            while let idle = server.takeIdle() { idle.close() }
+        }
+        loop.stop()
+    }
+}

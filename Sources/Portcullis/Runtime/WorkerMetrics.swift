@@ -1,0 +1,80 @@
+import Synchronization
+
+/// Counters one worker updates on its own thread and the admin thread reads: relaxed atomics,
+/// uncontended, one increment per request.
+public final class WorkerMetrics: Sendable {
+    /// Responses sent, by status class (index 1 = 1xx … 5 = 5xx).
+    let responsesByClass = (0..<6).map { _ in Counter() }
+    let activeConnections = Counter()
+    let acceptedConnections = Counter()
+    /// Upstream failures, by `UpstreamErrorKind`.
+    let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
+
+    public init() {}
+
+    @inline(__always)
+    func countResponse(status: Int) {
+        let statusClass = min(max(status / 100, 1), 5)
+        responsesByClass[statusClass].add(1)
+    }
+
+    @inline(__always)
+    func countUpstreamError(_ kind: UpstreamErrorKind) {
+        upstreamErrors[kind.rawValue].add(1)
+    }
+
+    /// A consistent-enough copy for rendering.
+    func snapshot() -> MetricsSample {
+        MetricsSample(
+            responsesByClass: responsesByClass.map(\.value),
+            activeConnections: activeConnections.value,
+            acceptedConnections: acceptedConnections.value,
+            upstreamErrors: upstreamErrors.map(\.value))
+    }
+}
+
+/// Why an upstream exchange failed (a metric label).
+public enum UpstreamErrorKind: Int, CaseIterable, Sendable {
+    case connectFailed
+    case connectTimeout
+    case responseTimeout
+    case reset
+    case invalidResponse
+    case noLiveServer
+
+    var label: String {
+        switch self {
+        case .connectFailed: "connect_failed"
+        case .connectTimeout: "connect_timeout"
+        case .responseTimeout: "response_timeout"
+        case .reset: "reset"
+        case .invalidResponse: "invalid_response"
+        case .noLiveServer: "no_live_server"
+        }
+    }
+}
+
+/// Plain values read from `WorkerMetrics`, summable across workers.
+struct MetricsSample {
+    var responsesByClass: [Int]
+    var activeConnections: Int
+    var acceptedConnections: Int
+    var upstreamErrors: [Int]
+
+    static func + (lhs: MetricsSample, rhs: MetricsSample) -> MetricsSample {
+        MetricsSample(
+            responsesByClass: zip(lhs.responsesByClass, rhs.responsesByClass).map(+),
+            activeConnections: lhs.activeConnections + rhs.activeConnections,
+            acceptedConnections: lhs.acceptedConnections + rhs.acceptedConnections,
+            upstreamErrors: zip(lhs.upstreamErrors, rhs.upstreamErrors).map(+))
+    }
+}
+
+/// One relaxed atomic counter.
+final class Counter: Sendable {
+    private let storage = Atomic<Int>(0)
+
+    @inline(__always) func add(_ amount: Int) { storage.add(amount, ordering: .relaxed) }
+
+    var value: Int { storage.load(ordering: .relaxed) }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Portcullis
+
+/// `portcullis`: the gateway's command line.
+@main
+struct PortcullisCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portcullis",
+        abstract: "A reverse-proxy security gateway.",
+        subcommands: [Run.self, Check.self, Version.self],
+        defaultSubcommand: nil)
+}
+
+/// Options shared by the commands that read a configuration file.
+struct ConfigOption: ParsableArguments {
+    @Option(name: [.short, .long], help: "Path to the configuration file.")
+    var config = "conf/portcullis.toml"
+}
+
+extension PortcullisCommand {
+    /// `portcullis run`: start the gateway in the foreground.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the gateway (foreground).")
+
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            let config: GatewayConfig
+            do {
+                config = try ConfigLoader.load(path: options.config)
+            } catch {
+                FileHandle.standardError.write(Data("portcullis: invalid configuration\n\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            do {
+                let status = try Gateway(configPath: options.config, config: config).run()
+                throw ExitCode(status)
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// `portcullis check`: validate a configuration file and list every problem.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a configuration file; exit 1 listing every problem.")
+
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            do {
+                let config = try ConfigLoader.load(path: options.config)
+                print("\(options.config): OK (\(config.listeners.count) listener(s), \(config.upstreams.count) upstream(s), \(config.routes.count) route(s))")
+                do {
+                    _ = try AdminToken.load(settings: config.admin)
+                } catch {
+                    print("warning: \(error)")
+                }
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// `portcullis version`.
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the version and the linked libraries.")
+
+        func run() {
+            print("portcullis \(LinkedLibraries.portcullisVersion)")
+            print(LinkedLibraries.summary)
+        }
+    }
+}
