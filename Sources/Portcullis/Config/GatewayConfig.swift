@@ -148,7 +148,7 @@ extension GatewayConfig {
 
 extension ServerSettings {
     init(reading table: TableReader) {
-        if let text = table.optionalString("workers") {
+        if table.holdsString("workers"), let text = table.optionalString("workers") {
             if text == "auto" {
                 workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
             } else if let count = Int(text), (1...256).contains(count) {

@@ -53,6 +53,11 @@ final class TableReader {
         return text
     }
 
+    /// True when `key` is present and holds a string (for keys taking a word or a number).
+    func holdsString(_ key: String) -> Bool {
+        table[key]?.string != nil
+    }
+
     func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let raw = value(key) else { return fallback }
         guard let flag = raw.bool else {

@@ -1,0 +1,31 @@
+# Portcullis: `make run` starts the gateway, `make test` runs the whole suite.
+# Both install what is missing first (Debian packages, as root or with sudo).
+
+SWIFT ?= swift
+
+.PHONY: run test build debug bench deps bench-deps clean
+
+run: deps build
+	scripts/run-demo.sh
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+build: deps
+	$(SWIFT) build -c release
+
+debug: deps
+	$(SWIFT) build
+
+bench: bench-deps build
+	bench/run.sh
+
+deps:
+	scripts/install-deps.sh
+
+bench-deps:
+	scripts/install-deps.sh --bench
+
+clean:
+	rm -rf .build

@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+
+/// Where the built executables are: `PORTCULLIS_BIN_DIR`, else the package's `.build/debug`.
+enum BuiltProducts {
+    static let directory: URL = {
+        if let override = ProcessInfo.processInfo.environment["PORTCULLIS_BIN_DIR"] {
+            return URL(fileURLWithPath: override)
+        }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }()
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+/// Free loopback ports for this test process: the kernel picks one, we make sure no other test
+/// in this process gets it again (listeners use SO_REUSEPORT, which would silently share it).
+enum TestPorts {
+    private static let taken = NSLock()
+    nonisolated(unsafe) private static var handedOut: Set<UInt16> = []
+
+    static func next() -> UInt16 {
+        while true {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(fd, pointer, length)
+                    return getsockname(fd, pointer, &length)
+                }
+            }
+            close(fd)
+            let port = UInt16(bigEndian: address.sin_port)
+            let fresh = taken.withLock { handedOut.insert(port).inserted }
+            if fresh { return port }
+        }
+    }
+}
+
+/// A child process with its output captured in a temporary file.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    let logURL: URL
+
+    init(executable: String, arguments: [String], environment: [String: String] = [:]) throws {
+        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-test-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: logURL)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Everything the process printed so far.
+    var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    func send(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for the process to end; its exit status, or nil on timeout.
+    func waitForExit(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Polls `condition` until it holds or `seconds` pass.
+    func waitFor(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    /// Resident and peak resident memory in KiB, from /proc.
+    func memoryKiB() -> (rss: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(name) } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "0") ?? 0
+        }
+        return (field("VmRSS:"), field("VmHWM:"))
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+@testable import Portcullis
+import Testing
+
+/// A valid configuration that the error cases below break one key at a time.
+let minimalConfig = """
+[server]
+workers = 2
+
+[[listeners]]
+address = "127.0.0.1:18080"
+
+[[upstreams]]
+name = "app"
+servers = ["127.0.0.1:18000"]
+
+[[routes]]
+upstream = "app"
+"""
+
+/// The problems reported for `text`, or an empty list when it loads.
+func configProblems(_ text: String, environment: [String: String] = [:]) -> [ConfigProblem] {
+    do {
+        _ = try ConfigLoader.parse(text: text, file: "test.toml", environment: environment)
+        return []
+    } catch {
+        return error.problems
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func shippedConfigurationIsValid() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../conf/portcullis.toml")
+        let config = try ConfigLoader.load(path: url.path, environment: [:])
+        #expect(config.listeners.first?.address.text == "127.0.0.1:8080")
+        #expect(config.admin.address.text == "127.0.0.1:9901")
+        #expect(config.upstreams.first?.servers.first?.text == "127.0.0.1:8000")
+        #expect(config.timeouts.clientHeader == 10_000_000_000)
+    }
+
+    @Test func defaultsApply() throws {
+        let config = try ConfigLoader.parse(text: minimalConfig, file: "t", environment: [:])
+        #expect(config.server.workers == 2)
+        #expect(config.limits == HeadLimits())
+        #expect(config.timeouts.drain == 30_000_000_000)
+        #expect(config.routes.first?.host == "*")
+        #expect(config.upstreams.first?.keepAlive == 64)
+    }
+
+    @Test func environmentExpansion() throws {
+        let text = minimalConfig.replacingOccurrences(of: "workers = 2", with: "workers = ${W:-3}")
+            .replacingOccurrences(of: "\"127.0.0.1:18000\"", with: "\"${UP}\"")
+        let config = try ConfigLoader.parse(text: text, file: "t", environment: ["UP": "127.0.0.1:19000"])
+        #expect(config.server.workers == 3)
+        #expect(config.upstreams.first?.servers.first?.text == "127.0.0.1:19000")
+        let overridden = try ConfigLoader.parse(text: text, file: "t", environment: ["UP": "127.0.0.1:19000", "W": "5"])
+        #expect(overridden.server.workers == 5)
+    }
+
+    @Test func expansionCannotInjectStructure() {
+        let quoted = minimalConfig.replacingOccurrences(of: "\"127.0.0.1:18000\"", with: "\"${UP}\"")
+        let injected = configProblems(quoted, environment: ["UP": "x\"]\n[admin]\naddress = \"0.0.0.0:1"])
+        #expect(injected.contains { $0.message.contains("newline") })
+        let bare = minimalConfig.replacingOccurrences(of: "workers = 2", with: "workers = ${W}")
+        #expect(configProblems(bare, environment: ["W": "2\nx = 1"]).contains { $0.message.contains("newline") })
+        #expect(configProblems(bare, environment: ["W": "[1]"]).contains { $0.message.contains("quote the reference") })
+        #expect(configProblems(minimalConfig + "\n# ${NOT_EXPANDED_IN_COMMENTS}\n").isEmpty)
+    }
+
+    @Test func escapesQuotesInsideStrings() throws {
+        let text = minimalConfig.replacingOccurrences(of: "upstream = \"app\"", with: "upstream = \"app\"\nhost = \"${H}\"")
+        #expect(configProblems(text, environment: ["H": "a\"b"]).contains { $0.key == "routes[0].host" })
+    }
+
+    @Test func unsetVariableIsAnError() {
+        let text = minimalConfig.replacingOccurrences(of: "workers = 2", with: "workers = ${NOPE}")
+        let problems = configProblems(text)
+        #expect(problems.count == 1)
+        #expect(problems.first?.line == 2)
+        #expect(problems.first?.message.contains("NOPE is not set") == true)
+    }
+
+    @Test func syntaxErrorNamesTheLine() {
+        let problems = configProblems(minimalConfig + "\nbroken = [\n")
+        #expect(problems.count == 1)
+        #expect(problems.first?.line != nil)
+    }
+
+    /// Each case replaces one line of the minimal config and expects a problem at `key`.
+    @Test(arguments: [
+        ("workers = 2", "workers = \"many\"", "server.workers"),
+        ("workers = 2", "workers = 0", "server.workers"),
+        ("workers = 2", "workers = true", "server.workers"),
+        ("workers = 2", "wrokers = 2", "server.wrokers"),
+        ("workers = 2", "workers = 2\nlog_level = \"loud\"", "server.log_level"),
+        ("workers = 2", "workers = 2\n[timeouts]\nclient_header = \"10 seconds\"", "timeouts.client_header"),
+        ("workers = 2", "workers = 2\n[timeouts]\ndrain = \"0s\"", "timeouts.drain"),
+        ("workers = 2", "workers = 2\n[timeouts]\nupstream_connect = 5", "timeouts.upstream_connect"),
+        ("workers = 2", "workers = 2\n[limits]\nmax_header_count = 1", "limits.max_header_count"),
+        ("workers = 2", "workers = 2\n[limits]\nmax_body = 1", "limits.max_body"),
+        ("workers = 2", "workers = 2\n[admin]\naddress = \"127.0.0.1:18080\"", "admin.address"),
+        ("workers = 2", "workers = 2\n[admin]\naddress = \"nowhere\"", "admin.address"),
+        ("address = \"127.0.0.1:18080\"", "address = \"127.0.0.1:70000\"", "listeners[0].address"),
+        ("address = \"127.0.0.1:18080\"", "address = \"127.0.0.1:18080\"\nprotocol = \"gopher\"", "listeners[0].protocol"),
+        ("name = \"app\"", "name = \"\"", "upstreams[0].name"),
+        ("servers = [\"127.0.0.1:18000\"]", "servers = []", "upstreams[0].servers"),
+        ("servers = [\"127.0.0.1:18000\"]", "servers = \"127.0.0.1:18000\"", "upstreams[0].servers"),
+        ("servers = [\"127.0.0.1:18000\"]", "servers = [\"127.0.0.1:18000\"]\nmax_fails = -1", "upstreams[0].max_fails"),
+        ("upstream = \"app\"", "upstream = \"missing\"", "routes[0].upstream"),
+        ("upstream = \"app\"", "upstream = \"app\"\nhost = \"bad host\"", "routes[0].host"),
+        ("upstream = \"app\"", "upstream = \"app\"\npath_prefix = \"api\"", "routes[0].path_prefix"),
+        ("upstream = \"app\"", "upstream = \"app\"\nmethods = [\"get\"]", "routes[0].methods"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[upstreams]]\nname = \"app\"\nservers = [\"127.0.0.1:1\"]", "upstreams[1].name"),
+    ])
+    func reportsTheKey(original: String, replacement: String, key: String) {
+        let problems = configProblems(minimalConfig.replacingOccurrences(of: original, with: replacement))
+        #expect(problems.contains { $0.key == key }, "expected a problem at \(key), got \(problems)")
+        #expect(problems.allSatisfy { $0.line != nil || $0.key.isEmpty || $0.key == "listeners" || $0.key == "routes" })
+    }
+
+    @Test func reportsEveryProblemAtOnce() {
+        let text = minimalConfig
+            .replacingOccurrences(of: "workers = 2", with: "workers = 0\nbogus = 1")
+            .replacingOccurrences(of: "upstream = \"app\"", with: "upstream = \"nope\"")
+        #expect(configProblems(text).count == 3)
+    }
+
+    @Test func requiresListenersAndRoutes() {
+        let problems = configProblems("[server]\nworkers = 1\n")
+        #expect(problems.contains { $0.key == "listeners" })
+        #expect(problems.contains { $0.key == "routes" })
+    }
+
+    @Test func adminTokenRules() throws {
+        let settings = try ConfigLoader.parse(text: minimalConfig, file: "t", environment: [:]).admin
+        #expect(throws: AdminTokenError.self) { try AdminToken.load(settings: settings, environment: [:]) }
+        #expect(throws: AdminTokenError.self) { try AdminToken.load(settings: settings, environment: ["PORTCULLIS_ADMIN_TOKEN": "short"]) }
+        let secret = String(repeating: "k", count: 32)
+        let token = try AdminToken.load(settings: settings, environment: ["PORTCULLIS_ADMIN_TOKEN": secret])
+        #expect(token.accepts(authorization: "Bearer \(secret)"))
+        #expect(!token.accepts(authorization: "Bearer \(secret)x"))
+        #expect(!token.accepts(authorization: "Bearer " + secret.dropLast()))
+        #expect(!token.accepts(authorization: secret))
+        #expect(!token.accepts(authorization: nil))
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Portcullis needs that are missing, as root or with sudo.
+#   scripts/install-deps.sh          build and test: OpenSSL, hiredis, zlib, redis-server, openssl
+#   scripts/install-deps.sh --bench  also nginx and wrk for `make bench`
+set -euo pipefail
+
+packages=(pkg-config libssl-dev libhiredis-dev zlib1g-dev redis-server openssl)
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(nginx-light wrk)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+    as_root=()
+elif command -v sudo >/dev/null; then
+    as_root=(sudo)
+else
+    echo "error: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
