@@ -18,7 +18,7 @@ struct TestResponse {
 
 /// A blocking HTTP/1.1 client over a raw socket, so tests control every byte (pipelining,
 /// malformed requests, half-closes) and check every byte of the answer.
-final class TestClient {
+final class TestClient: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
 

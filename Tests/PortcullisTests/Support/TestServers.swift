@@ -33,13 +33,13 @@ final class GatewayUnderTest: @unchecked Sendable {
     let configURL: URL
 
     /// Starts the gateway in front of `upstreams`; `extra` is appended to the config (timeouts…).
-    init(upstreams: [UInt16], workers: Int = 2, extra: String = "", environment: [String: String]? = nil,
-         waitUntilReady: Bool = true) throws {
+    init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "",
+         environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
         port = TestPorts.next()
         adminPort = TestPorts.next()
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
-        try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: workers, extra: extra)
-            .write(to: configURL, atomically: true, encoding: .utf8)
+        try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: workers, extra: extra,
+                        adminOptions: adminOptions).write(to: configURL, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", configURL.path],
                                  environment: environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken])
         if waitUntilReady {
@@ -53,7 +53,8 @@ final class GatewayUnderTest: @unchecked Sendable {
         try? FileManager.default.removeItem(at: configURL)
     }
 
-    static func config(port: UInt16, adminPort: UInt16, upstreams: [UInt16], workers: Int, extra: String) -> String {
+    static func config(port: UInt16, adminPort: UInt16, upstreams: [UInt16], workers: Int, extra: String,
+                       adminOptions: String = "") -> String {
         """
         [server]
         workers = \(workers)
@@ -64,6 +65,7 @@ final class GatewayUnderTest: @unchecked Sendable {
 
         [admin]
         address = "127.0.0.1:\(adminPort)"
+        \(adminOptions)
 
         [[upstreams]]
         name = "app"

@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+import Testing
+
+/// What the client sees when the upstream is down, slow or drops connections.
+@Suite struct UpstreamFailureTests {
+    @Test func connectFailureIs502WithRequestID() throws {
+        let deadPort = TestPorts.next()
+        let gateway = try GatewayUnderTest(upstreams: [deadPort])
+        let response = try gateway.get("/anything")
+        #expect(response.status == 502)
+        let requestID = try #require(response.header("X-Request-ID"))
+        #expect(response.text == "{\"error\":\"bad_gateway\",\"status\":502,\"request_id\":\"\(requestID)\"}\n")
+        #expect(try gateway.metric("portcullis_upstream_errors_total{kind=\"connect_failed\"}") == 1)
+    }
+
+    @Test func slowUpstreamIs504() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nupstream_response_head = \"300ms\"\n")
+        let started = Date()
+        let response = try gateway.get("/slow/3000")
+        #expect(response.status == 504)
+        #expect(response.text.contains("\"error\":\"gateway_timeout\""))
+        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(try gateway.metric("portcullis_upstream_errors_total{kind=\"response_timeout\"}") == 1)
+        #expect(try gateway.get("/slow/10").status == 200)
+    }
+
+    @Test func upstreamClosingWithoutAnswerIs502() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port])
+        #expect(try gateway.get("/drop").status == 502)
+    }
+
+    @Test func staleKeepAliveConnectionIsRetriedForIdempotentRequests() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1)
+        let client = try TestClient(port: gateway.port)
+        // The origin answers, then drops the next request on that upstream connection unanswered:
+        // to the gateway, a pooled connection that died as it was reused.
+        try client.send("GET /drop-next HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        try client.send("GET /bytes/4 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let retried = try client.readResponse()
+        #expect(retried.status == 200 && retried.text == "abcd")
+        #expect(try gateway.metric("portcullis_upstream_errors_total{kind=\"reset\"}") == 1)
+
+        try client.send("GET /drop-next HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        try client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+        #expect(try client.readResponse().status == 502, "a POST must not be replayed")
+    }
+
+    @Test func failedServerIsSkippedUntilFailTimeout() throws {
+        let origin = try Origin()
+        let deadPort = TestPorts.next()
+        let gateway = try GatewayUnderTest(upstreams: [deadPort, origin.port], workers: 1)
+        // Round robin over a dead and a live server: connect failures move on to the next server,
+        // so every request succeeds, and after max_fails the dead one is no longer tried.
+        for _ in 0..<10 {
+            #expect(try gateway.get("/bytes/1").status == 200)
+        }
+        #expect(try gateway.metric("portcullis_upstream_errors_total{kind=\"connect_failed\"}") ?? 99 <= 3)
+    }
+
+    @Test func slowClientHeadIs408() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nclient_header = \"300ms\"\n")
+        let client = try TestClient(port: gateway.port)
+        try client.send("GET / HTTP/1.1\r\nHost: a\r\n")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        #expect(client.isClosedByPeer())
+        let idle = try TestClient(port: gateway.port)
+        #expect(idle.isClosedByPeer(), "an idle connection is closed without a response")
+    }
+}
