@@ -19,7 +19,7 @@ final class AdminServer: Selectable {
             guard clientFD >= 0 else { return }
             let connection = AdminConnection(fd: clientFD, loop: loop, api: api)
             do {
-                try loop.register(connection, events: EventLoop.connectionEvents)
+                try loop.register(connection, events: EventLoop.connectionEventsWithWrite)
                 connection.drive()
             } catch {
                 close(clientFD)

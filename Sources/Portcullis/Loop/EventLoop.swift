@@ -7,9 +7,12 @@ import Glibc
 /// here is locked. The loop is edge-triggered for connections (they track readiness
 /// themselves) and level-triggered for listeners and mailboxes.
 public final class EventLoop {
-    /// Edge-triggered read/write/peer-close interest, used for connections.
-    public static let connectionEvents: UInt32 =
-        EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+    /// Edge-triggered read and peer-close interest: what a connection starts with. Write
+    /// interest is added only once a write would block (`watchWritable`), so the ACKs that free
+    /// send-buffer space do not wake the loop for every response.
+    public static let connectionEvents: UInt32 = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+    /// Connection interest including writability (pending connects, blocked writes).
+    public static let connectionEventsWithWrite: UInt32 = connectionEvents | EPOLLOUT.rawValue
     /// Level-triggered read interest, used for listeners, eventfds and signalfds.
     public static let readEvents: UInt32 = EPOLLIN.rawValue
 
@@ -47,7 +50,18 @@ public final class EventLoop {
         guard epoll_ctl(epollFD, EPOLL_CTL_ADD, target.fd, &event) == 0 else {
             throw SystemError("epoll_ctl(ADD)")
         }
+        target.interest = events
         registered[fd] = target
+    }
+
+    /// Changes the events `target` is registered for (a no-op when unchanged).
+    @inline(__always)
+    public func setInterest(_ events: UInt32, for target: Selectable) {
+        guard target.interest != events, target.fd >= 0 else { return }
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(target.registrationGeneration) << 32 | UInt64(UInt32(bitPattern: target.fd))
+        if epoll_ctl(epollFD, EPOLL_CTL_MOD, target.fd, &event) == 0 { target.interest = events }
     }
 
     /// Removes `target` from the loop and closes its descriptor.

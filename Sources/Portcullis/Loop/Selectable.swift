@@ -10,6 +10,8 @@ open class Selectable {
     /// Bumped by the loop at every registration, packed into `epoll_event.data.u64`, so an event
     /// for a closed-and-reused descriptor is recognised and dropped.
     var registrationGeneration: UInt32 = 0
+    /// The `EPOLL*` bits this object is registered for.
+    var interest: UInt32 = 0
     /// When this object wants `deadlineReached()` (monotonic ns); 0 means no deadline.
     var deadline: UInt64 = 0
     /// The earliest entry the loop's deadline queue holds for this object (0: none).

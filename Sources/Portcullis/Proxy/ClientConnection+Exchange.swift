@@ -73,7 +73,7 @@ extension ClientConnection {
             }
             connection = UpstreamConnection(fd: fd, server: server, worker: worker)
             do {
-                try worker.loop.register(connection, events: EventLoop.connectionEvents)
+                try worker.loop.register(connection, events: EventLoop.connectionEventsWithWrite)
             } catch {
                 connection.close()
                 failExchange(status: 502)
@@ -217,6 +217,8 @@ extension ClientConnection {
                 upstreamFailed(.invalidResponse)
             case .complete:
                 beginResponse(from: upstream)
+                // Queue the body bytes already read behind the head: one send, one segment.
+                if responseState == .body { _ = relayBody(from: upstream) }
             }
             return true
         case .body:
@@ -242,14 +244,13 @@ extension ClientConnection {
             return
         }
         responseStarted = true
-        responseStatus = responseHead.status
+        worker.metrics.countResponse(status: responseHead.status)
         forwardedHead.clear()
         upstream.server.recordSuccess()
         if responseHead.status == 101 {
             ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
                                      connection: .upgrade, into: output)
             upstream.input.consume(responseHead.headLength)
-            worker.metrics.countResponse(status: 101)
             phase = .tunnel
             return
         }
@@ -292,7 +293,9 @@ extension ClientConnection {
                     responseState = .done
                     return true
                 }
-                close()  // Truncated by the upstream: the client must see a truncated response too.
+                // Truncated by the upstream: the client must see a truncated response too.
+                worker.log.warning("\(upstream.server.address) closed before the end of the response body; closing the client connection")
+                close()
                 return false
             }
             let room = Self.highWater - output.readableCount
@@ -315,14 +318,17 @@ extension ClientConnection {
                 case .needMore(let consumed):
                     source.consume(consumed)
                     if consumed == 0 {
-                        if upstream.endOfStream { close(); return false }
-                        return progressed
+                        guard upstream.endOfStream else { return progressed }
+                        worker.log.warning("\(upstream.server.address) closed inside a chunk; closing the client connection")
+                        close()
+                        return false
                     }
                 case .end(let consumed):
                     source.consume(consumed)
                     if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
                     responseState = .done
-                case .invalid:
+                case .invalid(let reason):
+                    worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason); closing the client connection")
                     close()
                     return false
                 }
@@ -347,7 +353,6 @@ extension ClientConnection {
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
-        worker.metrics.countResponse(status: responseStatus)
         if let upstream {
             self.upstream = nil
             if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
@@ -372,6 +377,7 @@ extension ClientConnection {
         let staleReuse = kind == .reset && wasReused
         if !staleReuse { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
         if responseStarted || phase == .tunnel {
+            worker.log.warning("\(upstream.server.address) failed (\(kind.label)) after the response started; closing the client connection")
             close()
             return
         }
@@ -408,7 +414,6 @@ extension ClientConnection {
             self.upstream = nil
         }
         pool = nil
-        responseStatus = status
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, into: output)
         worker.metrics.countResponse(status: status)
         phase = .closing

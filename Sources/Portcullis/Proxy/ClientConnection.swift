@@ -33,7 +33,8 @@ final class ClientConnection: Selectable {
     static let highWater = 64 * 1024
     private static let lingeringTime: UInt64 = 2_000_000_000
 
-    unowned let worker: Worker
+    /// The owning worker outlives every connection it accepts.
+    unowned(unsafe) let worker: Worker
     let forwarding: ForwardingContext
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
@@ -48,6 +49,8 @@ final class ClientConnection: Selectable {
     var peerClosed = false
     /// The socket reported an error or hang-up.
     var broken = false
+    /// The client's FIN was reported: keep reading after short reads until the end of the stream.
+    var pendingEndOfStream = false
     var requestsServed = 0
     var lastActivity: UInt64
     /// When the current wait began (head, connect, response head, lingering).
@@ -81,7 +84,6 @@ final class ClientConnection: Selectable {
     var responseDecoder = ChunkedDecoder()
     var clientFraming = ClientFraming.none
     var responseStarted = false
-    var responseStatus = 0
     var upstreamReusable = false
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8]) {
@@ -102,7 +104,10 @@ final class ClientConnection: Selectable {
     override func handleEvents(_ events: UInt32) {
         if events & EPOLLIN.rawValue != 0 { readable = true }
         if events & EPOLLOUT.rawValue != 0 { writable = true }
-        if events & EPOLLRDHUP.rawValue != 0 { readable = true }
+        if events & EPOLLRDHUP.rawValue != 0 {
+            readable = true
+            pendingEndOfStream = true
+        }
         if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             broken = true
             readable = true
@@ -182,7 +187,7 @@ final class ClientConnection: Selectable {
         let (result, asked) = Socket.read(fd, into: input)
         switch result {
         case .bytes(let count):
-            if count < asked { readable = false }
+            if count < asked && !pendingEndOfStream { readable = false }
             lastActivity = worker.loop.now
             return true
         case .wouldBlock:
@@ -203,16 +208,22 @@ final class ClientConnection: Selectable {
         guard writable, !output.isEmpty else { return false }
         switch Socket.write(fd, from: output) {
         case .bytes:
-            if !output.isEmpty { writable = false }
+            if !output.isEmpty { waitForWritable() }
             lastActivity = worker.loop.now
             return true
         case .wouldBlock:
-            writable = false
+            waitForWritable()
             return false
         case .endOfStream, .failed:
             close()
             return false
         }
+    }
+
+    /// The socket's send buffer is full: ask the loop to report when it drains.
+    private func waitForWritable() {
+        writable = false
+        worker.loop.setInterest(EventLoop.connectionEventsWithWrite, for: self)
     }
 
     // MARK: Closing

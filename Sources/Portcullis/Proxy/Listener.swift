@@ -4,7 +4,7 @@ import Glibc
 /// A worker's own listening socket (`SO_REUSEPORT`): accepts connections and hands each to a
 /// new `ClientConnection` on the same worker.
 final class Listener: Selectable {
-    private unowned let worker: Worker
+    private unowned(unsafe) let worker: Worker
     let settings: ListenerSettings
     private let portText: [UInt8]
     private let localHost: [UInt8]

@@ -6,7 +6,8 @@ import Glibc
 /// server's idle list, where any event (the upstream closing it) or its idle deadline ends it.
 final class UpstreamConnection: Selectable {
     let server: UpstreamServer
-    private unowned let worker: Worker
+    /// The owning worker outlives every connection it opens.
+    private unowned(unsafe) let worker: Worker
     /// The client connection using it, nil while idle.
     var owner: ClientConnection?
     var input: ByteBuffer
@@ -18,6 +19,9 @@ final class UpstreamConnection: Selectable {
     var writable = false
     /// A read found the end of the stream (or failed): nothing more will arrive.
     var endOfStream = false
+    /// The peer's FIN (or an error) was reported: keep reading until the end of the stream even
+    /// after a short read, since no further edge will come.
+    private var pendingEndOfStream = false
     /// Taken from the idle pool rather than freshly connected.
     var reused = false
 
@@ -34,6 +38,7 @@ final class UpstreamConnection: Selectable {
         if events & EPOLLOUT.rawValue != 0 { writable = true }
         if events & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             // Let the next read or write find out what happened.
+            pendingEndOfStream = true
             readable = true
             writable = true
         }
@@ -55,7 +60,10 @@ final class UpstreamConnection: Selectable {
     /// Completes a non-blocking connect once the socket is writable; returns the error, or 0.
     func finishConnect() -> Int32 {
         let error = Socket.pendingError(fd)
-        if error == 0 { connecting = false }
+        if error == 0 {
+            connecting = false
+            worker.loop.setInterest(EventLoop.connectionEvents, for: self)
+        }
         return error
     }
 
@@ -64,7 +72,7 @@ final class UpstreamConnection: Selectable {
     func read() -> Socket.IOResult {
         let (result, asked) = Socket.read(fd, into: input)
         switch result {
-        case .bytes(let count): if count < asked { readable = false }
+        case .bytes(let count): if count < asked && !pendingEndOfStream { readable = false }
         case .wouldBlock: readable = false
         case .endOfStream, .failed: readable = false; endOfStream = true
         }
@@ -75,9 +83,18 @@ final class UpstreamConnection: Selectable {
     @inline(__always)
     func flush() -> Socket.IOResult {
         let result = Socket.write(fd, from: output)
-        if case .bytes = result, !output.isEmpty { writable = false }
-        if case .wouldBlock = result { writable = false }
+        switch result {
+        case .bytes: if !output.isEmpty { waitForWritable() }
+        case .wouldBlock: waitForWritable()
+        default: break
+        }
         return result
+    }
+
+    /// The send buffer is full: ask the loop to report when it drains.
+    private func waitForWritable() {
+        writable = false
+        worker.loop.setInterest(EventLoop.connectionEventsWithWrite, for: self)
     }
 
     /// Parks the connection in its server's idle list (or closes it when the list is full).

@@ -10,6 +10,7 @@ import Testing
         let second = try Origin(name: "second")
         let gateway = try GatewayUnderTest(upstreams: [first.port])
         let failures = Atomic<Int>(0)
+        let firstFailure = Mutex<String?>(nil)
         let served = Atomic<Int>(0)
         let stop = Atomic<Bool>(false)
         let port = gateway.port
@@ -25,9 +26,11 @@ import Testing
                             served.add(1, ordering: .relaxed)
                         } else {
                             failures.add(1, ordering: .relaxed)
+                            firstFailure.withLock { $0 = $0 ?? "status \(response.status): \(response.text)" }
                         }
                     } catch {
                         failures.add(1, ordering: .relaxed)
+                        firstFailure.withLock { $0 = $0 ?? "\(error)" }
                         client = nil
                     }
                 }
@@ -41,7 +44,7 @@ import Testing
         usleep(300_000)
         stop.store(true, ordering: .relaxed)
         usleep(200_000)
-        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(failures.load(ordering: .relaxed) == 0, "first failure: \(firstFailure.withLock { $0 } ?? "-")\n\(gateway.child.output)")
         #expect(served.load(ordering: .relaxed) > 100)
         #expect(try gateway.metric("portcullis_config_generation") == 6)
         #expect(try gateway.get("/").header("X-Origin") == "second", "the last reload moved traffic to the second origin")

@@ -31,9 +31,13 @@ import Testing
         let reader = try RawBodyReader(fd: client.fd)
         let head = try reader.readHead()
         #expect(head.hasPrefix("HTTP/1.1 200"))
-        try reader.readChunked { chunk in
-            received += chunk.count
-            if allMatch && !chunk.allSatisfy({ $0 == 0x5A }) { allMatch = false }
+        do {
+            try reader.readChunked { chunk in
+                received += chunk.count
+                if allMatch && !chunk.allSatisfy({ $0 == 0x5A }) { allMatch = false }
+            }
+        } catch {
+            Issue.record("\(error) after \(received) bytes; gateway log:\n\(gateway.child.output)\norigin log:\n\(origin.child.output)")
         }
         #expect(received == total)
         #expect(allMatch)

@@ -32,7 +32,7 @@ final class TestClient: @unchecked Sendable {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
-            close(fd)
+            // deinit runs for an initializer that throws once every property is set: it closes fd.
             throw HarnessError("connect to \(port): \(String(cString: strerror(errno)))")
         }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)

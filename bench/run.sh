@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Compares Portcullis with nginx as reverse proxies, in the same run, on this machine.
+#
+# Both proxies get one worker pinned to CPU 0 and keep-alive connections to the same origin
+# (nginx serving static files, pinned to CPU 1). wrk, also on CPU 1, drives plain-HTTP
+# keep-alive GETs of a ~100-byte and a 10 KB body. Each pairing runs ROUNDS times,
+# alternating, and the median round is reported. Prints req/s, p50, p99 and the ratio.
+#
+#   bench/run.sh                      (make bench)
+#   DURATION=10 CONNECTIONS=50 ROUNDS=3 bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-8}
+CONNECTIONS=${CONNECTIONS:-50}
+ROUNDS=${ROUNDS:-3}
+ORIGIN_PORT=${ORIGIN_PORT:-18000}
+NGINX_PORT=${NGINX_PORT:-18081}
+PORTCULLIS_PORT=${PORTCULLIS_PORT:-18082}
+ADMIN_PORT=${ADMIN_PORT:-18083}
+
+work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+chmod 755 "$work"
+mkdir -p "$work/www"
+head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
+head -c 10240 /dev/zero | tr '\0' 'b' > "$work/www/10k"
+
+render() {
+    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" "$1" > "$2"
+}
+render bench/nginx-origin.conf "$work/origin.conf"
+render bench/nginx-proxy.conf "$work/proxy.conf"
+
+wait_for_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    exit 1
+}
+
+nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
+BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
+    PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) \
+    .build/release/portcullis run --config bench/portcullis.toml & pids+=($!)
+for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT"; do wait_for_port "$port"; done
+
+# One wrk run; prints "requests_per_second p50_ms p99_ms".
+measure() {
+    local output
+    output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1$2")
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$output")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$output")
+    if grep -q "Non-2xx\|Socket errors" <<<"$output"; then
+        echo "warning: errors during the run against port $1$2:" >&2
+        grep "Non-2xx\|Socket errors" <<<"$output" >&2
+    fi
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else { print v }
+    }'
+}
+
+median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Warm both paths (connections to the origin, caches).
+taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null
+taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORTCULLIS_PORT/small" >/dev/null
+
+printf "\nplain HTTP keep-alive GET, 1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median)\n\n" \
+    "$CONNECTIONS" "$DURATION" "$ROUNDS"
+printf "%-8s %-11s %12s %10s %10s\n" body proxy "req/s" "p50 ms" "p99 ms"
+for path in /small /10k; do
+    nginx_runs=()
+    portcullis_runs=()
+    for _ in $(seq 1 "$ROUNDS"); do
+        nginx_runs+=("$(measure "$NGINX_PORT" "$path")")
+        portcullis_runs+=("$(measure "$PORTCULLIS_PORT" "$path")")
+    done
+    for name in nginx portcullis; do
+        declare -n runs="${name}_runs"
+        rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
+        p50=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
+        p99=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
+        printf "%-8s %-11s %12s %10s %10s\n" "$path" "$name" "$rps" "$p50" "$p99"
+        eval "${name}_rps=$rps ${name}_p99=$p99"
+    done
+    printf "%-8s %-11s %12s %21s\n" "$path" "ratio" \
+        "$(awk -v a="$portcullis_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')" \
+        "p99 $(awk -v a="$portcullis_p99" -v b="$nginx_p99" 'BEGIN { printf "%.2f", a / b }')"
+done
