@@ -4,27 +4,23 @@ enum MetricsRenderer {
         guard let first = samples.first else { return "" }
         let total = samples.dropFirst().reduce(first, +)
         var text = ""
-        func family(_ name: String, _ type: String, _ help: String) {
+        /// One metric family: its help and type lines, then one line per (labels, value).
+        func family(_ name: String, _ type: String, _ help: String, _ series: [(String, Int)]) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in series {
+                text += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n"
+            }
         }
-        family("portcullis_responses_total", "counter", "Responses sent to clients, by status class.")
-        for statusClass in 1...5 {
-            text += "portcullis_responses_total{class=\"\(statusClass)xx\"} \(total.responsesByClass[statusClass])\n"
-        }
-        family("portcullis_active_connections", "gauge", "Client connections open now.")
-        text += "portcullis_active_connections \(total.activeConnections)\n"
-        family("portcullis_connections_accepted_total", "counter", "Client connections accepted.")
-        text += "portcullis_connections_accepted_total \(total.acceptedConnections)\n"
-        family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.")
-        for kind in UpstreamErrorKind.allCases {
-            text += "portcullis_upstream_errors_total{kind=\"\(kind.label)\"} \(total.upstreamErrors[kind.rawValue])\n"
-        }
-        family("portcullis_workers", "gauge", "Worker threads.")
-        text += "portcullis_workers \(samples.count)\n"
-        family("portcullis_config_generation", "gauge", "Configuration generation served (1 at start, +1 per reload).")
-        text += "portcullis_config_generation \(generation)\n"
-        family("portcullis_draining", "gauge", "1 while the gateway drains before stopping.")
-        text += "portcullis_draining \(draining ? 1 : 0)\n"
+        family("portcullis_responses_total", "counter", "Responses sent to clients, by status class.",
+               (1...5).map { ("class=\"\($0)xx\"", total.responsesByClass[$0]) })
+        family("portcullis_active_connections", "gauge", "Client connections open now.", [("", total.activeConnections)])
+        family("portcullis_connections_accepted_total", "counter", "Client connections accepted.", [("", total.acceptedConnections)])
+        family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.",
+               UpstreamErrorKind.allCases.map { ("kind=\"\($0.label)\"", total.upstreamErrors[$0.rawValue]) })
+        family("portcullis_workers", "gauge", "Worker threads.", [("", samples.count)])
+        family("portcullis_config_generation", "gauge", "Configuration generation served (1 at start, +1 per reload).",
+               [("", generation)])
+        family("portcullis_draining", "gauge", "1 while the gateway drains before stopping.", [("", draining ? 1 : 0)])
         return text
     }
 }

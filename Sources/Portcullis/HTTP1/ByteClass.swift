@@ -116,4 +116,18 @@ enum Bytes {
             index += 1
         }
     }
+
+    /// Merges one `Content-Length` field value (a list of equal decimals is allowed, RFC 9110
+    /// §8.6) into `length` (-1: none yet). False when invalid or different from earlier values.
+    static func mergeContentLength(_ pointer: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into length: inout Int64) -> Bool {
+        var valid = end > start
+        var merged = length
+        forEachListElement(pointer, start, end) { elementStart, elementEnd in
+            guard let value = decimal(pointer + elementStart, elementEnd - elementStart),
+                  merged < 0 || merged == value else { valid = false; return }
+            merged = value
+        }
+        length = merged
+        return valid
+    }
 }

@@ -37,6 +37,20 @@ public enum BodyFraming: Equatable, Sendable {
     case chunked
     /// Until the connection closes (responses only).
     case untilClose
+
+    /// Writes the field that announces this framing (`Content-Length` or `Transfer-Encoding`).
+    func writeField(to out: ByteBuffer) {
+        switch self {
+        case .length(let length):
+            out.append("Content-Length: ")
+            out.append(decimal: Int(length))
+            out.append("\r\n")
+        case .chunked:
+            out.append("Transfer-Encoding: chunked\r\n")
+        case .none, .untilClose:
+            break
+        }
+    }
 }
 
 /// A parsed request head: offsets into the connection's input buffer plus the facts the

@@ -223,13 +223,9 @@ public struct RequestParser {
             let end = Int(field.valueEnd)
             switch field.kind {
             case .contentLength:
-                var invalid = end == start
-                Bytes.forEachListElement(pointer, start, end) { elementStart, elementEnd in
-                    guard let value = Bytes.decimal(pointer + elementStart, elementEnd - elementStart),
-                          contentLength < 0 || contentLength == value else { invalid = true; return }
-                    contentLength = value
+                guard Bytes.mergeContentLength(pointer, start, end, into: &contentLength) else {
+                    return HTTPParseError(400, "invalid or conflicting Content-Length")
                 }
-                if invalid { return HTTPParseError(400, "invalid or conflicting Content-Length") }
             case .transferEncoding:
                 transferEncodings += 1
                 guard transferEncodings == 1, Bytes.equalsLowercase(pointer + start, end - start, "chunked") else {

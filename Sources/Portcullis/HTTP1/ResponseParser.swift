@@ -72,13 +72,9 @@ public struct ResponseParser {
             let end = Int(field.valueEnd)
             switch field.kind {
             case .contentLength:
-                var invalid = end == start
-                Bytes.forEachListElement(pointer, start, end) { elementStart, elementEnd in
-                    guard let value = Bytes.decimal(pointer + elementStart, elementEnd - elementStart),
-                          contentLength < 0 || contentLength == value else { invalid = true; return }
-                    contentLength = value
+                guard Bytes.mergeContentLength(pointer, start, end, into: &contentLength) else {
+                    return .failed(HTTPParseError(502, "invalid or conflicting Content-Length"))
                 }
-                if invalid { return .failed(HTTPParseError(502, "invalid or conflicting Content-Length")) }
             case .transferEncoding:
                 Bytes.forEachListElement(pointer, start, end) { codingStart, codingEnd in
                     if Bytes.equalsLowercase(pointer + codingStart, codingEnd - codingStart, "chunked") {

@@ -82,7 +82,8 @@ final class ClientConnection: Selectable {
     var responseFraming = BodyFraming.none
     var responseRemaining: Int64 = 0
     var responseDecoder = ChunkedDecoder()
-    var clientFraming = ClientFraming.none
+    /// How the response body is framed towards the client (the gateway re-frames it).
+    var clientFraming = BodyFraming.none
     var responseStarted = false
     var upstreamReusable = false
 

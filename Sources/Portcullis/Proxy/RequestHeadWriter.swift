@@ -56,16 +56,7 @@ enum RequestHeadWriter {
         out.append("\r\nX-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        switch head.bodyFraming {
-        case .length(let length):
-            out.append("Content-Length: ")
-            out.append(decimal: Int(length))
-            out.append("\r\n")
-        case .chunked:
-            out.append("Transfer-Encoding: chunked\r\n")
-        case .none, .untilClose:
-            break
-        }
+        head.bodyFraming.writeField(to: out)
         if head.isUpgrade { out.append("Connection: upgrade\r\n") }
         out.append("\r\n")
     }

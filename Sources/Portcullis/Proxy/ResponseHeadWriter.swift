@@ -1,20 +1,8 @@
-/// How the gateway frames a response body towards the client.
-enum ClientFraming {
-    /// No body follows the head.
-    case none
-    /// `Content-Length` as received.
-    case length(Int64)
-    /// Re-encoded as chunked (HTTP/1.1 clients, upstream length unknown).
-    case chunked
-    /// Until the gateway closes the connection (HTTP/1.0 clients, length unknown).
-    case untilClose
-}
-
 /// Writes the response head sent to the client: the upstream's status and end-to-end fields,
 /// the gateway's framing and connection handling, and the request id.
 enum ResponseHeadWriter {
     static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      framing: ClientFraming, connection: ConnectionHeader, into out: ByteBuffer) {
+                      framing: BodyFraming, connection: ConnectionHeader, into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)
         out.append(byte: ASCII.space)
@@ -33,16 +21,7 @@ enum ResponseHeadWriter {
         out.append("X-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        switch framing {
-        case .length(let length):
-            out.append("Content-Length: ")
-            out.append(decimal: Int(length))
-            out.append("\r\n")
-        case .chunked:
-            out.append("Transfer-Encoding: chunked\r\n")
-        case .none, .untilClose:
-            break
-        }
+        framing.writeField(to: out)
         connection.write(to: out)
         out.append("\r\n")
     }
