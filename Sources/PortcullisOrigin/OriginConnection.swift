@@ -83,6 +83,11 @@ final class OriginConnection {
         case "status":
             discardBody(request)
             return respond(number, type: "text/plain", body: number == 204 || number == 304 ? [] : Array("status \(number)\n".utf8))
+        case "stall":
+            discardBody(request)
+            writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(2 * number)\r\n\r\n".utf8) + pattern(number))
+            sleep(5)
+            return false
         case "drop":
             return false
         case "drop-next":

@@ -170,7 +170,7 @@ extension ClientConnection {
         guard upstream.writable, !upstream.output.isEmpty else { return false }
         switch upstream.flush() {
         case .bytes:
-            lastActivity = worker.loop.now
+            requestProgressAt = worker.loop.now
             if upstream.output.isEmpty && requestBodyDone && !requestSent {
                 requestSent = true
                 phaseStartedAt = worker.loop.now
@@ -189,7 +189,7 @@ extension ClientConnection {
               output.readableCount < Self.highWater else { return false }
         switch upstream.read() {
         case .bytes:
-            lastActivity = worker.loop.now
+            responseProgressAt = worker.loop.now
             return true
         case .wouldBlock:
             return false

@@ -16,7 +16,7 @@ extension ClientConnection {
         }
         if upstream.writable && !upstream.output.isEmpty {
             switch upstream.flush() {
-            case .bytes: progressed = true; lastActivity = worker.loop.now
+            case .bytes: progressed = true; requestProgressAt = worker.loop.now
             case .wouldBlock: break
             case .endOfStream, .failed: close(); return false
             }
@@ -26,7 +26,7 @@ extension ClientConnection {
             upstream.input.clear()
             progressed = true
         } else if upstream.input.isEmpty && upstream.readable && output.readableCount < Self.highWater {
-            if case .bytes = upstream.read() { lastActivity = worker.loop.now }
+            if case .bytes = upstream.read() { responseProgressAt = worker.loop.now }
             progressed = true
         }
         progressed = flushClient() || progressed

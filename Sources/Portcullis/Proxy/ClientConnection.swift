@@ -52,7 +52,10 @@ final class ClientConnection: Selectable {
     /// The client's FIN was reported: keep reading after short reads until the end of the stream.
     var pendingEndOfStream = false
     var requestsServed = 0
-    var lastActivity: UInt64
+    /// Last time request bytes moved (read from the client, written upstream).
+    var requestProgressAt: UInt64
+    /// Last time response bytes moved (read from the upstream, written to the client).
+    var responseProgressAt: UInt64
     /// When the current wait began (head, connect, response head, lingering).
     var phaseStartedAt: UInt64
 
@@ -96,7 +99,8 @@ final class ClientConnection: Selectable {
         input = worker.buffers.take()
         output = worker.buffers.take()
         forwardedHead = worker.buffers.take()
-        lastActivity = worker.loop.now
+        requestProgressAt = worker.loop.now
+        responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
         requestID.reserveCapacity(128)
         super.init(fd: fd)
@@ -189,7 +193,7 @@ final class ClientConnection: Selectable {
         switch result {
         case .bytes(let count):
             if count < asked && !pendingEndOfStream { readable = false }
-            lastActivity = worker.loop.now
+            requestProgressAt = worker.loop.now
             return true
         case .wouldBlock:
             readable = false
@@ -210,7 +214,7 @@ final class ClientConnection: Selectable {
         switch Socket.write(fd, from: output) {
         case .bytes:
             if !output.isEmpty { waitForWritable() }
-            lastActivity = worker.loop.now
+            responseProgressAt = worker.loop.now
             return true
         case .wouldBlock:
             waitForWritable()
@@ -280,28 +284,39 @@ final class ClientConnection: Selectable {
         switch phase {
         case .readingHead:
             if !output.isEmpty {
-                deadline = lastActivity + timeouts.upstreamBodyIdle
+                deadline = responseProgressAt + timeouts.upstreamBodyIdle
             } else if input.isEmpty && requestsServed > 0 {
                 deadline = phaseStartedAt + timeouts.keepAliveIdle
             } else {
                 deadline = phaseStartedAt + timeouts.clientHeader
             }
         case .proxying:
-            if upstream?.connecting == true {
-                deadline = phaseStartedAt + timeouts.upstreamConnect
-            } else if responseState == .awaitingHead {
-                deadline = requestBodyDone ? phaseStartedAt + timeouts.upstreamResponseHead : lastActivity + timeouts.clientBodyIdle
-            } else {
-                deadline = lastActivity + timeouts.upstreamBodyIdle
-            }
+            deadline = exchangeDeadline(timeouts)
         case .tunnel:
-            deadline = lastActivity + timeouts.tunnelIdle
+            deadline = max(requestProgressAt, responseProgressAt) + timeouts.tunnelIdle
         case .closing:
-            deadline = lastActivity + timeouts.upstreamBodyIdle
+            deadline = responseProgressAt + timeouts.upstreamBodyIdle
         case .lingering:
             deadline = phaseStartedAt + Self.lingeringTime
         }
         worker.loop.setDeadline(deadline, for: self)
+    }
+
+    /// The earliest of the waits an exchange is in: connecting, the client's body, the
+    /// response head (once the request is sent), the response body.
+    private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
+        if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
+        var deadline = UInt64.max
+        if !requestBodyDone { deadline = requestProgressAt + timeouts.clientBodyIdle }
+        switch responseState {
+        case .awaitingHead where requestBodyDone:
+            deadline = min(deadline, phaseStartedAt + timeouts.upstreamResponseHead)
+        case .body:
+            deadline = min(deadline, responseProgressAt + timeouts.upstreamBodyIdle)
+        default:
+            break
+        }
+        return deadline
     }
 
     override func deadlineReached() {
@@ -313,13 +328,19 @@ final class ClientConnection: Selectable {
             }
             refuse(status: 408)
         case .proxying:
+            let timeouts = snapshot.config.timeouts
             if upstream?.connecting == true {
                 upstreamFailed(.connectTimeout)
-            } else if responseState == .awaitingHead && !requestBodyDone {
+            } else if !requestBodyDone && worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
+                if responseStarted {
+                    close()
+                    return
+                }
                 failExchange(status: 408)
             } else if responseState == .awaitingHead {
                 upstreamFailed(.responseTimeout)
             } else {
+                worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")
                 close()
                 return
             }

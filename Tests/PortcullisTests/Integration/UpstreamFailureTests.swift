@@ -74,4 +74,31 @@ import Testing
         let idle = try TestClient(port: gateway.port)
         #expect(idle.isClosedByPeer(), "an idle connection is closed without a response")
     }
+
+    @Test func stalledRequestBodyIs408() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nclient_body_idle = \"300ms\"\n")
+        // /bytes reads the whole body before answering, so the gateway is still waiting on us.
+        let waiting = try TestClient(port: gateway.port)
+        try waiting.send("POST /bytes/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part")
+        #expect(try waiting.readResponse().status == 408)
+        #expect(waiting.isClosedByPeer())
+        // /echo answers at once; once the response has started the only option is to close.
+        let streaming = try TestClient(port: gateway.port)
+        try streaming.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part")
+        let started = Date()
+        #expect(throws: HarnessError.self) { try streaming.readResponse() }
+        #expect(Date().timeIntervalSince(started) < 2, "closed by the body timeout, not by the test's own read timeout")
+    }
+
+    @Test func stalledResponseBodyClosesTheConnection() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nupstream_body_idle = \"300ms\"\n")
+        let client = try TestClient(port: gateway.port)
+        try client.send("GET /stall/1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let started = Date()
+        #expect(throws: HarnessError.self) { try client.readResponse() }
+        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(gateway.child.output.contains("no response bytes for 300ms"))
+    }
 }
