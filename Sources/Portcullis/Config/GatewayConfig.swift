@@ -17,6 +17,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var workers: Int
     /// Pin worker N to CPU N (benchmarks, dedicated hosts).
     public var pinWorkers: Bool
+    /// How long a worker keeps polling after events before it sleeps (ns; 0 = off).
+    public var busyPoll: UInt64
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel: String
 }
@@ -161,6 +163,8 @@ extension ServerSettings {
             workers = table.int("workers", default: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), range: 1...256)
         }
         pinWorkers = table.bool("pin_workers", default: false)
+        busyPoll = table.duration("busy_poll", default: "25us", allowZero: true)
+        if busyPoll > 1_000_000 { table.report("busy_poll", "at most 1ms: longer polling burns a core for nothing") }
         logLevel = table.string("log_level", default: "info")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         if !levels.contains(logLevel) {

@@ -80,11 +80,13 @@ final class TableReader {
         return number
     }
 
-    /// A duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h"`, in nanoseconds.
-    func duration(_ key: String, default fallback: String) -> UInt64 {
+    /// A duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h"`, in nanoseconds; zero only
+    /// where `allowZero` (a feature turned off).
+    func duration(_ key: String, default fallback: String, allowZero: Bool = false) -> UInt64 {
         let text = optionalString(key) ?? fallback
-        guard let nanoseconds = Self.parseDuration(text), nanoseconds > 0 else {
-            report(key, "expected a positive duration like \"500ms\", \"10s\", \"5m\" or \"1h\", got \"\(text)\"")
+        guard let nanoseconds = Self.parseDuration(text), nanoseconds > 0 || allowZero else {
+            let kind = allowZero ? "a duration" : "a positive duration"
+            report(key, "expected \(kind) like \"50us\", \"500ms\", \"10s\", \"5m\" or \"1h\", got \"\(text)\"")
             return Self.parseDuration(fallback) ?? 1_000_000_000
         }
         return nanoseconds
@@ -144,9 +146,10 @@ final class TableReader {
         }
     }
 
-    /// Parses `"250ms"`, `"10s"`, `"5m"`, `"1h"` into nanoseconds.
+    /// Parses `"50us"`, `"250ms"`, `"10s"`, `"5m"`, `"1h"` into nanoseconds.
     static func parseDuration(_ text: String) -> UInt64? {
-        let units: [(String, UInt64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        let units: [(String, UInt64)] = [("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000),
+                                         ("h", 3_600_000_000_000)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let amount = UInt64(text.dropLast(suffix.count)), amount < UInt64.max / scale else { return nil }
             return amount * scale

@@ -40,6 +40,7 @@ final class Worker {
         logger.logLevel = Logger.Level(rawValue: snapshot.config.server.logLevel) ?? .info
         log = logger
         loop = try EventLoop()
+        loop.busyPoll = snapshot.config.server.busyPoll
         listeners = listenerSockets.map { Listener(fd: $0.0, settings: $0.1, worker: self) }
         buildPools()
     }
@@ -62,6 +63,7 @@ final class Worker {
         switch message {
         case .install(let newSnapshot):
             snapshot = newSnapshot
+            loop.busyPoll = newSnapshot.config.server.busyPoll
             buildPools()
         case .drain:
             beginDrain()

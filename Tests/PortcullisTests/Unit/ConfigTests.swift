@@ -45,6 +45,10 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         #expect(config.timeouts.drain == 30_000_000_000)
         #expect(config.routes.first?.host == "*")
         #expect(config.upstreams.first?.keepAlive == 64)
+        #expect(config.server.busyPoll == 25_000)
+        let off = try ConfigLoader.parse(text: minimalConfig.replacingOccurrences(of: "workers = 2", with: "workers = 2\nbusy_poll = \"0us\""),
+                                         file: "t", environment: [:])
+        #expect(off.server.busyPoll == 0)
     }
 
     @Test func environmentExpansion() throws {
@@ -93,6 +97,8 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         ("workers = 2", "workers = true", "server.workers"),
         ("workers = 2", "wrokers = 2", "server.wrokers"),
         ("workers = 2", "workers = 2\nlog_level = \"loud\"", "server.log_level"),
+        ("workers = 2", "workers = 2\nbusy_poll = \"5ms\"", "server.busy_poll"),
+        ("workers = 2", "workers = 2\nbusy_poll = \"fast\"", "server.busy_poll"),
         ("workers = 2", "workers = 2\n[timeouts]\nclient_header = \"10 seconds\"", "timeouts.client_header"),
         ("workers = 2", "workers = 2\n[timeouts]\ndrain = \"0s\"", "timeouts.drain"),
         ("workers = 2", "workers = 2\n[timeouts]\nupstream_connect = 5", "timeouts.upstream_connect"),
