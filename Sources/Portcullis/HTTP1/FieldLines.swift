@@ -1,6 +1,6 @@
-/// Parses the field lines of a message head (RFC 9112 §5), shared by requests and responses.
 import Glibc
 
+/// Parses the field lines of a message head (RFC 9112 §5), shared by requests and responses.
 enum FieldLines {
     /// Outcome of parsing the field section.
     enum Outcome {
