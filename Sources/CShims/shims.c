@@ -32,3 +32,31 @@ void cshims_set_thread_name(const char *name) {
     truncated[15] = 0;
     pthread_setname_np(pthread_self(), truncated);
 }
+
+int cshims_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
+int cshims_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }
+long cshims_ssl_ctx_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+void cshims_ssl_ctx_set_read_ahead(SSL_CTX *ctx, int yes) { SSL_CTX_set_read_ahead(ctx, yes); }
+int cshims_ssl_ctx_set1_groups_list(SSL_CTX *ctx, const char *groups) { return (int)SSL_CTX_set1_groups_list(ctx, groups); }
+long cshims_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_session_cache_mode(ctx, mode); }
+
+int cshims_ssl_ctx_set_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *), void *argument) {
+    SSL_CTX_set_tlsext_servername_arg(ctx, argument);
+    return (int)SSL_CTX_set_tlsext_servername_callback(ctx, callback);
+}
+
+uint64_t cshims_ssl_default_server_options(void) {
+    return SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE
+         | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+}
+
+long cshims_ssl_partial_write_modes(void) {
+    return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS;
+}
+
+int cshims_tls1_2_version(void) { return TLS1_2_VERSION; }
+int cshims_tls1_3_version(void) { return TLS1_3_VERSION; }
+int cshims_ssl_tlsext_err_ok(void) { return SSL_TLSEXT_ERR_OK; }
+int cshims_ssl_tlsext_err_alert_fatal(void) { return SSL_TLSEXT_ERR_ALERT_FATAL; }
+int cshims_ssl_tlsext_err_noack(void) { return SSL_TLSEXT_ERR_NOACK; }
+int cshims_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/random.h>
+#include <openssl/ssl.h>
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int cshims_accept_nonblocking(int fd, struct sockaddr *addr, socklen_t *len);
@@ -30,5 +31,22 @@ void cshims_set_thread_name(const char *name);
 
 /// Offset of the first CRLFCRLF in `bytes[0..<count]`, or -1 (memmem needs _GNU_SOURCE).
 long cshims_find_head_end(const unsigned char *bytes, long count);
+
+// OpenSSL macros (SSL_ctrl / SSL_CTX_ctrl) and casting constants Swift cannot import.
+int cshims_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version);
+int cshims_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version);
+long cshims_ssl_ctx_set_mode(SSL_CTX *ctx, long mode);
+void cshims_ssl_ctx_set_read_ahead(SSL_CTX *ctx, int yes);
+int cshims_ssl_ctx_set1_groups_list(SSL_CTX *ctx, const char *groups);
+long cshims_ssl_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode);
+int cshims_ssl_ctx_set_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *), void *argument);
+uint64_t cshims_ssl_default_server_options(void);
+long cshims_ssl_partial_write_modes(void);
+int cshims_tls1_2_version(void);
+int cshims_tls1_3_version(void);
+int cshims_ssl_tlsext_err_ok(void);
+int cshims_ssl_tlsext_err_alert_fatal(void);
+int cshims_ssl_tlsext_err_noack(void);
+int cshims_set_tlsext_host_name(SSL *ssl, const char *name);
 
 #endif

@@ -40,9 +40,18 @@ struct AdminAPI {
         case ("GET", "/metrics"):
             if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
             let text = MetricsRenderer.render(gateway.metrics.map { $0.snapshot() }, generation: gateway.configGeneration,
-                                              draining: gateway.draining)
+                                              draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [])
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: text)
-        case (_, "/healthz"), (_, "/metrics"):
+        case ("POST", "/admin/certs/reload"):
+            if let denied = authenticate(request) { return denied }
+            switch gateway.reload() {
+            case .success(let generation):
+                let certificates = (gateway.certificates?.contexts ?? []).map { ["names": $0.names, "serial": $0.serial, "not_after": $0.notAfter] as [String: any Sendable] }
+                return .json(200, ["status": "reloaded", "generation": generation, "certificates": certificates])
+            case .failure(let failure):
+                return .error(422, "reload_failed", failure.description)
+            }
+        case (_, "/healthz"), (_, "/metrics"), (_, "/admin/certs/reload"):
             return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
         default:
             if let denied = authenticate(request) { return denied }

@@ -142,6 +142,7 @@ final class AdminConnection: Selectable {
         case 405: "Method Not Allowed"
         case 411: "Length Required"
         case 413: "Content Too Large"
+        case 422: "Unprocessable Content"
         case 503: "Service Unavailable"
         default: "Status"
         }

@@ -1,6 +1,6 @@
 /// Renders the workers' counters in the Prometheus text exposition format, summed over workers.
 enum MetricsRenderer {
-    static func render(_ samples: [MetricsSample], generation: Int, draining: Bool) -> String {
+    static func render(_ samples: [MetricsSample], generation: Int, draining: Bool, certificates: [TLSContext]) -> String {
         guard let first = samples.first else { return "" }
         let total = samples.dropFirst().reduce(first, +)
         var text = ""
@@ -15,6 +15,11 @@ enum MetricsRenderer {
                (1...5).map { ("class=\"\($0)xx\"", total.responsesByClass[$0]) })
         family("portcullis_active_connections", "gauge", "Client connections open now.", [("", total.activeConnections)])
         family("portcullis_connections_accepted_total", "counter", "Client connections accepted.", [("", total.acceptedConnections)])
+        family("portcullis_tls_handshakes_total", "counter", "Completed TLS handshakes.", [("", total.tlsHandshakes)])
+        family("portcullis_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
+               [("", total.tlsHandshakeFailures)])
+        family("portcullis_certificate_expiry_timestamp_seconds", "gauge", "End of validity of each served certificate.",
+               certificates.map { ("name=\"\($0.names.first ?? $0.serial)\",serial=\"\($0.serial)\"", $0.notAfter) })
         family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.",
                UpstreamErrorKind.allCases.map { ("kind=\"\($0.label)\"", total.upstreamErrors[$0.rawValue]) })
         family("portcullis_workers", "gauge", "Worker threads.", [("", samples.count)])

@@ -9,6 +9,11 @@ public struct GatewayConfig: Sendable {
     public var admin: AdminSettings
     public var upstreams: [UpstreamSettings]
     public var routes: [RouteSettings]
+    public var tls: TLSSettings
+    public var certificates: [CertificateSettings]
+
+    /// True when some listener terminates TLS.
+    public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
 }
 
 /// `[server]`: process-wide settings.
@@ -25,7 +30,7 @@ public struct ServerSettings: Sendable, Equatable {
 
 /// `[[listeners]]`: one public address.
 public struct ListenerSettings: Sendable, Equatable {
-    public enum Scheme: String, Sendable { case http }
+    public enum Scheme: String, Sendable { case http, https }
     public var address: SocketAddress
     public var scheme: Scheme
 }
@@ -88,7 +93,7 @@ extension GatewayConfig {
             let address = table.address("address", default: nil)
             let schemeText = table.string("protocol", default: "http")
             guard let scheme = ListenerSettings.Scheme(rawValue: schemeText) else {
-                table.report("protocol", "must be \"http\", got \"\(schemeText)\"")
+                table.report("protocol", "must be \"http\" or \"https\", got \"\(schemeText)\"")
                 return nil
             }
             return address.map { ListenerSettings(address: $0, scheme: scheme) }
@@ -121,6 +126,8 @@ extension GatewayConfig {
             metricsRequireAuth: adminTable.bool("metrics_require_auth", default: false))
         adminTable.rejectUnknownKeys()
 
+        tls = TLSSettings(reading: root.table("tls"))
+        certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }
         root.rejectUnknownKeys()
@@ -141,6 +148,12 @@ extension GatewayConfig {
         var addresses: Set<String> = []
         for (index, listener) in listeners.enumerated() where !addresses.insert(listener.address.text).inserted {
             root.report("listeners[\(index)].address", "address \(listener.address) is listed twice")
+        }
+        if certificates.filter(\.isDefault).count > 1 {
+            root.report("certificates", "at most one certificate can be the default")
+        }
+        if hasTLSListener && certificates.isEmpty && !tls.selfSignedDev {
+            root.report("certificates", "an https listener needs [[certificates]] (or tls.self_signed_dev = true for development)")
         }
         if addresses.contains(admin.address.text) {
             root.report("admin.address", "the admin listener must not share an address with a public listener")

@@ -15,7 +15,7 @@ extension ClientConnection {
             input.consume(head.headLength)
             parser.reset()
             GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
-                                  headOnly: head.method == .head, into: output)
+                                  headOnly: head.method == .head, extraFields: responseExtraFields, into: output)
             worker.metrics.countResponse(status: status)
             requestBodyDone = head.bodyFraming == .none
             phase = canContinue ? .readingHead : .closing
@@ -234,7 +234,7 @@ extension ClientConnection {
             // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
             if responseHead.status != 100 && clientMinorVersion == 1 {
                 ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
-                                         connection: .implicit, into: output)
+                                         connection: .implicit, extraFields: responseExtraFields, into: output)
             }
             upstream.input.consume(responseHead.headLength)
             return
@@ -249,7 +249,7 @@ extension ClientConnection {
         upstream.server.recordSuccess()
         if responseHead.status == 101 {
             ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
-                                     connection: .upgrade, into: output)
+                                     connection: .upgrade, extraFields: responseExtraFields, into: output)
             upstream.input.consume(responseHead.headLength)
             phase = .tunnel
             return
@@ -271,7 +271,7 @@ extension ClientConnection {
         clientKeepAlive = keepAlive
         let connectionHeader: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
         ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: clientFraming,
-                                 connection: connectionHeader, into: output)
+                                 connection: connectionHeader, extraFields: responseExtraFields, into: output)
         upstream.input.consume(responseHead.headLength)
         if responseFraming == .none || responseFraming == .length(0) {
             responseState = .done
@@ -414,7 +414,7 @@ extension ClientConnection {
             self.upstream = nil
         }
         pool = nil
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, into: output)
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, extraFields: responseExtraFields, into: output)
         worker.metrics.countResponse(status: status)
         phase = .closing
     }

@@ -11,6 +11,8 @@ import Glibc
 /// so a fast sender never makes the gateway buffer a slow receiver's data.
 final class ClientConnection: Selectable {
     enum Phase {
+        /// TLS handshake in progress (HTTPS listeners).
+        case handshaking
         /// Waiting for (or parsing) a request head.
         case readingHead
         /// An exchange with an upstream is in progress.
@@ -36,6 +38,10 @@ final class ClientConnection: Selectable {
     /// The owning worker outlives every connection it accepts.
     unowned(unsafe) let worker: Worker
     let forwarding: ForwardingContext
+    /// The TLS session on an HTTPS listener; nil for plain HTTP.
+    var tls: TLSSession?
+    /// Fields added to every response on this connection (HSTS on HTTPS).
+    let responseExtraFields: [UInt8]
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
     var input: ByteBuffer
@@ -90,9 +96,11 @@ final class ClientConnection: Selectable {
     var responseStarted = false
     var upstreamReusable = false
 
-    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8]) {
+    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], tls: TLSSession?, responseExtraFields: [UInt8]) {
         self.worker = worker
         self.forwarding = forwarding
+        self.tls = tls
+        self.responseExtraFields = responseExtraFields
         self.localHost = localHost
         snapshot = worker.snapshot
         parser = RequestParser(limits: worker.snapshot.config.limits)
@@ -104,6 +112,7 @@ final class ClientConnection: Selectable {
         phaseStartedAt = worker.loop.now
         requestID.reserveCapacity(128)
         super.init(fd: fd)
+        if tls != nil { phase = .handshaking }
     }
 
     override func handleEvents(_ events: UInt32) {
@@ -126,6 +135,7 @@ final class ClientConnection: Selectable {
         while fd >= 0 {
             let progressed: Bool
             switch phase {
+            case .handshaking: progressed = stepHandshaking()
             case .readingHead: progressed = stepReadingHead()
             case .proxying: progressed = stepProxying()
             case .tunnel: progressed = stepTunnel()
@@ -135,6 +145,29 @@ final class ClientConnection: Selectable {
             if !progressed { break }
         }
         if fd >= 0 { updateDeadline() }
+    }
+
+    // MARK: TLS handshake
+
+    private func stepHandshaking() -> Bool {
+        guard let tls else { return false }
+        switch tls.handshake() {
+        case .done:
+            worker.metrics.tlsHandshakes.add(1)
+            phase = .readingHead
+            phaseStartedAt = worker.loop.now
+            return true
+        case .wantRead:
+            readable = false
+            return false
+        case .wantWrite:
+            waitForWritable()
+            return false
+        case .failed:
+            worker.metrics.tlsHandshakeFailures.add(1)
+            close()
+            return false
+        }
     }
 
     // MARK: Reading request heads
@@ -168,7 +201,7 @@ final class ClientConnection: Selectable {
     private func refuse(status: Int) {
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, into: output)
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, extraFields: responseExtraFields, into: output)
         worker.metrics.countResponse(status: status)
         input.clear()
         phase = .closing
@@ -189,10 +222,10 @@ final class ClientConnection: Selectable {
     /// Reads from the client when it is readable; true if anything changed.
     func readClient() -> Bool {
         guard readable, !peerClosed else { return false }
-        let (result, asked) = Socket.read(fd, into: input)
+        let (result, drained) = transportRead()
         switch result {
-        case .bytes(let count):
-            if count < asked && !pendingEndOfStream { readable = false }
+        case .bytes:
+            if drained && !pendingEndOfStream { readable = false }
             requestProgressAt = worker.loop.now
             return true
         case .wouldBlock:
@@ -211,7 +244,7 @@ final class ClientConnection: Selectable {
     /// Writes pending output to the client; true if anything was written.
     func flushClient() -> Bool {
         guard writable, !output.isEmpty else { return false }
-        switch Socket.write(fd, from: output) {
+        switch tls?.write(from: output) ?? Socket.write(fd, from: output) {
         case .bytes:
             if !output.isEmpty { waitForWritable() }
             responseProgressAt = worker.loop.now
@@ -223,6 +256,15 @@ final class ClientConnection: Selectable {
             close()
             return false
         }
+    }
+
+    /// Reads from the socket, through TLS when there is a session. `drained` tells whether a
+    /// short read emptied everything (so the edge-triggered readiness can be cleared).
+    private func transportRead() -> (Socket.IOResult, drained: Bool) {
+        if let tls { return tls.read(into: input) }
+        let (result, asked) = Socket.read(fd, into: input)
+        if case .bytes(let count) = result { return (result, count < asked) }
+        return (result, true)
     }
 
     /// The socket's send buffer is full: ask the loop to report when it drains.
@@ -244,6 +286,7 @@ final class ClientConnection: Selectable {
         }
         // Unread request bytes may still arrive; closing now would reset the connection and
         // could destroy the response in flight. Shut our side and drain theirs for a while.
+        tls?.shutdown()
         shutdown(fd, Int32(SHUT_WR))
         phase = .lingering
         phaseStartedAt = worker.loop.now
@@ -269,6 +312,10 @@ final class ClientConnection: Selectable {
             upstream.close()
             self.upstream = nil
         }
+        if let tls {
+            if phase != .lingering { tls.shutdown() }
+            self.tls = nil
+        }
         worker.loop.deregisterAndClose(self)
         worker.connectionClosed(self)
         worker.buffers.give(input)
@@ -282,6 +329,8 @@ final class ClientConnection: Selectable {
         let timeouts = snapshot.config.timeouts
         let deadline: UInt64
         switch phase {
+        case .handshaking:
+            deadline = phaseStartedAt + (tls?.handshakeTimeout ?? timeouts.clientHeader)
         case .readingHead:
             if !output.isEmpty {
                 deadline = responseProgressAt + timeouts.upstreamBodyIdle
@@ -321,6 +370,10 @@ final class ClientConnection: Selectable {
 
     override func deadlineReached() {
         switch phase {
+        case .handshaking:
+            worker.metrics.tlsHandshakeFailures.add(1)
+            close()
+            return
         case .readingHead:
             if input.isEmpty || !output.isEmpty {
                 close()

@@ -2,7 +2,7 @@
 /// error and the request id, so an operator can find the request in logs.
 enum GatewayResponse {
     /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`.
-    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, into out: ByteBuffer) {
+    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, extraFields: [UInt8], into out: ByteBuffer) {
         let (reason, code) = describe(status)
         out.append("HTTP/1.1 ")
         out.append(decimal: status)
@@ -10,7 +10,9 @@ enum GatewayResponse {
         out.append(reason)
         out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Request-ID: ")
         out.append(requestID)
-        out.append("\r\nContent-Length: ")
+        out.append("\r\n")
+        out.append(extraFields)
+        out.append("Content-Length: ")
         let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count
         out.append(decimal: bodyLength)
         out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")

@@ -31,8 +31,21 @@ final class Listener: Selectable {
                 return
             }
             Socket.setOption(clientFD, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-            let forwarding = ForwardingContext(clientIP: Array(SocketAddress.ipText(storage).utf8), scheme: "http", port: portText)
-            let connection = ClientConnection(fd: clientFD, worker: worker, forwarding: forwarding, localHost: localHost)
+            let clientIP = Array(SocketAddress.ipText(storage).utf8)
+            let connection: ClientConnection
+            if settings.scheme == .https {
+                guard let store = worker.snapshot.certificates, let session = TLSSession(fd: clientFD, store: store) else {
+                    close(clientFD)
+                    continue
+                }
+                connection = ClientConnection(fd: clientFD, worker: worker,
+                                              forwarding: ForwardingContext(clientIP: clientIP, scheme: "https", port: portText),
+                                              localHost: localHost, tls: session, responseExtraFields: worker.snapshot.hstsField)
+            } else {
+                connection = ClientConnection(fd: clientFD, worker: worker,
+                                              forwarding: ForwardingContext(clientIP: clientIP, scheme: "http", port: portText),
+                                              localHost: localHost, tls: nil, responseExtraFields: [])
+            }
             worker.connectionOpened(connection)
         }
     }

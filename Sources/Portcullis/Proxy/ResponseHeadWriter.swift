@@ -2,7 +2,7 @@
 /// the gateway's framing and connection handling, and the request id.
 enum ResponseHeadWriter {
     static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      framing: BodyFraming, connection: ConnectionHeader, into out: ByteBuffer) {
+                      framing: BodyFraming, connection: ConnectionHeader, extraFields: [UInt8], into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)
         out.append(byte: ASCII.space)
@@ -21,6 +21,7 @@ enum ResponseHeadWriter {
         out.append("X-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
+        out.append(extraFields)
         framing.writeField(to: out)
         connection.write(to: out)
         out.append("\r\n")

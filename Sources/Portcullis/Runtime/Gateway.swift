@@ -14,6 +14,8 @@ public final class Gateway {
     private(set) var metrics: [WorkerMetrics] = []
     private(set) var draining = false
     private var drainWatch: Alarm?
+    /// The certificates now served (nil without HTTPS listeners).
+    private(set) var certificates: CertificateStore?
 
     public init(configPath: String, config: GatewayConfig) {
         self.configPath = configPath
@@ -35,6 +37,7 @@ public final class Gateway {
         let loop = try EventLoop()
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
+        certificates = try loadCertificates(for: config)
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         try startWorkers()
@@ -47,7 +50,7 @@ public final class Gateway {
     }
 
     private func startWorkers() throws {
-        let snapshot = GatewaySnapshot(config: config, generation: generation)
+        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates)
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
@@ -83,15 +86,18 @@ public final class Gateway {
         }
     }
 
-    /// Re-reads the configuration file; an invalid file changes nothing.
+    /// Re-reads the configuration file and every certificate; if anything is wrong nothing
+    /// changes and the reason is returned.
     @discardableResult
-    func reload() -> Result<Int, ConfigError> {
+    func reload() -> Result<Int, ReloadFailure> {
         let newConfig: GatewayConfig
+        let newCertificates: CertificateStore?
         do {
             newConfig = try ConfigLoader.load(path: configPath)
+            newCertificates = try loadCertificates(for: newConfig)
         } catch {
-            log.error("reload failed, keeping the running configuration:\n\(error)")
-            return .failure(error)
+            log.error("reload failed, keeping the running configuration and certificates:\n\(error)")
+            return .failure(ReloadFailure(description: "\(error)"))
         }
         if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin {
             log.warning("listener, worker and admin changes take effect at the next restart")
@@ -101,11 +107,43 @@ public final class Gateway {
         applied.server.workers = config.server.workers
         applied.admin = config.admin
         config = applied
+        certificates = newCertificates
         generation += 1
-        let snapshot = GatewaySnapshot(config: applied, generation: generation)
+        let snapshot = GatewaySnapshot(config: applied, generation: generation, certificates: newCertificates)
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         log.info("configuration reloaded (generation \(generation))")
         return .success(generation)
+    }
+
+    /// Loads the certificates an HTTPS listener needs (or the development certificate), with
+    /// warnings for keys readable by others and certificates close to expiry.
+    private func loadCertificates(for config: GatewayConfig) throws(TLSError) -> CertificateStore? {
+        guard config.hasTLSListener else { return nil }
+        var certificates = config.certificates
+        if certificates.isEmpty && config.tls.selfSignedDev {
+            let development = try DevCertificate.ensure(in: config.tls.devCertificateDirectory)
+            log.warning("""
+                !!! USING A SELF-SIGNED DEVELOPMENT CERTIFICATE for localhost (\(development.certificatePath)).
+                !!! Browsers will warn and clients must skip verification (curl -k). Configure [[certificates]] for production.
+                """)
+            certificates = [development]
+        }
+        for certificate in certificates {
+            var info = stat()
+            if stat(certificate.keyPath, &info) == 0 && info.st_mode & 0o004 != 0 {
+                log.warning("the private key \(certificate.keyPath) is readable by every user: chmod 600 it")
+            }
+        }
+        let store = try CertificateStore(settings: config.tls, certificates: certificates)
+        let now = Int(time(nil))
+        for context in store.contexts {
+            let daysLeft = (context.notAfter - now) / 86_400
+            if daysLeft < config.tls.expiryWarningDays {
+                log.warning("certificate \(context.certificatePath) (\(context.names.joined(separator: ", "))) expires in \(daysLeft) day(s)")
+            }
+        }
+        log.info("loaded \(store.contexts.count) certificate(s): \(store.contexts.map { "\($0.names.joined(separator: ",")) serial \($0.serial)" }.joined(separator: "; "))")
+        return store
     }
 
     private func beginDrain(loop: EventLoop) {
@@ -117,4 +155,9 @@ public final class Gateway {
             if self.threads.allSatisfy(\.hasFinished) { loop.stop() }
         }
     }
+}
+
+/// Why a reload was refused (configuration or certificate problems), for logs and the admin API.
+struct ReloadFailure: Error, CustomStringConvertible {
+    let description: String
 }

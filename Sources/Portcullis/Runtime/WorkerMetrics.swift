@@ -7,6 +7,8 @@ public final class WorkerMetrics: Sendable {
     let responsesByClass = (0..<6).map { _ in Counter() }
     let activeConnections = Counter()
     let acceptedConnections = Counter()
+    let tlsHandshakes = Counter()
+    let tlsHandshakeFailures = Counter()
     /// Upstream failures, by `UpstreamErrorKind`.
     let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
 
@@ -29,6 +31,8 @@ public final class WorkerMetrics: Sendable {
             responsesByClass: responsesByClass.map(\.value),
             activeConnections: activeConnections.value,
             acceptedConnections: acceptedConnections.value,
+            tlsHandshakes: tlsHandshakes.value,
+            tlsHandshakeFailures: tlsHandshakeFailures.value,
             upstreamErrors: upstreamErrors.map(\.value))
     }
 }
@@ -59,6 +63,8 @@ struct MetricsSample {
     var responsesByClass: [Int]
     var activeConnections: Int
     var acceptedConnections: Int
+    var tlsHandshakes: Int
+    var tlsHandshakeFailures: Int
     var upstreamErrors: [Int]
 
     static func + (lhs: MetricsSample, rhs: MetricsSample) -> MetricsSample {
@@ -66,6 +72,8 @@ struct MetricsSample {
             responsesByClass: zip(lhs.responsesByClass, rhs.responsesByClass).map(+),
             activeConnections: lhs.activeConnections + rhs.activeConnections,
             acceptedConnections: lhs.acceptedConnections + rhs.acceptedConnections,
+            tlsHandshakes: lhs.tlsHandshakes + rhs.tlsHandshakes,
+            tlsHandshakeFailures: lhs.tlsHandshakeFailures + rhs.tlsHandshakeFailures,
             upstreamErrors: zip(lhs.upstreamErrors, rhs.upstreamErrors).map(+))
     }
 }

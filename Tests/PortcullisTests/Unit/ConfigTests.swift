@@ -32,7 +32,9 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
     @Test func shippedConfigurationIsValid() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../conf/portcullis.toml")
         let config = try ConfigLoader.load(path: url.path, environment: [:])
-        #expect(config.listeners.first?.address.text == "127.0.0.1:8080")
+        #expect(config.listeners.map(\.address.text) == ["127.0.0.1:8080", "127.0.0.1:8443"])
+        #expect(config.listeners.last?.scheme == .https)
+        #expect(config.tls.selfSignedDev)
         #expect(config.admin.address.text == "127.0.0.1:9901")
         #expect(config.upstreams.first?.servers.first?.text == "127.0.0.1:8000")
         #expect(config.timeouts.clientHeader == 10_000_000_000)

@@ -1,0 +1,99 @@
+import CShims
+import COpenSSL
+import Glibc
+
+/// OpenSSL on a client connection's non-blocking socket (`SSL_set_fd`, no memory BIOs): the
+/// handshake, then reads and writes that report the same outcomes as plain sockets.
+final class TLSSession {
+    /// What a handshake step needs next.
+    enum HandshakeStep {
+        case done
+        case wantRead
+        case wantWrite
+        case failed
+    }
+
+    private let ssl: OpaquePointer
+    /// Kept alive for the servername callback, which points at it.
+    private let store: CertificateStore
+    /// A fatal error happened: no close_notify may be sent.
+    private var fatal = false
+    private var shutDown = false
+
+    init?(fd: Int32, store: CertificateStore) {
+        guard let ssl = store.makeSession(fd: fd) else { return nil }
+        self.ssl = ssl
+        self.store = store
+    }
+
+    deinit {
+        SSL_free(ssl)
+    }
+
+    var handshakeTimeout: UInt64 { store.handshakeTimeout }
+
+    /// Advances the handshake.
+    func handshake() -> HandshakeStep {
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 { return .done }
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        default:
+            fatal = true
+            return .failed
+        }
+    }
+
+    /// Reads decrypted bytes into the free tail of `buffer`. `drained` is true when neither the
+    /// socket nor OpenSSL's own buffer holds more (so edge-triggered readiness may be cleared).
+    func read(into buffer: ByteBuffer) -> (result: Socket.IOResult, drained: Bool) {
+        let destination = buffer.reserve(4096)
+        let room = buffer.tailRoom
+        var count = 0
+        ERR_clear_error()
+        if SSL_read_ex(ssl, destination, room, &count) == 1 {
+            buffer.commit(count)
+            return (.bytes(count), count < room && SSL_has_pending(ssl) == 0)
+        }
+        return (outcome(of: 0), true)
+    }
+
+    /// Writes as much of `buffer` as the connection takes and consumes it.
+    func write(from buffer: ByteBuffer) -> Socket.IOResult {
+        var count = 0
+        ERR_clear_error()
+        if SSL_write_ex(ssl, buffer.readPointer, buffer.readableCount, &count) == 1 {
+            buffer.consume(count)
+            return .bytes(count)
+        }
+        return outcome(of: 0)
+    }
+
+    /// Sends close_notify once, when the session is healthy (never after a fatal error).
+    func shutdown() {
+        guard !fatal, !shutDown, SSL_is_init_finished(ssl) == 1 else { return }
+        shutDown = true
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+    }
+
+    /// The negotiated protocol version, e.g. `TLSv1.3`.
+    var version: String { String(cString: SSL_get_version(ssl)) }
+
+    private func outcome(of result: Int32) -> Socket.IOResult {
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wouldBlock
+        case SSL_ERROR_ZERO_RETURN:
+            return .endOfStream
+        case SSL_ERROR_SYSCALL where errno == 0:
+            fatal = true
+            return .endOfStream
+        default:
+            fatal = true
+            return .failed(EPROTO)
+        }
+    }
+}
