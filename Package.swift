@@ -35,6 +35,6 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL"]),
-        .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims"]),
+        .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL"]),
     ]
 )

@@ -154,6 +154,9 @@ final class ClientConnection: Selectable {
         switch tls.handshake() {
         case .done:
             worker.metrics.tlsHandshakes.add(1)
+            // With read-ahead OpenSSL may already hold the first request, read along with the
+            // handshake; epoll will not report it, so look for it now.
+            readable = true
             phase = .readingHead
             phaseStartedAt = worker.loop.now
             return true

@@ -27,7 +27,7 @@ public final class TLSContext: @unchecked Sendable {
         }
         guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
             SSL_CTX_free(context)
-            throw TLSError("cannot load the private key \(keyPath)")
+            throw TLSError("the private key \(keyPath) cannot be used with \(certificatePath): it does not match the certificate or is not a PEM key")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             SSL_CTX_free(context)

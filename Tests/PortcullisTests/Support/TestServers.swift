@@ -30,16 +30,19 @@ final class GatewayUnderTest: @unchecked Sendable {
     let child: ChildProcess
     let port: UInt16
     let adminPort: UInt16
+    /// The HTTPS listener's port (0 when the gateway has none).
+    let tlsPort: UInt16
     let configURL: URL
 
     /// Starts the gateway in front of `upstreams`; `extra` is appended to the config (timeouts…).
-    init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "",
+    init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
          environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
         port = TestPorts.next()
         adminPort = TestPorts.next()
+        tlsPort = https ? TestPorts.next() : 0
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: workers, extra: extra,
-                        adminOptions: adminOptions).write(to: configURL, atomically: true, encoding: .utf8)
+                        adminOptions: adminOptions, tlsPort: tlsPort).write(to: configURL, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", configURL.path],
                                  environment: environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken])
         if waitUntilReady {
@@ -54,14 +57,17 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     static func config(port: UInt16, adminPort: UInt16, upstreams: [UInt16], workers: Int, extra: String,
-                       adminOptions: String = "") -> String {
-        """
+                       adminOptions: String = "", tlsPort: UInt16 = 0) -> String {
+        let httpsListener = tlsPort == 0 ? "" : "[[listeners]]\naddress = \"127.0.0.1:\(tlsPort)\"\nprotocol = \"https\"\n"
+        return """
         [server]
         workers = \(workers)
         log_level = "info"
 
         [[listeners]]
         address = "127.0.0.1:\(port)"
+
+        \(httpsListener)
 
         [admin]
         address = "127.0.0.1:\(adminPort)"
