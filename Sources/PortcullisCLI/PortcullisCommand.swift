@@ -9,7 +9,7 @@ struct PortcullisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy security gateway.",
-        subcommands: [Run.self, Check.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, Version.self],
         defaultSubcommand: nil)
 }
 
@@ -64,6 +64,30 @@ extension PortcullisCommand {
                 }
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// `portcullis reload`: asks the running gateway (through its admin API) to reload its
+    /// configuration and certificates; prints the outcome.
+    struct Reload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reload the running gateway's configuration and certificates (admin API; token from the environment).")
+
+        @OptionGroup var options: ConfigOption
+
+        func run() throws {
+            do {
+                let config = try ConfigLoader.load(path: options.config)
+                let token = try AdminToken.load(settings: config.admin)
+                let (status, body) = try AdminClient.post(path: "/admin/certs/reload", to: config.admin.address, token: token)
+                print(body, terminator: body.hasSuffix("\n") ? "" : "\n")
+                if status != 200 { throw ExitCode(1) }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                FileHandle.standardError.write(Data("portcullis reload: \(error)\n".utf8))
                 throw ExitCode(1)
             }
         }

@@ -51,11 +51,39 @@ struct AdminAPI {
             case .failure(let failure):
                 return .error(422, "reload_failed", failure.description)
             }
+        case (_, _) where request.path.hasPrefix(Self.challengePrefix):
+            if let denied = authenticate(request) { return denied }
+            return challenge(request, token: String(request.path.dropFirst(Self.challengePrefix.count)))
         case (_, "/healthz"), (_, "/metrics"), (_, "/admin/certs/reload"):
             return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
         default:
             if let denied = authenticate(request) { return denied }
             return .error(404, "not_found", "no admin endpoint \(request.method) \(request.path)")
+        }
+    }
+
+    private static let challengePrefix = "/admin/acme/challenges/"
+
+    /// `PUT` stores a key authorization for the token (served for `acme.token_ttl`); `DELETE`
+    /// removes it.
+    private func challenge(_ request: AdminRequest, token: String) -> AdminResponse {
+        guard ChallengeStore.isValidToken(token.utf8) else {
+            return .error(400, "invalid_token", "an ACME token is 1 to 256 base64url characters (A-Z a-z 0-9 - _)")
+        }
+        switch request.method {
+        case "PUT":
+            let keyAuthorization = String(decoding: request.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard keyAuthorization.hasPrefix(token + "."), keyAuthorization.count <= 1024,
+                  keyAuthorization.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                return .error(400, "invalid_key_authorization", "the body must be the key authorization: \"<token>.<account thumbprint>\"")
+            }
+            gateway.challenges.put(token: token, keyAuthorization: keyAuthorization, ttl: gateway.acmeTokenTTL)
+            return .json(201, ["token": token, "ttl_seconds": Int(gateway.acmeTokenTTL / 1_000_000_000)])
+        case "DELETE":
+            return gateway.challenges.remove(token: token) ? AdminResponse(status: 204, contentType: "application/json", body: "")
+                : .error(404, "not_found", "no pushed token \(token)")
+        default:
+            return .error(405, "method_not_allowed", "use PUT or DELETE on \(Self.challengePrefix)<token>")
         }
     }
 

@@ -19,6 +19,9 @@ public struct AdminToken: Sendable {
         return AdminToken(bytes: Array(value.utf8))
     }
 
+    /// The `Authorization` field value for this token.
+    public var authorizationValue: String { "Bearer " + String(decoding: bytes, as: UTF8.self) }
+
     /// Checks an `Authorization` value (`Bearer <token>`) in time independent of where it differs.
     public func accepts(authorization: String?) -> Bool {
         guard let authorization, authorization.hasPrefix("Bearer ") else { return false }

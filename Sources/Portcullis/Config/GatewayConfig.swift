@@ -11,6 +11,7 @@ public struct GatewayConfig: Sendable {
     public var routes: [RouteSettings]
     public var tls: TLSSettings
     public var certificates: [CertificateSettings]
+    public var acme: ACMESettings
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -78,6 +79,22 @@ public struct RouteSettings: Sendable, Equatable {
     /// Empty means any method.
     public var methods: [String]
     public var upstream: String
+    /// Proxy this route on plain-HTTP listeners too, instead of redirecting to HTTPS.
+    public var allowHTTP: Bool
+}
+
+/// `[acme]`: HTTP-01 challenges answered on plain-HTTP listeners.
+public struct ACMESettings: Sendable, Equatable {
+    /// Directory certbot's `--webroot -w` writes to ("" for none).
+    public var webroot: String
+    /// How long a token pushed through the admin API is served.
+    public var tokenTTL: UInt64
+
+    init(reading table: TableReader) {
+        defer { table.rejectUnknownKeys() }
+        webroot = table.string("webroot", default: "")
+        tokenTTL = table.duration("token_ttl", default: "1h")
+    }
 }
 
 extension GatewayConfig {
@@ -127,6 +144,7 @@ extension GatewayConfig {
         adminTable.rejectUnknownKeys()
 
         tls = TLSSettings(reading: root.table("tls"))
+        acme = ACMESettings(reading: root.table("acme"))
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }
@@ -216,6 +234,7 @@ extension RouteSettings {
         }
         upstream = table.string("upstream", default: "")
         if upstream.isEmpty { table.report("upstream", "every route needs an upstream") }
+        allowHTTP = table.bool("allow_http", default: false)
     }
 
     private static func isValidHostPattern(_ pattern: String) -> Bool {

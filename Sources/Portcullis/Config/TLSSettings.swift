@@ -31,6 +31,8 @@ public struct TLSSettings: Sendable, Equatable {
     public var expiryWarningDays: Int
     /// The `Strict-Transport-Security` value sent on HTTPS responses; empty sends none.
     public var hsts: String
+    /// The port in redirects from plain HTTP (0: the first HTTPS listener's port).
+    public var redirectPort: Int
 
     static let intermediateCiphers = [
         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -68,6 +70,7 @@ extension TLSSettings {
         devCertificateDirectory = table.string("dev_certificate_dir", default: "certs")
         expiryWarningDays = table.int("expiry_warning_days", default: 21, range: 1...365)
         hsts = table.string("hsts", default: "max-age=31536000")
+        redirectPort = table.int("redirect_port", default: 0, range: 0...65535)
     }
 }
 

@@ -9,17 +9,21 @@ extension ClientConnection {
         requestsServed += 1
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
-        switch RequestPath.decide(head, source: source, snapshot: snapshot) {
+        let canContinue = head.bodyFraming == .none && head.keepAlive && !worker.draining
+        switch RequestPath.decide(head, source: source, snapshot: snapshot, secure: tls != nil) {
         case .respond(let status):
-            let canContinue = head.bodyFraming == .none && head.keepAlive && !worker.draining
-            input.consume(head.headLength)
-            parser.reset()
             GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
                                   headOnly: head.method == .head, extraFields: responseExtraFields, into: output)
-            worker.metrics.countResponse(status: status)
-            requestBodyDone = head.bodyFraming == .none
-            phase = canContinue ? .readingHead : .closing
-            phaseStartedAt = worker.loop.now
+            answeredLocally(status: status, keepAlive: canContinue)
+        case .serveChallenge(let keyAuthorization):
+            GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
+                                      headOnly: head.method == .head, into: output)
+            worker.log.info("ACME challenge served for \(String(decoding: forwarding.clientIP, as: UTF8.self))")
+            answeredLocally(status: 200, keepAlive: canContinue)
+        case .redirectToHTTPS:
+            GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
+                                                 requestID: requestID, keepAlive: canContinue, into: output)
+            answeredLocally(status: 308, keepAlive: canContinue)
         case .forward(let upstreamIndex):
             pool = worker.pools[upstreamIndex]
             method = head.method
@@ -45,6 +49,16 @@ extension ClientConnection {
             phase = .proxying
             connectUpstream(fresh: false)
         }
+    }
+
+    /// After a response the gateway wrote itself: consume the head, then go on or close.
+    private func answeredLocally(status: Int, keepAlive: Bool) {
+        worker.metrics.countResponse(status: status)
+        requestBodyDone = head.bodyFraming == .none
+        input.consume(head.headLength)
+        parser.reset()
+        phase = keepAlive ? .readingHead : .closing
+        phaseStartedAt = worker.loop.now
     }
 
     /// Takes an idle connection to the next available server, or opens one.

@@ -1,5 +1,6 @@
-/// Responses the gateway answers itself (errors, refusals): a small JSON body naming the
-/// error and the request id, so an operator can find the request in logs.
+/// Responses the gateway answers itself: errors and refusals (a small JSON body naming the error
+/// and the request id, so an operator can find the request in logs), ACME challenge answers and
+/// redirects to HTTPS.
 enum GatewayResponse {
     /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`.
     static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, extraFields: [UInt8], into out: ByteBuffer) {
@@ -24,6 +25,33 @@ enum GatewayResponse {
         out.append(",\"request_id\":\"")
         out.append(requestID)
         out.append("\"}\n")
+    }
+
+    /// A `200 text/plain` answer (ACME key authorizations).
+    static func writeText(_ text: String, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, into out: ByteBuffer) {
+        let body = Array(text.utf8)
+        out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\nX-Request-ID: ")
+        out.append(requestID)
+        out.append("\r\nContent-Length: ")
+        out.append(decimal: body.count)
+        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        if !headOnly { out.append(body) }
+    }
+
+    /// `308 Permanent Redirect` to `https://host[:port]/path?query`; the host keeps IPv6 brackets.
+    static func writeRedirectToHTTPS(_ head: RequestHead, from source: UnsafePointer<UInt8>, port: [UInt8], fallbackHost: [UInt8],
+                                     requestID: [UInt8], keepAlive: Bool, into out: ByteBuffer) {
+        out.append("HTTP/1.1 308 Permanent Redirect\r\nLocation: https://")
+        if let authority = head.authorityRange, !authority.isEmpty {
+            out.append(Router.stripPort(UnsafeBufferPointer(start: source + authority.lowerBound, count: authority.count)))
+        } else {
+            fallbackHost.withUnsafeBufferPointer { out.append(Router.stripPort($0)) }
+        }
+        out.append(port)
+        out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
+        out.append("\r\nX-Request-ID: ")
+        out.append(requestID)
+        out.append(keepAlive ? "\r\nContent-Length: 0\r\n\r\n" : "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     }
 
     /// Reason phrase and JSON error code for each status the gateway produces.

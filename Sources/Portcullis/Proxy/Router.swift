@@ -17,6 +17,8 @@ public struct Router: Sendable {
         let methods: [[UInt8]]
         /// Index into the snapshot's upstreams.
         let upstreamIndex: Int
+        /// Proxied on plain HTTP too (else redirected when HTTPS exists).
+        let allowsPlainHTTP: Bool
     }
 
     let routes: [Route]
@@ -33,16 +35,16 @@ public struct Router: Sendable {
             }
             return Route(hostPattern: pattern, pathPrefix: Array(route.pathPrefix.utf8),
                          methods: route.methods.map { Array($0.utf8) },
-                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0)
+                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP)
         }
     }
 
-    /// The upstream index for a request, or nil when no route matches.
+    /// The first route matching a request, or nil.
     /// `host` may carry a port, which is ignored; comparison is case-insensitive.
-    func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Int? {
+    func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Route? {
         let hostName = Self.stripPort(host)
         for route in routes where Self.matches(route, hostName, path, method) {
-            return route.upstreamIndex
+            return route
         }
         return nil
     }

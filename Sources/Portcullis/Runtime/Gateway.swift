@@ -16,6 +16,8 @@ public final class Gateway {
     private var drainWatch: Alarm?
     /// The certificates now served (nil without HTTPS listeners).
     private(set) var certificates: CertificateStore?
+    /// ACME tokens pushed through the admin API.
+    let challenges = ChallengeStore()
 
     public init(configPath: String, config: GatewayConfig) {
         self.configPath = configPath
@@ -24,6 +26,9 @@ public final class Gateway {
         logger.logLevel = Logger.Level(rawValue: config.server.logLevel) ?? .info
         log = logger
     }
+
+    /// How long pushed ACME tokens are served.
+    var acmeTokenTTL: UInt64 { config.acme.tokenTTL }
 
     /// Whether `GET /metrics` needs the admin token.
     var configMetricsRequireAuth: Bool { config.admin.metricsRequireAuth }
@@ -50,7 +55,7 @@ public final class Gateway {
     }
 
     private func startWorkers() throws {
-        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates)
+        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates, challenges: challenges)
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
@@ -109,7 +114,7 @@ public final class Gateway {
         config = applied
         certificates = newCertificates
         generation += 1
-        let snapshot = GatewaySnapshot(config: applied, generation: generation, certificates: newCertificates)
+        let snapshot = GatewaySnapshot(config: applied, generation: generation, certificates: newCertificates, challenges: challenges)
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         log.info("configuration reloaded (generation \(generation))")
         return .success(generation)

@@ -11,10 +11,19 @@ public final class GatewaySnapshot: Sendable {
     /// The `Strict-Transport-Security` field sent on HTTPS responses, rendered once.
     let hstsField: [UInt8]
 
-    public init(config: GatewayConfig, generation: Int, certificates: CertificateStore?) {
+    /// ACME HTTP-01 tokens (shared by every snapshot: tokens survive reloads).
+    let challenges: ChallengeStore
+    /// The port text for redirects to HTTPS ("" for 443); nil without an HTTPS listener.
+    let redirectPort: [UInt8]?
+
+    public init(config: GatewayConfig, generation: Int, certificates: CertificateStore?, challenges: ChallengeStore) {
         self.config = config
         self.generation = generation
         self.certificates = certificates
+        self.challenges = challenges
+        let httpsPort = config.tls.redirectPort != 0 ? config.tls.redirectPort
+            : config.listeners.first { $0.scheme == .https }?.address.port
+        redirectPort = httpsPort.map { $0 == 443 ? [] : Array(":\($0)".utf8) }
         hstsField = config.tls.hsts.isEmpty ? [] : Array("Strict-Transport-Security: \(config.tls.hsts)\r\n".utf8)
         router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name))
     }

@@ -3,10 +3,10 @@ import Testing
 
 @Suite struct RouterTests {
     private let router = Router(settings: [
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read"),
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api"),
-        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static"),
-        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default"),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false),
+        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false),
+        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true),
     ], upstreamNames: ["api-read", "api", "static", "default"])
 
     private func route(_ host: String, _ path: String, _ method: String = "GET") -> Int? {
@@ -15,7 +15,7 @@ import Testing
         let methodBytes = Array(method.utf8)
         return hostBytes.withUnsafeBufferPointer { hostBuffer in
             pathBytes.withUnsafeBufferPointer { pathBuffer in
-                methodBytes.withUnsafeBufferPointer { router.match(host: hostBuffer, path: pathBuffer, method: $0) }
+                methodBytes.withUnsafeBufferPointer { router.match(host: hostBuffer, path: pathBuffer, method: $0)?.upstreamIndex }
             }
         }
     }
