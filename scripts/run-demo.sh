@@ -19,5 +19,6 @@ if [[ -z "${PORTCULLIS_ADMIN_TOKEN:-}" ]]; then
     echo "admin token for this run: $PORTCULLIS_ADMIN_TOKEN"
 fi
 
-echo "try: curl -i http://localhost:8080/    metrics: curl http://localhost:9901/metrics"
+echo "try: curl -ik https://localhost:8443/   (http://localhost:8080/ redirects there; -k: self-signed dev certificate)"
+echo "     curl http://localhost:9901/metrics"
 "$bin/portcullis" run --config conf/portcullis.toml
