@@ -12,6 +12,7 @@ import Testing
     let exact: (String, String)
     let wildcard: (String, String)
     let fallback: (String, String)
+    let rsa: (String, String)
 
     init() throws {
         origin = try Origin()
@@ -20,6 +21,7 @@ import Testing
         exact = try TestCertificates.make(["a.test"], in: directory, file: "a")
         wildcard = try TestCertificates.make(["*.b.test"], in: directory, file: "b")
         fallback = try TestCertificates.make(["default.test"], in: directory, file: "default")
+        rsa = try TestCertificates.make(["rsa.test"], in: directory, file: "rsa", rsa: true)
     }
 
     private func certificatesConfig(reject: Bool = false, minimum: String = "1.2") -> String {
@@ -38,6 +40,10 @@ import Testing
         key = "\(wildcard.1)"
 
         [[certificates]]
+        cert = "\(rsa.0)"
+        key = "\(rsa.1)"
+
+        [[certificates]]
         cert = "\(fallback.0)"
         key = "\(fallback.1)"
         default = true
@@ -52,6 +58,7 @@ import Testing
         #expect(try serial("a.test") == TestCertificates.serial(of: exact.0))
         #expect(try serial("A.TEST") == TestCertificates.serial(of: exact.0))
         #expect(try serial("x.b.test") == TestCertificates.serial(of: wildcard.0))
+        #expect(try serial("rsa.test") == TestCertificates.serial(of: rsa.0), "RSA and ECDSA side by side")
         #expect(try serial("deep.x.b.test") == TestCertificates.serial(of: fallback.0), "a wildcard covers one label")
         #expect(try serial("unknown.test") == TestCertificates.serial(of: fallback.0))
         #expect(try serial(nil) == TestCertificates.serial(of: fallback.0))

@@ -108,12 +108,13 @@ enum TLSErrorText {
 /// Test certificates made by the real `openssl` command.
 enum TestCertificates {
     /// Writes a self-signed P-256 certificate for `names` into `directory`; returns (cert, key).
-    static func make(_ names: [String], in directory: URL, file: String) throws -> (String, String) {
+    static func make(_ names: [String], in directory: URL, file: String, rsa: Bool = false) throws -> (String, String) {
         let certificate = directory.appendingPathComponent("\(file).pem").path
         let key = directory.appendingPathComponent("\(file)-key.pem").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+        let keyOptions = rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        process.arguments = ["req", "-x509"] + keyOptions + ["-nodes", "-days", "30",
                              "-keyout", key, "-out", certificate, "-subj", "/CN=\(names[0])",
                              "-addext", "subjectAltName=" + names.map { "DNS:\($0)" }.joined(separator: ",")]
         process.standardOutput = FileHandle.nullDevice
