@@ -2,9 +2,11 @@
 # Compares Portcullis with nginx as reverse proxies, in the same run, on this machine.
 #
 # Both proxies get one worker pinned to CPU 0 and keep-alive connections to the same origin
-# (nginx serving static files, pinned to CPU 1). wrk, also on CPU 1, drives plain-HTTP
-# keep-alive GETs of a ~100-byte and a 10 KB body. Each pairing runs ROUNDS times,
-# alternating, and the median round is reported. Prints req/s, p50, p99 and the ratio.
+# (nginx serving static files, pinned to CPU 1). wrk, also on CPU 1, drives keep-alive GETs of
+# a ~100-byte and a 10 KB body over plain HTTP, the small body over TLS 1.3 keep-alive, and a
+# new TLS connection per request (handshakes/s). Same ECDSA P-256 certificate, protocols,
+# ciphers and groups on both. Each pairing runs ROUNDS times, alternating, and the median round
+# is reported. Prints req/s, p50, p99 and the ratio.
 #
 #   bench/run.sh                      (make bench)
 #   DURATION=10 CONNECTIONS=50 ROUNDS=3 bench/run.sh
@@ -18,6 +20,8 @@ ORIGIN_PORT=${ORIGIN_PORT:-18000}
 NGINX_PORT=${NGINX_PORT:-18081}
 PORTCULLIS_PORT=${PORTCULLIS_PORT:-18082}
 ADMIN_PORT=${ADMIN_PORT:-18083}
+NGINX_TLS_PORT=${NGINX_TLS_PORT:-18443}
+PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18444}
 
 work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 pids=()
@@ -33,8 +37,13 @@ mkdir -p "$work/www"
 head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
 head -c 10240 /dev/zero | tr '\0' 'b' > "$work/www/10k"
 
+# One ECDSA P-256 certificate for both proxies.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
 render() {
-    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" "$1" > "$2"
+    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
+        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" "$1" > "$2"
 }
 render bench/nginx-origin.conf "$work/origin.conf"
 render bench/nginx-proxy.conf "$work/proxy.conf"
@@ -51,20 +60,23 @@ wait_for_port() {
 nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
 nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
 BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
+    BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT="$work/cert.pem" BENCH_KEY="$work/key.pem" \
     PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) \
     .build/release/portcullis run --config bench/portcullis.toml & pids+=($!)
-for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT"; do wait_for_port "$port"; done
+for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT" "$NGINX_TLS_PORT" "$PORTCULLIS_TLS_PORT"; do wait_for_port "$port"; done
 
-# One wrk run; prints "requests_per_second p50_ms p99_ms".
+# One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms p99_ms".
 measure() {
+    local url=$1
+    shift
     local output
-    output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1$2")
+    output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$output")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$output")
     if grep -q "Non-2xx\|Socket errors" <<<"$output"; then
-        echo "warning: errors during the run against port $1$2:" >&2
+        echo "warning: errors during the run against $url:" >&2
         grep "Non-2xx\|Socket errors" <<<"$output" >&2
     fi
     echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
@@ -85,25 +97,35 @@ median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORTCULLIS_PORT/small" >/dev/null
 
-printf "\nplain HTTP keep-alive GET, 1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median)\n\n" \
+printf "\n1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median)\n\n" \
     "$CONNECTIONS" "$DURATION" "$ROUNDS"
-printf "%-8s %-11s %12s %10s %10s\n" body proxy "req/s" "p50 ms" "p99 ms"
-for path in /small /10k; do
+printf "%-18s %-11s %12s %10s %10s\n" case proxy "req/s" "p50 ms" "p99 ms"
+# case name, nginx URL, portcullis URL, extra request header (empty for none)
+cases=(
+    "http-100B|http://127.0.0.1:$NGINX_PORT/small|http://127.0.0.1:$PORTCULLIS_PORT/small|"
+    "http-10KB|http://127.0.0.1:$NGINX_PORT/10k|http://127.0.0.1:$PORTCULLIS_PORT/10k|"
+    "tls13-keepalive|https://localhost:$NGINX_TLS_PORT/small|https://localhost:$PORTCULLIS_TLS_PORT/small|"
+    "tls13-handshakes|https://localhost:$NGINX_TLS_PORT/small|https://localhost:$PORTCULLIS_TLS_PORT/small|Connection: close"
+)
+for entry in "${cases[@]}"; do
+    IFS='|' read -r path nginx_url portcullis_url header <<<"$entry"
+    extra=()
+    [[ -n "$header" ]] && extra=(-H "$header")
     nginx_runs=()
     portcullis_runs=()
     for _ in $(seq 1 "$ROUNDS"); do
-        nginx_runs+=("$(measure "$NGINX_PORT" "$path")")
-        portcullis_runs+=("$(measure "$PORTCULLIS_PORT" "$path")")
+        nginx_runs+=("$(measure "$nginx_url" "${extra[@]}")")
+        portcullis_runs+=("$(measure "$portcullis_url" "${extra[@]}")")
     done
     for name in nginx portcullis; do
         declare -n runs="${name}_runs"
         rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
         p50=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
         p99=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
-        printf "%-8s %-11s %12s %10s %10s\n" "$path" "$name" "$rps" "$p50" "$p99"
+        printf "%-18s %-11s %12s %10s %10s\n" "$path" "$name" "$rps" "$p50" "$p99"
         eval "${name}_rps=$rps ${name}_p99=$p99"
     done
-    printf "%-8s %-11s %12s %21s\n" "$path" "ratio" \
+    printf "%-18s %-11s %12s %21s\n" "$path" "ratio" \
         "$(awk -v a="$portcullis_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')" \
         "p99 $(awk -v a="$portcullis_p99" -v b="$nginx_p99" 'BEGIN { printf "%.2f", a / b }')"
 done
