@@ -33,6 +33,8 @@ public struct TLSSettings: Sendable, Equatable {
     public var hsts: String
     /// The port in redirects from plain HTTP (0: the first HTTPS listener's port).
     public var redirectPort: Int
+    /// How often the session-ticket key changes (tickets stay valid for two more periods).
+    public var ticketKeyRotation: UInt64
 
     static let intermediateCiphers = [
         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -71,6 +73,7 @@ extension TLSSettings {
         expiryWarningDays = table.int("expiry_warning_days", default: 21, range: 1...365)
         hsts = table.string("hsts", default: "max-age=31536000")
         redirectPort = table.int("redirect_port", default: 0, range: 0...65535)
+        ticketKeyRotation = table.duration("ticket_key_rotation", default: "12h")
     }
 }
 

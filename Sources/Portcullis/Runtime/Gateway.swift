@@ -46,10 +46,15 @@ public final class Gateway {
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         try startWorkers()
+        let rotation = config.tls.ticketKeyRotation
+        let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { TicketKeyRing.shared.rotate() }
+        let expiryCheck = try Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
+            if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
+        }
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
         for thread in threads { thread.join() }
-        withExtendedLifetime((signals, admin)) {}
+        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck)) {}
         log.info("portcullis stopped")
         return 0
     }
@@ -140,15 +145,22 @@ public final class Gateway {
             }
         }
         let store = try CertificateStore(settings: config.tls, certificates: certificates)
+        warnAboutExpiry(store, warningDays: config.tls.expiryWarningDays)
+        log.info("loaded \(store.contexts.count) certificate(s): \(store.contexts.map { "\($0.names.joined(separator: ",")) serial \($0.serial)" }.joined(separator: "; "))")
+        return store
+    }
+
+    private static let expiryCheckInterval: UInt64 = 6 * 3_600_000_000_000
+
+    /// Logs a warning for every certificate with fewer than `expiry_warning_days` left.
+    private func warnAboutExpiry(_ store: CertificateStore, warningDays: Int? = nil) {
         let now = Int(time(nil))
         for context in store.contexts {
             let daysLeft = (context.notAfter - now) / 86_400
-            if daysLeft < config.tls.expiryWarningDays {
+            if daysLeft < warningDays ?? config.tls.expiryWarningDays {
                 log.warning("certificate \(context.certificatePath) (\(context.names.joined(separator: ", "))) expires in \(daysLeft) day(s)")
             }
         }
-        log.info("loaded \(store.contexts.count) certificate(s): \(store.contexts.map { "\($0.names.joined(separator: ",")) serial \($0.serial)" }.joined(separator: "; "))")
-        return store
     }
 
     private func beginDrain(loop: EventLoop) {

@@ -1,5 +1,6 @@
 import CShims
 import COpenSSL
+import Foundation
 import Glibc
 
 /// One certificate (full chain and key) with its OpenSSL `SSL_CTX`, set up with the gateway's
@@ -68,6 +69,7 @@ public final class TLSContext: @unchecked Sendable {
         cshims_ssl_ctx_set_read_ahead(context, 1)
         let sessionContext: [UInt8] = Array("portcullis".utf8)
         _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))
+        TicketKeyRing.shared.install(on: context)
         SSL_CTX_set_alpn_select_cb(context, { _, selected, selectedLength, offered, offeredLength, _ in
             ALPN.selectHTTP11(selected, selectedLength, offered, offeredLength)
         }, nil)

@@ -105,6 +105,27 @@ import Testing
         }
     }
 
+    @Test func ticketKeysRotate() throws {
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: certificatesConfig().replacingOccurrences(
+            of: "handshake_timeout = \"500ms\"", with: "handshake_timeout = \"500ms\"\nticket_key_rotation = \"1s\""), https: true)
+        func ticket() throws -> OpaquePointer {
+            let client = try TLSTestClient(port: gateway.tlsPort, options: .init(maxVersion: 0x0303))
+            _ = try client.get("/bytes/1")
+            return try #require(client.session())
+        }
+        func resumes(_ session: OpaquePointer) throws -> Bool {
+            try TLSTestClient(port: gateway.tlsPort, options: .init(maxVersion: 0x0303, session: session)).sessionReused
+        }
+        let fresh = try ticket()
+        defer { SSL_SESSION_free(fresh) }
+        usleep(1_300_000)
+        #expect(try resumes(fresh), "a ticket from the previous key still resumes")
+        let old = try ticket()
+        defer { SSL_SESSION_free(old) }
+        usleep(3_300_000)
+        #expect(try !resumes(old), "after three rotations the key is gone: full handshake")
+    }
+
     @Test func handshakeTimeoutDisconnects() throws {
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: certificatesConfig(), https: true)
         let silent = try TestClient(port: gateway.tlsPort)

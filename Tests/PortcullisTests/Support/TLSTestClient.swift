@@ -40,6 +40,8 @@ final class TLSTestClient {
     }
 
     deinit {
+        // Without a shutdown OpenSSL marks the session non-resumable.
+        if SSL_is_init_finished(ssl) == 1 { SSL_shutdown(ssl) }
         SSL_free(ssl)
         SSL_CTX_free(context)
         close(fd)
