@@ -60,3 +60,4 @@ int cshims_ssl_tlsext_err_ok(void) { return SSL_TLSEXT_ERR_OK; }
 int cshims_ssl_tlsext_err_alert_fatal(void) { return SSL_TLSEXT_ERR_ALERT_FATAL; }
 int cshims_ssl_tlsext_err_noack(void) { return SSL_TLSEXT_ERR_NOACK; }
 int cshims_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
+int cshims_ssl_ctx_set_ticket_keys(SSL_CTX *ctx, unsigned char *keys) { return (int)SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 80); }

@@ -48,5 +48,7 @@ int cshims_ssl_tlsext_err_ok(void);
 int cshims_ssl_tlsext_err_alert_fatal(void);
 int cshims_ssl_tlsext_err_noack(void);
 int cshims_set_tlsext_host_name(SSL *ssl, const char *name);
+/// Sets the 80-byte session-ticket key (16 name, 32 HMAC, 32 AES) of a context.
+int cshims_ssl_ctx_set_ticket_keys(SSL_CTX *ctx, unsigned char *keys);
 
 #endif

@@ -159,13 +159,17 @@ public final class ByteBuffer {
     }
 }
 
-/// A per-worker free list of `ByteBuffer`s, so connections do not allocate buffers per request.
+/// A per-worker free list of `ByteBuffer`s. Connections borrow buffers only while they have
+/// work and return them when idle, so an idle keep-alive connection holds none and requests do
+/// not allocate.
 public final class BufferPool {
     private var free: [ByteBuffer] = []
     private let bufferSize: Int
     private let maxPooled: Int
+    /// An empty buffer that stands in for a returned one; never written to.
+    let placeholder = ByteBuffer(capacity: 0)
 
-    public init(bufferSize: Int = 16 * 1024, maxPooled: Int = 4096) {
+    public init(bufferSize: Int = 16 * 1024, maxPooled: Int = 512) {
         self.bufferSize = bufferSize
         self.maxPooled = maxPooled
     }

@@ -46,6 +46,8 @@ final class ClientConnection: Selectable {
     let localHost: [UInt8]
     var input: ByteBuffer
     var output: ByteBuffer
+    /// False while the three buffers are returned to the worker's pool (idle connection).
+    private var holdsBuffers = false
     var parser: RequestParser
     var head = RequestHead()
     var phase = Phase.readingHead
@@ -104,9 +106,9 @@ final class ClientConnection: Selectable {
         self.localHost = localHost
         snapshot = worker.snapshot
         parser = RequestParser(limits: worker.snapshot.config.limits)
-        input = worker.buffers.take()
-        output = worker.buffers.take()
-        forwardedHead = worker.buffers.take()
+        input = worker.buffers.placeholder
+        output = worker.buffers.placeholder
+        forwardedHead = worker.buffers.placeholder
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
@@ -132,6 +134,7 @@ final class ClientConnection: Selectable {
 
     /// Makes all the progress possible now, then sets the deadline for what it waits on.
     func drive() {
+        borrowBuffers()
         while fd >= 0 {
             let progressed: Bool
             switch phase {
@@ -144,7 +147,38 @@ final class ClientConnection: Selectable {
             }
             if !progressed { break }
         }
-        if fd >= 0 { updateDeadline() }
+        guard fd >= 0 else { return }
+        updateDeadline()
+        returnBuffersIfIdle()
+    }
+
+    /// Takes the connection's buffers from the worker's pool for the work `drive` is about to do.
+    @inline(__always)
+    private func borrowBuffers() {
+        guard !holdsBuffers else { return }
+        input = worker.buffers.take()
+        output = worker.buffers.take()
+        forwardedHead = worker.buffers.take()
+        holdsBuffers = true
+    }
+
+    /// An idle connection (handshaking, or between requests with nothing buffered) gives its
+    /// buffers back: thousands of idle keep-alive connections then cost no buffer memory.
+    @inline(__always)
+    private func returnBuffersIfIdle() {
+        guard holdsBuffers, phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty, upstream == nil else { return }
+        giveBuffersBack()
+    }
+
+    private func giveBuffersBack() {
+        guard holdsBuffers else { return }
+        worker.buffers.give(input)
+        worker.buffers.give(output)
+        worker.buffers.give(forwardedHead)
+        input = worker.buffers.placeholder
+        output = worker.buffers.placeholder
+        forwardedHead = worker.buffers.placeholder
+        holdsBuffers = false
     }
 
     // MARK: TLS handshake
@@ -321,9 +355,7 @@ final class ClientConnection: Selectable {
         }
         worker.loop.deregisterAndClose(self)
         worker.connectionClosed(self)
-        worker.buffers.give(input)
-        worker.buffers.give(output)
-        worker.buffers.give(forwardedHead)
+        giveBuffersBack()
     }
 
     // MARK: Timeouts
@@ -372,6 +404,7 @@ final class ClientConnection: Selectable {
     }
 
     override func deadlineReached() {
+        borrowBuffers()
         switch phase {
         case .handshaking:
             worker.metrics.tlsHandshakeFailures.add(1)

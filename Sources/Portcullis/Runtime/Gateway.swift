@@ -47,7 +47,7 @@ public final class Gateway {
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         try startWorkers()
         let rotation = config.tls.ticketKeyRotation
-        let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { TicketKeyRing.shared.rotate() }
+        let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
         let expiryCheck = try Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
             if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
         }
@@ -148,6 +148,22 @@ public final class Gateway {
         warnAboutExpiry(store, warningDays: config.tls.expiryWarningDays)
         log.info("loaded \(store.contexts.count) certificate(s): \(store.contexts.map { "\($0.names.joined(separator: ",")) serial \($0.serial)" }.joined(separator: "; "))")
         return store
+    }
+
+    /// A new session-ticket key: the certificate contexts are rebuilt with it and posted to the
+    /// workers (the configuration itself does not change).
+    private func rotateTicketKey() {
+        guard config.hasTLSListener else { return }
+        TicketKeyRing.shared.rotate()
+        do {
+            certificates = try loadCertificates(for: config)
+        } catch {
+            log.error("ticket key rotation: cannot rebuild the certificates, keeping the old key: \(error)")
+            return
+        }
+        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates, challenges: challenges)
+        for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
+        log.info("session ticket key rotated")
     }
 
     private static let expiryCheckInterval: UInt64 = 6 * 3_600_000_000_000
