@@ -20,6 +20,7 @@ debug: deps
 
 bench: bench-deps build
 	bench/run.sh
+	bench/idle-memory.sh
 
 deps:
 	scripts/install-deps.sh
