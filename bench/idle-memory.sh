@@ -7,32 +7,11 @@ cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-2000}
 ORIGIN_PORT=18100 NGINX_PORT=18181 NGINX_TLS_PORT=18543 PORTCULLIS_PORT=18182 PORTCULLIS_TLS_PORT=18544 ADMIN_PORT=18183
 
-work=$(mktemp -d /tmp/portcullis-idle.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/www"
-head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-for conf in origin proxy; do
-    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
-        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" -e "s#worker_connections 4096#worker_connections 8192#" \
-        "bench/nginx-$conf.conf" > "$work/$conf.conf"
-done
-nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
-nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
-BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
-    BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT="$work/cert.pem" BENCH_KEY="$work/key.pem" \
-    PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) \
-    .build/release/portcullis run --config bench/portcullis.toml & portcullis_pid=$!
-pids+=("$portcullis_pid")
-sleep 1
+NGINX_CONNECTIONS=8192
+# shellcheck source=bench/common.sh
+source bench/common.sh
+start_proxies
+portcullis_pid=${pids[-1]}
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 nginx_worker() { pgrep -f "nginx: worker" -P "$(cat "$work/proxy.pid")"; }

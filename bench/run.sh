@@ -23,47 +23,9 @@ ADMIN_PORT=${ADMIN_PORT:-18083}
 NGINX_TLS_PORT=${NGINX_TLS_PORT:-18443}
 PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18444}
 
-work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-chmod 755 "$work"
-mkdir -p "$work/www"
-head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
-head -c 10240 /dev/zero | tr '\0' 'b' > "$work/www/10k"
-
-# One ECDSA P-256 certificate for both proxies.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-
-render() {
-    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
-        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" "$1" > "$2"
-}
-render bench/nginx-origin.conf "$work/origin.conf"
-render bench/nginx-proxy.conf "$work/proxy.conf"
-
-wait_for_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
-nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
-nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
-BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
-    BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT="$work/cert.pem" BENCH_KEY="$work/key.pem" \
-    PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) \
-    .build/release/portcullis run --config bench/portcullis.toml & pids+=($!)
-for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT" "$NGINX_TLS_PORT" "$PORTCULLIS_TLS_PORT"; do wait_for_port "$port"; done
+# shellcheck source=bench/common.sh
+source bench/common.sh
+start_proxies
 
 # One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms p99_ms".
 measure() {

@@ -35,14 +35,8 @@ extension PortcullisCommand {
                 FileHandle.standardError.write(Data("portcullis: invalid configuration\n\(error)\n".utf8))
                 throw ExitCode(1)
             }
-            do {
-                let status = try Gateway(configPath: options.config, config: config).run()
-                throw ExitCode(status)
-            } catch let exit as ExitCode {
-                throw exit
-            } catch {
-                FileHandle.standardError.write(Data("portcullis: \(error)\n".utf8))
-                throw ExitCode(1)
+            try reportingErrors(as: "portcullis") {
+                throw ExitCode(try Gateway(configPath: options.config, config: config).run())
             }
         }
     }
@@ -78,17 +72,12 @@ extension PortcullisCommand {
         @OptionGroup var options: ConfigOption
 
         func run() throws {
-            do {
+            try reportingErrors(as: "portcullis reload") {
                 let config = try ConfigLoader.load(path: options.config)
                 let token = try AdminToken.load(settings: config.admin)
                 let (status, body) = try AdminClient.post(path: "/admin/certs/reload", to: config.admin.address, token: token)
                 print(body, terminator: body.hasSuffix("\n") ? "" : "\n")
                 if status != 200 { throw ExitCode(1) }
-            } catch let exit as ExitCode {
-                throw exit
-            } catch {
-                FileHandle.standardError.write(Data("portcullis reload: \(error)\n".utf8))
-                throw ExitCode(1)
             }
         }
     }
@@ -101,5 +90,17 @@ extension PortcullisCommand {
             print("portcullis \(LinkedLibraries.portcullisVersion)")
             print(LinkedLibraries.summary)
         }
+    }
+}
+
+/// Runs `body`; an error other than an exit code is printed on stderr and exits with status 1.
+func reportingErrors(as command: String, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+        throw ExitCode(1)
     }
 }

@@ -2,6 +2,7 @@ import COpenSSL
 import CShims
 import Foundation
 import Glibc
+@testable import Portcullis
 
 /// A blocking TLS client built on OpenSSL, so tests see exactly what a real client negotiates:
 /// the version, ALPN, the certificate served for a server name, session reuse.
@@ -62,11 +63,7 @@ final class TLSTestClient {
     var peerSerial: String {
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return "" }
         defer { X509_free(certificate) }
-        let number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nil)
-        defer { BN_free(number) }
-        let hex = BN_bn2hex(number)!
-        defer { CRYPTO_free(hex, #file, #line) }
-        return String(cString: hex)
+        return CertificateInspector.serial(certificate)
     }
 
     /// A session to resume later (retained; free with SSL_SESSION_free).
@@ -133,10 +130,6 @@ enum TestCertificates {
         defer { fclose(file) }
         guard let certificate = PEM_read_X509(file, nil, nil, nil) else { return "" }
         defer { X509_free(certificate) }
-        let number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nil)
-        defer { BN_free(number) }
-        let hex = BN_bn2hex(number)!
-        defer { CRYPTO_free(hex, #file, #line) }
-        return String(cString: hex)
+        return CertificateInspector.serial(certificate)
     }
 }

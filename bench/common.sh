@@ -1,0 +1,46 @@
+# Shared by bench/run.sh and bench/idle-memory.sh (sourced): a work directory removed on exit,
+# the origin's files, one ECDSA P-256 certificate for both proxies, and start_proxies, which
+# starts the nginx origin, the nginx proxy and Portcullis and waits for their ports.
+# Needs ORIGIN_PORT, NGINX_PORT, NGINX_TLS_PORT, PORTCULLIS_PORT, PORTCULLIS_TLS_PORT, ADMIN_PORT.
+
+work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/www"
+head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
+head -c 10240 /dev/zero | tr '\0' 'b' > "$work/www/10k"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+wait_for_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    exit 1
+}
+
+start_proxies() {
+    local conf
+    for conf in origin proxy; do
+        sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
+            -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" -e "s#worker_connections 4096#worker_connections ${NGINX_CONNECTIONS:-4096}#" \
+            "bench/nginx-$conf.conf" > "$work/$conf.conf"
+    done
+    nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+    nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
+    BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
+        BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT="$work/cert.pem" BENCH_KEY="$work/key.pem" \
+        PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) \
+        .build/release/portcullis run --config bench/portcullis.toml 2>"$work/portcullis.log" & pids+=($!)
+    local port
+    for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT" "$NGINX_TLS_PORT" "$PORTCULLIS_TLS_PORT"; do wait_for_port "$port"; done
+}
