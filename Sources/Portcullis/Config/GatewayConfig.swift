@@ -6,6 +6,8 @@ public struct GatewayConfig: Sendable {
     public var listeners: [ListenerSettings]
     public var timeouts: TimeoutSettings
     public var limits: HeadLimits
+    /// Largest request body, unless a route sets its own (`[limits] max_body`).
+    public var maxBody: Int64
     public var admin: AdminSettings
     public var upstreams: [UpstreamSettings]
     public var routes: [RouteSettings]
@@ -81,6 +83,8 @@ public struct RouteSettings: Sendable, Equatable {
     public var upstream: String
     /// Proxy this route on plain-HTTP listeners too, instead of redirecting to HTTPS.
     public var allowHTTP: Bool
+    /// This route's body limit; nil takes `[limits] max_body`.
+    public var maxBody: Int64?
 }
 
 /// `[acme]`: HTTP-01 challenges answered on plain-HTTP listeners.
@@ -134,6 +138,7 @@ extension GatewayConfig {
             maxRequestLine: limitTable.int("max_request_line", default: 8192, range: 256...1_048_576),
             maxHeaderBytes: limitTable.int("max_header_bytes", default: 32768, range: 1024...1_048_576),
             maxHeaderCount: limitTable.int("max_header_count", default: 100, range: 8...10_000))
+        maxBody = limitTable.size("max_body", default: Self.defaultMaxBody) ?? Self.defaultMaxBody
         limitTable.rejectUnknownKeys()
 
         let adminTable = root.table("admin")
@@ -151,6 +156,9 @@ extension GatewayConfig {
         root.rejectUnknownKeys()
         validateReferences(root)
     }
+
+    /// 1 MiB, the default body limit.
+    static let defaultMaxBody: Int64 = 1 << 20
 
     private static let fallbackAdminAddress = try! SocketAddress(parsing: "127.0.0.1:9901")
 
@@ -235,6 +243,7 @@ extension RouteSettings {
         upstream = table.string("upstream", default: "")
         if upstream.isEmpty { table.report("upstream", "every route needs an upstream") }
         allowHTTP = table.bool("allow_http", default: false)
+        maxBody = table.size("max_body", default: GatewayConfig.defaultMaxBody)
     }
 
     private static func isValidHostPattern(_ pattern: String) -> Bool {

@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// Collects problems while a configuration is read, with their lines.
@@ -90,6 +91,26 @@ final class TableReader {
             return Self.parseDuration(fallback) ?? 1_000_000_000
         }
         return nanoseconds
+    }
+
+    /// A byte size: an integer, or a string like `"512"`, `"2KB"`, `"10MB"`, `"1GB"` (powers of 1024).
+    func size(_ key: String, default fallback: Int64) -> Int64? {
+        guard let raw = value(key) else { return nil }
+        if let number = raw.int, number >= 0 { return Int64(number) }
+        if let text = raw.string, let bytes = Self.parseSize(text) { return bytes }
+        report(key, "expected a size like 2048, \"2KB\", \"10MB\" or \"1GB\", got \(raw.debugDescription)")
+        return fallback
+    }
+
+    /// Parses `"512"`, `"2KB"`, `"10MB"`, `"1GB"` into bytes (powers of 1024).
+    static func parseSize(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+        for (suffix, scale) in units where text.uppercased().hasSuffix(suffix) {
+            guard let amount = Int64(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), amount >= 0,
+                  amount <= Int64.max / scale else { return nil }
+            return amount * scale
+        }
+        return Int64(text)
     }
 
     func strings(_ key: String, default fallback: [String]) -> [String] {

@@ -24,8 +24,10 @@ extension ClientConnection {
             GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
                                                  requestID: requestID, keepAlive: canContinue, into: output)
             answeredLocally(status: 308, keepAlive: canContinue)
-        case .forward(let upstreamIndex):
+        case .forward(let upstreamIndex, let maxBody):
             pool = worker.pools[upstreamIndex]
+            requestBodyLimit = maxBody
+            requestBodyReceived = 0
             method = head.method
             clientMinorVersion = head.minorVersion
             clientKeepAlive = head.keepAlive
@@ -158,6 +160,11 @@ extension ClientConnection {
             case .chunked:
                 switch requestDecoder.next(input.readable, maxData: room) {
                 case .data(let offset, let count):
+                    requestBodyReceived += Int64(count)
+                    guard requestBodyReceived <= requestBodyLimit else {
+                        bodyTooLarge()
+                        return true
+                    }
                     ChunkedEncoder.appendChunk(input.readPointer + offset, count: count, to: upstream.output)
                     input.consume(offset + count)
                 case .needMore(let consumed):
@@ -418,6 +425,16 @@ extension ClientConnection {
             connectUpstream(fresh: false)
         } else {
             failExchange(status: status)
+        }
+    }
+
+    /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
+    private func bodyTooLarge() {
+        worker.log.notice("request \(String(decoding: requestID, as: UTF8.self)): chunked body over \(requestBodyLimit) bytes, refused")
+        if responseStarted {
+            close()
+        } else {
+            failExchange(status: 413)
         }
     }
 

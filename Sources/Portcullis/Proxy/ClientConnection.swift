@@ -80,6 +80,9 @@ final class ClientConnection: Selectable {
     var requestFraming = BodyFraming.none
     var requestRemaining: Int64 = 0
     var requestDecoder = ChunkedDecoder()
+    /// The route's body limit and what a chunked body has brought so far.
+    var requestBodyLimit: Int64 = 0
+    var requestBodyReceived: Int64 = 0
     var requestBodyDone = true
     var requestBodyForwarded = false
     var requestSent = false

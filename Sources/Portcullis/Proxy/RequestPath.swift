@@ -10,15 +10,19 @@
 ///  5. method policy: CONNECT and TRACE are refused (405)                   — `decide`, below
 ///  6. route: host + path (+ method) → upstream pool, else 404             — `decide`, below
 ///  7. plain HTTP when HTTPS exists: 308 to HTTPS unless the route allows HTTP — `decide`, below
-///  8. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
+///  8. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
+///     read (`decide`); a chunked body is counted as it streams and cut with 413
+///     (`ClientConnection.pumpRequestBody`)
+///  9. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
 ///     re-framed (`RequestHeadWriter`, `ClientConnection.startExchange`)
-///  9. response: framing and connection handling rewritten, request id returned, HSTS on HTTPS
+/// 10. response: framing and connection handling rewritten, request id returned, HSTS on HTTPS
 ///     (`ResponseHeadWriter`, `ClientConnection.relayResponse`)
 enum RequestPath {
     /// What to do with a parsed request.
     enum Verdict: Equatable {
-        /// Proxy to the upstream pool at this index of the snapshot's upstreams.
-        case forward(upstreamIndex: Int)
+        /// Proxy to the upstream pool at this index of the snapshot's upstreams, with a body of
+        /// at most `maxBody` bytes.
+        case forward(upstreamIndex: Int, maxBody: Int64)
         /// Answer with this status and close or keep the connection as usual.
         case respond(status: Int)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
@@ -51,7 +55,10 @@ enum RequestPath {
 
         // Phase 7: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
         if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
-        return .forward(upstreamIndex: route.upstreamIndex)
+
+        // Phase 8: size limits, before any body byte is read.
+        if case .length(let length) = head.bodyFraming, length > route.maxBody { return .respond(status: 413) }
+        return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
     }
 
     private static func challenge(token: Slice<UnsafeBufferPointer<UInt8>>, method: HTTPMethod, snapshot: GatewaySnapshot) -> Verdict {

@@ -19,11 +19,13 @@ public struct Router: Sendable {
         let upstreamIndex: Int
         /// Proxied on plain HTTP too (else redirected when HTTPS exists).
         let allowsPlainHTTP: Bool
+        /// Largest request body, in bytes.
+        let maxBody: Int64
     }
 
     let routes: [Route]
 
-    init(settings: [RouteSettings], upstreamNames: [String]) {
+    init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64) {
         routes = settings.map { route in
             let pattern: Route.HostPattern
             if route.host == "*" {
@@ -35,7 +37,8 @@ public struct Router: Sendable {
             }
             return Route(hostPattern: pattern, pathPrefix: Array(route.pathPrefix.utf8),
                          methods: route.methods.map { Array($0.utf8) },
-                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP)
+                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
+                         maxBody: route.maxBody ?? defaultMaxBody)
         }
     }
 

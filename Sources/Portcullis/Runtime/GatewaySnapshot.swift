@@ -25,6 +25,6 @@ public final class GatewaySnapshot: Sendable {
             : config.listeners.first { $0.scheme == .https }?.address.port
         redirectPort = httpsPort.map { $0 == 443 ? [] : Array(":\($0)".utf8) }
         hstsField = config.tls.hsts.isEmpty ? [] : Array("Strict-Transport-Security: \(config.tls.hsts)\r\n".utf8)
-        router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name))
+        router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody)
     }
 }

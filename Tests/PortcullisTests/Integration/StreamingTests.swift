@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct StreamingTests {
     @Test func hundredMegabytesBothWaysInBoundedMemory() throws {
         let origin = try Origin()
-        let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1)
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1, extra: "[limits]\nmax_body = \"1GB\"\n")
         #expect(try gateway.get("/bytes/10").status == 200)
         let baseline = gateway.child.memoryKiB().rss
         #expect(baseline > 1000, "could not read the gateway's memory")

@@ -35,14 +35,17 @@ final class GatewayUnderTest: @unchecked Sendable {
     let configURL: URL
 
     /// Starts the gateway in front of `upstreams`; `extra` is appended to the config (timeouts…).
+    /// `extra` is appended to the config; with `routesFirst: false` it comes before the catch-all
+    /// route instead (for tests that add routes of their own).
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
-         environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
+         routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
         port = TestPorts.next()
         adminPort = TestPorts.next()
         tlsPort = https ? TestPorts.next() : 0
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: workers, extra: extra,
-                        adminOptions: adminOptions, tlsPort: tlsPort).write(to: configURL, atomically: true, encoding: .utf8)
+                        adminOptions: adminOptions, tlsPort: tlsPort, routesFirst: routesFirst)
+            .write(to: configURL, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", configURL.path],
                                  environment: environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken])
         if waitUntilReady {
@@ -57,7 +60,7 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     static func config(port: UInt16, adminPort: UInt16, upstreams: [UInt16], workers: Int, extra: String,
-                       adminOptions: String = "", tlsPort: UInt16 = 0) -> String {
+                       adminOptions: String = "", tlsPort: UInt16 = 0, routesFirst: Bool = true) -> String {
         let httpsListener = tlsPort == 0 ? "" : "[[listeners]]\naddress = \"127.0.0.1:\(tlsPort)\"\nprotocol = \"https\"\n"
         return """
         [server]
@@ -77,10 +80,12 @@ final class GatewayUnderTest: @unchecked Sendable {
         name = "app"
         servers = [\(upstreams.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", "))]
 
+        \(routesFirst ? "" : extra)
+
         [[routes]]
         upstream = "app"
 
-        \(extra)
+        \(routesFirst ? extra : "")
         """
     }
 

@@ -38,6 +38,18 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         #expect(config.admin.address.text == "127.0.0.1:9901")
         #expect(config.upstreams.first?.servers.first?.text == "127.0.0.1:8000")
         #expect(config.timeouts.clientHeader == 10_000_000_000)
+        #expect(config.maxBody == 1 << 20)
+        #expect(config.routes.map(\.maxBody) == [2048, 10 << 20, nil])
+    }
+
+    @Test func sizes() {
+        #expect(TableReader.parseSize("2048") == 2048)
+        #expect(TableReader.parseSize("2KB") == 2048)
+        #expect(TableReader.parseSize("10mb") == 10 << 20)
+        #expect(TableReader.parseSize("1GB") == 1 << 30)
+        #expect(TableReader.parseSize("12B") == 12)
+        #expect(TableReader.parseSize("lots") == nil)
+        #expect(TableReader.parseSize("-1KB") == nil)
     }
 
     @Test func defaultsApply() throws {
@@ -105,7 +117,9 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         ("workers = 2", "workers = 2\n[timeouts]\ndrain = \"0s\"", "timeouts.drain"),
         ("workers = 2", "workers = 2\n[timeouts]\nupstream_connect = 5", "timeouts.upstream_connect"),
         ("workers = 2", "workers = 2\n[limits]\nmax_header_count = 1", "limits.max_header_count"),
-        ("workers = 2", "workers = 2\n[limits]\nmax_body = 1", "limits.max_body"),
+        ("workers = 2", "workers = 2\n[limits]\nmax_body = \"huge\"", "limits.max_body"),
+        ("workers = 2", "workers = 2\n[limits]\nmax_bodies = 1", "limits.max_bodies"),
+        ("upstream = \"app\"", "upstream = \"app\"\nmax_body = \"1 TB\"", "routes[0].max_body"),
         ("workers = 2", "workers = 2\n[admin]\naddress = \"127.0.0.1:18080\"", "admin.address"),
         ("workers = 2", "workers = 2\n[admin]\naddress = \"nowhere\"", "admin.address"),
         ("address = \"127.0.0.1:18080\"", "address = \"127.0.0.1:70000\"", "listeners[0].address"),

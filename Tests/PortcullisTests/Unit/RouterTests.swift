@@ -3,11 +3,11 @@ import Testing
 
 @Suite struct RouterTests {
     private let router = Router(settings: [
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false),
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false),
-        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false),
-        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true),
-    ], upstreamNames: ["api-read", "api", "static", "default"])
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false, maxBody: nil),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false, maxBody: nil),
+        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false, maxBody: nil),
+        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true, maxBody: nil),
+    ], upstreamNames: ["api-read", "api", "static", "default"], defaultMaxBody: 1024)
 
     private func route(_ host: String, _ path: String, _ method: String = "GET") -> Int? {
         let hostBytes = Array(host.utf8)
