@@ -30,12 +30,6 @@ public struct ChunkedDecoder {
 
     public init() {}
 
-    /// True once the last chunk and its trailers have been read.
-    public var isDone: Bool {
-        if case .done = state { return true }
-        return false
-    }
-
     /// Decodes from the front of `bytes`, handing out at most `maxData` data bytes.
     public mutating func next(_ bytes: UnsafeBufferPointer<UInt8>, maxData: Int = .max) -> Event {
         guard let pointer = bytes.baseAddress else { return .needMore(consumed: 0) }

@@ -9,14 +9,9 @@ enum GatewayResponse {
         out.append(decimal: status)
         out.append(byte: ASCII.space)
         out.append(reason)
-        out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nX-Request-ID: ")
-        out.append(requestID)
-        out.append("\r\n")
-        out.append(extraFields)
-        out.append("Content-Length: ")
+        out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n")
         let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count
-        out.append(decimal: bodyLength)
-        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        endHead(requestID: requestID, extraFields: extraFields, contentLength: bodyLength, keepAlive: keepAlive, into: out)
         guard !headOnly else { return }
         out.append("{\"error\":\"")
         out.append(code)
@@ -30,11 +25,8 @@ enum GatewayResponse {
     /// A `200 text/plain` answer (ACME key authorizations).
     static func writeText(_ text: String, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, into out: ByteBuffer) {
         let body = Array(text.utf8)
-        out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\nX-Request-ID: ")
-        out.append(requestID)
-        out.append("\r\nContent-Length: ")
-        out.append(decimal: body.count)
-        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n")
+        endHead(requestID: requestID, extraFields: [], contentLength: body.count, keepAlive: keepAlive, into: out)
         if !headOnly { out.append(body) }
     }
 
@@ -49,9 +41,20 @@ enum GatewayResponse {
         }
         out.append(port)
         out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
-        out.append("\r\nX-Request-ID: ")
+        out.append("\r\n")
+        endHead(requestID: requestID, extraFields: [], contentLength: 0, keepAlive: keepAlive, into: out)
+    }
+
+    /// The fields every gateway answer ends its head with: the request id, the connection's extra
+    /// fields (HSTS on HTTPS), the length, `Connection: close` unless kept alive, the blank line.
+    private static func endHead(requestID: [UInt8], extraFields: [UInt8], contentLength: Int, keepAlive: Bool, into out: ByteBuffer) {
+        out.append("X-Request-ID: ")
         out.append(requestID)
-        out.append(keepAlive ? "\r\nContent-Length: 0\r\n\r\n" : "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        out.append("\r\n")
+        out.append(extraFields)
+        out.append("Content-Length: ")
+        out.append(decimal: contentLength)
+        out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
     }
 
     /// Reason phrase and JSON error code for each status the gateway produces.

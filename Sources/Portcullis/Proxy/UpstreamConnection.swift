@@ -117,10 +117,7 @@ final class UpstreamConnection: Selectable {
         worker.loop.deregisterAndClose(self)
         worker.buffers.give(input)
         worker.buffers.give(output)
-        input = Self.emptyBuffer
-        output = Self.emptyBuffer
+        input = worker.buffers.placeholder
+        output = worker.buffers.placeholder
     }
-
-    /// A placeholder for closed connections, so the buffer fields never dangle.
-    private static var emptyBuffer: ByteBuffer { ByteBuffer(capacity: 16) }
 }

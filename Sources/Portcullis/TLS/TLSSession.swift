@@ -79,9 +79,6 @@ final class TLSSession {
         _ = SSL_shutdown(ssl)
     }
 
-    /// The negotiated protocol version, e.g. `TLSv1.3`.
-    var version: String { String(cString: SSL_get_version(ssl)) }
-
     private func outcome(of result: Int32) -> Socket.IOResult {
         switch SSL_get_error(ssl, result) {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
