@@ -18,6 +18,9 @@ enum MetricsRenderer {
         family("portcullis_tls_handshakes_total", "counter", "Completed TLS handshakes.", [("", total.tlsHandshakes)])
         family("portcullis_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
                [("", total.tlsHandshakeFailures)])
+        family("portcullis_blocked_total", "counter", "Refused by the IP blocklist: connections at accept, requests after parsing.",
+               [("stage=\"connection\"", total.blockedConnections), ("stage=\"request\"", total.blockedRequests)])
+        family("portcullis_rate_limited_total", "counter", "Requests refused with 429.", [("", total.rateLimitedRequests)])
         family("portcullis_certificate_expiry_timestamp_seconds", "gauge", "End of validity of each served certificate.",
                certificates.map { ("name=\"\($0.names.first ?? $0.serial)\",serial=\"\($0.serial)\"", $0.notAfter) })
         family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.",

@@ -14,6 +14,11 @@ public struct GatewayConfig: Sendable {
     public var tls: TLSSettings
     public var certificates: [CertificateSettings]
     public var acme: ACMESettings
+    public var securityHeaders: SecurityHeaderSettings
+    public var blocklist: BlocklistSettings
+    public var clientIP: ClientIPSettings
+    public var rateLimiting: RateLimitingSettings
+    public var rateLimits: [RateLimitRuleSettings]
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -85,6 +90,8 @@ public struct RouteSettings: Sendable, Equatable {
     public var allowHTTP: Bool
     /// This route's body limit; nil takes `[limits] max_body`.
     public var maxBody: Int64?
+    /// The route's response header profile and its changes to it.
+    public var headers: RouteHeaderSettings
 }
 
 /// `[acme]`: HTTP-01 challenges answered on plain-HTTP listeners.
@@ -150,6 +157,11 @@ extension GatewayConfig {
 
         tls = TLSSettings(reading: root.table("tls"))
         acme = ACMESettings(reading: root.table("acme"))
+        securityHeaders = SecurityHeaderSettings(reading: root.table("security_headers"))
+        blocklist = BlocklistSettings(reading: root.table("blocklist"))
+        clientIP = ClientIPSettings(reading: root.table("client_ip"))
+        rateLimiting = RateLimitingSettings(reading: root.table("rate_limiting"))
+        rateLimits = root.tables("rate_limits").compactMap { RateLimitRuleSettings(reading: $0) }
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }
@@ -170,6 +182,13 @@ extension GatewayConfig {
         if routes.isEmpty { root.report("routes", "at least one [[routes]] entry is required") }
         for (index, route) in routes.enumerated() where !names.contains(route.upstream) {
             root.report("routes[\(index)].upstream", "no upstream named \"\(route.upstream)\"")
+        }
+        for (index, route) in routes.enumerated() where securityHeaders.profiles[route.headers.profile] == nil {
+            root.report("routes[\(index)].security_headers", "no profile named \"\(route.headers.profile)\" (define [security_headers.profiles.\(route.headers.profile)])")
+        }
+        var ruleNames: Set<String> = []
+        for (index, rule) in rateLimits.enumerated() where !ruleNames.insert(rule.name).inserted {
+            root.report("rate_limits[\(index)].name", "two rules are named \"\(rule.name)\" (set name = \"…\" to tell them apart)")
         }
         var addresses: Set<String> = []
         for (index, listener) in listeners.enumerated() where !addresses.insert(listener.address.text).inserted {
@@ -244,6 +263,7 @@ extension RouteSettings {
         if upstream.isEmpty { table.report("upstream", "every route needs an upstream") }
         allowHTTP = table.bool("allow_http", default: false)
         maxBody = table.size("max_body", default: GatewayConfig.defaultMaxBody)
+        headers = RouteHeaderSettings(reading: table)
     }
 
     private static func isValidHostPattern(_ pattern: String) -> Bool {

@@ -29,8 +29,6 @@ public struct TLSSettings: Sendable, Equatable {
     public var devCertificateDirectory: String
     /// Warn when a certificate has fewer days than this left.
     public var expiryWarningDays: Int
-    /// The `Strict-Transport-Security` value sent on HTTPS responses; empty sends none.
-    public var hsts: String
     /// The port in redirects from plain HTTP (0: the first HTTPS listener's port).
     public var redirectPort: Int
     /// How often the session-ticket key changes (tickets stay valid for two more periods).
@@ -71,7 +69,6 @@ extension TLSSettings {
         selfSignedDev = table.bool("self_signed_dev", default: false)
         devCertificateDirectory = table.string("dev_certificate_dir", default: "certs")
         expiryWarningDays = table.int("expiry_warning_days", default: 21, range: 1...365)
-        hsts = table.string("hsts", default: "max-age=31536000")
         redirectPort = table.int("redirect_port", default: 0, range: 0...65535)
         ticketKeyRotation = table.duration("ticket_key_rotation", default: "12h")
     }

@@ -54,6 +54,9 @@ final class TableReader {
         return text
     }
 
+    /// True when `key` is present.
+    func contains(_ key: String) -> Bool { table[key] != nil }
+
     /// True when `key` is present and holds a string (for keys taking a word or a number).
     func holdsString(_ key: String) -> Bool {
         table[key]?.string != nil
@@ -66,6 +69,22 @@ final class TableReader {
             return fallback
         }
         return flag
+    }
+
+    /// A flag that may be absent (nil).
+    func optionalBool(_ key: String) -> Bool? {
+        guard table[key] != nil else {
+            _ = value(key)
+            return nil
+        }
+        return bool(key, default: false)
+    }
+
+    /// The keys present in this table (marked as known: the caller reads each one).
+    var keys: [String] {
+        let present = table.keys.sorted()
+        known.formUnion(present)
+        return present
     }
 
     func int(_ key: String, default fallback: Int, range: ClosedRange<Int>) -> Int {

@@ -68,6 +68,19 @@ enum Bytes {
         return true
     }
 
+    /// Case-insensitive comparison of `count` bytes at `pointer` with lower-case ASCII bytes
+    /// (exact for letters, so `[` never equals `{`).
+    @inline(__always)
+    static func equalsLowercase(_ pointer: UnsafePointer<UInt8>, _ count: Int, _ lowercase: [UInt8]) -> Bool {
+        guard count == lowercase.count else { return false }
+        for index in 0..<count {
+            var byte = pointer[index]
+            if byte >= 65 && byte <= 90 { byte |= 0x20 }
+            if byte != lowercase[index] { return false }
+        }
+        return true
+    }
+
     /// Parses a run of decimal digits; nil if empty, not all digits, or longer than 18 digits.
     @inline(__always)
     static func decimal(_ pointer: UnsafePointer<UInt8>, _ count: Int) -> Int64? {

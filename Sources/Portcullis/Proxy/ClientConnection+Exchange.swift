@@ -10,15 +10,24 @@ extension ClientConnection {
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
         let canContinue = head.bodyFraming == .none && head.keepAlive && !worker.draining
-        switch RequestPath.decide(head, source: source, snapshot: snapshot, secure: tls != nil) {
+        switch RequestPath.decide(for: self, source: source) {
         case .respond(let status):
             GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
-                                  headOnly: head.method == .head, extraFields: responseExtraFields, into: output)
+                                  headOnly: head.method == .head, added: addedFields, into: output)
             answeredLocally(status: status, keepAlive: canContinue)
+        case .blocked:
+            worker.metrics.blockedRequests.add(1)
+            GatewayResponse.write(status: 403, requestID: requestID, keepAlive: false, headOnly: head.method == .head,
+                                  added: addedFields, into: output)
+            answeredLocally(status: 403, keepAlive: false)
+        case .rateLimited(let rule):
+            GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
+                                  added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
+            answeredLocally(status: 429, keepAlive: canContinue)
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
                                       headOnly: head.method == .head, into: output)
-            worker.log.info("ACME challenge served for \(String(decoding: forwarding.clientIP, as: UTF8.self))")
+            worker.log.info("ACME challenge served for \(String(decoding: forwarding.peerIP, as: UTF8.self))")
             answeredLocally(status: 200, keepAlive: canContinue)
         case .redirectToHTTPS:
             GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
@@ -40,7 +49,7 @@ extension ClientConnection {
             requestSent = false
             expectContinue = head.expectContinue
             forwardedHead.clear()
-            RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding,
+            RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
                                     hostFallback: localHost, into: forwardedHead)
             input.consume(head.headLength)
             parser.reset()
@@ -255,7 +264,7 @@ extension ClientConnection {
             // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
             if responseHead.status != 100 && clientMinorVersion == 1 {
                 ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
-                                         connection: .implicit, extraFields: responseExtraFields, into: output)
+                                         connection: .implicit, added: addedFields, into: output)
             }
             upstream.input.consume(responseHead.headLength)
             return
@@ -270,7 +279,7 @@ extension ClientConnection {
         upstream.server.recordSuccess()
         if responseHead.status == 101 {
             ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
-                                     connection: .upgrade, extraFields: responseExtraFields, into: output)
+                                     connection: .upgrade, added: addedFields, into: output)
             upstream.input.consume(responseHead.headLength)
             phase = .tunnel
             return
@@ -292,7 +301,7 @@ extension ClientConnection {
         clientKeepAlive = keepAlive
         let connectionHeader: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
         ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: clientFraming,
-                                 connection: connectionHeader, extraFields: responseExtraFields, into: output)
+                                 connection: connectionHeader, added: addedFields, into: output)
         upstream.input.consume(responseHead.headLength)
         if responseFraming == .none || responseFraming == .length(0) {
             responseState = .done
@@ -445,7 +454,7 @@ extension ClientConnection {
             self.upstream = nil
         }
         pool = nil
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, extraFields: responseExtraFields, into: output)
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
         worker.metrics.countResponse(status: status)
         phase = .closing
     }

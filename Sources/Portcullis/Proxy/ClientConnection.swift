@@ -38,10 +38,17 @@ final class ClientConnection: Selectable {
     /// The owning worker outlives every connection it accepts.
     unowned(unsafe) let worker: Worker
     let forwarding: ForwardingContext
+    /// The peer's address (parsed once at accept).
+    let peerAddress: IPAddress
+    /// The current request's client address as text: the peer, or from `X-Forwarded-For`
+    /// behind a trusted proxy.
+    var clientIP: [UInt8] = []
     /// The TLS session on an HTTPS listener; nil for plain HTTP.
     var tls: TLSSession?
-    /// Fields added to every response on this connection (HSTS on HTTPS).
-    let responseExtraFields: [UInt8]
+    /// The header policy of the current request's route (the default one outside routes).
+    var responseHeaders: ResponseHeaderPolicy
+    /// `X-RateLimit-*` (and `Retry-After`) lines for the current request, or empty.
+    var rateLimitFields: [UInt8] = []
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
     var input: ByteBuffer
@@ -101,13 +108,14 @@ final class ClientConnection: Selectable {
     var responseStarted = false
     var upstreamReusable = false
 
-    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], tls: TLSSession?, responseExtraFields: [UInt8]) {
+    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, tls: TLSSession?) {
         self.worker = worker
         self.forwarding = forwarding
+        self.peerAddress = peerAddress
         self.tls = tls
-        self.responseExtraFields = responseExtraFields
         self.localHost = localHost
         snapshot = worker.snapshot
+        responseHeaders = worker.snapshot.defaultHeaders
         parser = RequestParser(limits: worker.snapshot.config.limits)
         input = worker.buffers.placeholder
         output = worker.buffers.placeholder
@@ -118,6 +126,11 @@ final class ClientConnection: Selectable {
         requestID.reserveCapacity(128)
         super.init(fd: fd)
         if tls != nil { phase = .handshaking }
+    }
+
+    /// What the gateway adds to the current response.
+    var addedFields: AddedFields {
+        AddedFields(policy: responseHeaders, secure: tls != nil, rateLimit: rateLimitFields)
     }
 
     override func handleEvents(_ events: UInt32) {
@@ -241,7 +254,7 @@ final class ClientConnection: Selectable {
     private func refuse(status: Int) {
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, extraFields: responseExtraFields, into: output)
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
         worker.metrics.countResponse(status: status)
         input.clear()
         phase = .closing

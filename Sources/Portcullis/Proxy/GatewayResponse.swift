@@ -2,16 +2,18 @@
 /// and the request id, so an operator can find the request in logs), ACME challenge answers and
 /// redirects to HTTPS.
 enum GatewayResponse {
-    /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`.
-    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, extraFields: [UInt8], into out: ByteBuffer) {
+    /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`;
+    /// `detail` is more JSON members (`,"rule":"…"`) for the body.
+    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, added: AddedFields?, detail: [UInt8] = [],
+                      into out: ByteBuffer) {
         let (reason, code) = describe(status)
         out.append("HTTP/1.1 ")
         out.append(decimal: status)
         out.append(byte: ASCII.space)
         out.append(reason)
         out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n")
-        let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count
-        endHead(requestID: requestID, extraFields: extraFields, contentLength: bodyLength, keepAlive: keepAlive, into: out)
+        let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count + detail.count
+        endHead(requestID: requestID, added: added, contentLength: bodyLength, keepAlive: keepAlive, into: out)
         guard !headOnly else { return }
         out.append("{\"error\":\"")
         out.append(code)
@@ -19,14 +21,16 @@ enum GatewayResponse {
         out.append(decimal: status)
         out.append(",\"request_id\":\"")
         out.append(requestID)
-        out.append("\"}\n")
+        out.append("\"")
+        out.append(detail)
+        out.append("}\n")
     }
 
     /// A `200 text/plain` answer (ACME key authorizations).
     static func writeText(_ text: String, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, into out: ByteBuffer) {
         let body = Array(text.utf8)
         out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n")
-        endHead(requestID: requestID, extraFields: [], contentLength: body.count, keepAlive: keepAlive, into: out)
+        endHead(requestID: requestID, added: nil, contentLength: body.count, keepAlive: keepAlive, into: out)
         if !headOnly { out.append(body) }
     }
 
@@ -42,16 +46,16 @@ enum GatewayResponse {
         out.append(port)
         out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
         out.append("\r\n")
-        endHead(requestID: requestID, extraFields: [], contentLength: 0, keepAlive: keepAlive, into: out)
+        endHead(requestID: requestID, added: nil, contentLength: 0, keepAlive: keepAlive, into: out)
     }
 
     /// The fields every gateway answer ends its head with: the request id, the connection's extra
-    /// fields (HSTS on HTTPS), the length, `Connection: close` unless kept alive, the blank line.
-    private static func endHead(requestID: [UInt8], extraFields: [UInt8], contentLength: Int, keepAlive: Bool, into out: ByteBuffer) {
+    /// added fields (security headers, rate-limit status), the length, `Connection: close` unless kept alive, the blank line.
+    private static func endHead(requestID: [UInt8], added: AddedFields?, contentLength: Int, keepAlive: Bool, into out: ByteBuffer) {
         out.append("X-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        out.append(extraFields)
+        added?.append(to: out)
         out.append("Content-Length: ")
         out.append(decimal: contentLength)
         out.append(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
@@ -61,12 +65,14 @@ enum GatewayResponse {
     private static func describe(_ status: Int) -> (StaticString, StaticString) {
         switch status {
         case 400: ("Bad Request", "bad_request")
+        case 403: ("Forbidden", "blocked")
         case 404: ("Not Found", "no_route")
         case 405: ("Method Not Allowed", "method_not_allowed")
         case 408: ("Request Timeout", "request_timeout")
         case 413: ("Content Too Large", "request_too_large")
         case 414: ("URI Too Long", "uri_too_long")
         case 417: ("Expectation Failed", "expectation_failed")
+        case 429: ("Too Many Requests", "rate_limited")
         case 431: ("Request Header Fields Too Large", "header_fields_too_large")
         case 502: ("Bad Gateway", "bad_gateway")
         case 503: ("Service Unavailable", "service_unavailable")

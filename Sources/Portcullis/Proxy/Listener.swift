@@ -30,8 +30,15 @@ final class Listener: Selectable {
                 if errno == EMFILE || errno == ENFILE { worker.log.error("accept: out of file descriptors") }
                 return
             }
+            // Phase 1 of the request path: a blocked address is closed before anything else.
+            let peer = IPAddress(storage: storage) ?? IPAddress(high: 0, low: 0)
+            if worker.blocklist.blocks(peer, now: worker.epochSeconds) {
+                worker.metrics.blockedConnections.add(1)
+                close(clientFD)
+                continue
+            }
             Socket.setOption(clientFD, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-            let clientIP = Array(SocketAddress.ipText(storage).utf8)
+            let peerIP = Array(SocketAddress.ipText(storage).utf8)
             let connection: ClientConnection
             if settings.scheme == .https {
                 guard let store = worker.snapshot.certificates, let session = TLSSession(fd: clientFD, store: store) else {
@@ -39,12 +46,12 @@ final class Listener: Selectable {
                     continue
                 }
                 connection = ClientConnection(fd: clientFD, worker: worker,
-                                              forwarding: ForwardingContext(clientIP: clientIP, scheme: "https", port: portText),
-                                              localHost: localHost, tls: session, responseExtraFields: worker.snapshot.hstsField)
+                                              forwarding: ForwardingContext(peerIP: peerIP, scheme: "https", port: portText),
+                                              localHost: localHost, peerAddress: peer, tls: session)
             } else {
                 connection = ClientConnection(fd: clientFD, worker: worker,
-                                              forwarding: ForwardingContext(clientIP: clientIP, scheme: "http", port: portText),
-                                              localHost: localHost, tls: nil, responseExtraFields: [])
+                                              forwarding: ForwardingContext(peerIP: peerIP, scheme: "http", port: portText),
+                                              localHost: localHost, peerAddress: peer, tls: nil)
             }
             worker.connectionOpened(connection)
         }

@@ -1,7 +1,7 @@
 /// Facts about the client side of a connection that the forwarded request carries.
 struct ForwardingContext {
-    /// The client's IP address as text.
-    let clientIP: [UInt8]
+    /// The peer's IP address as text (the client, or the proxy in front of it).
+    let peerIP: [UInt8]
     /// `http` or `https`.
     let scheme: StaticString
     /// The listener's port as text.
@@ -13,7 +13,7 @@ struct ForwardingContext {
 /// `X-Request-ID`, and a framing the gateway chose itself (it re-frames the body).
 enum RequestHeadWriter {
     static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      context: ForwardingContext, hostFallback: [UInt8], into out: ByteBuffer) {
+                      context: ForwardingContext, clientIP: [UInt8], hostFallback: [UInt8], into out: ByteBuffer) {
         out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)
         out.append(byte: ASCII.space)
         out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
@@ -42,7 +42,7 @@ enum RequestHeadWriter {
             }
             out.append("\r\n")
         }
-        writeForwardedFor(head, from: source, clientIP: context.clientIP, to: out)
+        writeForwardedFor(head, from: source, peerIP: context.peerIP, to: out)
         out.append("X-Forwarded-Proto: ")
         out.append(context.scheme)
         if let authority = head.authorityRange, !authority.isEmpty {
@@ -52,7 +52,7 @@ enum RequestHeadWriter {
         out.append("\r\nX-Forwarded-Port: ")
         out.append(context.port)
         out.append("\r\nX-Real-IP: ")
-        out.append(context.clientIP)
+        out.append(clientIP)
         out.append("\r\nX-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
@@ -61,14 +61,14 @@ enum RequestHeadWriter {
         out.append("\r\n")
     }
 
-    /// `X-Forwarded-For`: every value the client sent, in order, then the client's address.
-    private static func writeForwardedFor(_ head: RequestHead, from source: UnsafePointer<UInt8>, clientIP: [UInt8], to out: ByteBuffer) {
+    /// `X-Forwarded-For`: every value received, in order, then the peer's address.
+    private static func writeForwardedFor(_ head: RequestHead, from source: UnsafePointer<UInt8>, peerIP: [UInt8], to out: ByteBuffer) {
         out.append("X-Forwarded-For: ")
         for field in head.fields where field.kind == .xForwardedFor && field.valueEnd > field.valueStart {
             out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
             out.append(", ")
         }
-        out.append(clientIP)
+        out.append(peerIP)
         out.append("\r\n")
     }
 

@@ -1,7 +1,8 @@
 /// The request path, top to bottom. Each numbered phase is a decision with a verdict; the ones
-/// already built are marked with the file that holds them.
+/// decided here are in `decide`, the others name the file that holds them.
 ///
-///  1. accept → client address (`Listener`)
+///  1. accept → client address → blocklist: a blocked address is closed before the TLS
+///     handshake, so an attacker costs us nothing (`Listener`)
 ///  2. TLS handshake on HTTPS listeners: SNI picks the certificate, ALPN `http/1.1`
 ///     (`CertificateStore`, `TLSSession`, `ClientConnection.stepHandshaking`)
 ///  3. read and parse the head strictly, RFC 9112 (`RequestParser`, via `ClientConnection`):
@@ -10,13 +11,20 @@
 ///  5. method policy: CONNECT and TRACE are refused (405)                   — `decide`, below
 ///  6. route: host + path (+ method) → upstream pool, else 404             — `decide`, below
 ///  7. plain HTTP when HTTPS exists: 308 to HTTPS unless the route allows HTTP — `decide`, below
-///  8. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
+///  8. client IP: the peer, or behind a trusted proxy the right-most untrusted
+///     `X-Forwarded-For` entry; blocklist again on it (403 and close; this also ends keep-alive
+///     connections of a client banned since it connected)                  — `decide`, below
+///  9. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
 ///     read (`decide`); a chunked body is counted as it streams and cut with 413
 ///     (`ClientConnection.pumpRequestBody`)
-///  9. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
+/// 10. rate limits: every matching rule counts the request; any over its limit → 429 with
+///     `Retry-After` (`decide`, `RateLimiter`); `X-RateLimit-*` on every response of a limited
+///     request
+/// 11. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
 ///     re-framed (`RequestHeadWriter`, `ClientConnection.startExchange`)
-/// 10. response: framing and connection handling rewritten, request id returned, HSTS on HTTPS
-///     (`ResponseHeadWriter`, `ClientConnection.relayResponse`)
+/// 12. response: framing and connection handling rewritten, request id returned, the route's
+///     security headers, `Server`/`X-Powered-By` dropped (`ResponseHeadWriter`,
+///     `ResponseHeaderPolicy`)
 enum RequestPath {
     /// What to do with a parsed request.
     enum Verdict: Equatable {
@@ -25,6 +33,10 @@ enum RequestPath {
         case forward(upstreamIndex: Int, maxBody: Int64)
         /// Answer with this status and close or keep the connection as usual.
         case respond(status: Int)
+        /// The client's address is blocked: 403, then close.
+        case blocked
+        /// Over a rate limit: 429 naming the rule at this index.
+        case rateLimited(rule: Int)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
         case serveChallenge(keyAuthorization: String)
         /// Send the client to the same URL over HTTPS (308).
@@ -33,9 +45,15 @@ enum RequestPath {
 
     private static let challengePrefix: [UInt8] = Array("/.well-known/acme-challenge/".utf8)
 
-    /// Runs the decision phases on a parsed head whose bytes start at `source`.
-    static func decide(_ head: RequestHead, source: UnsafePointer<UInt8>, snapshot: GatewaySnapshot, secure: Bool) -> Verdict {
+    /// Runs the decision phases on the connection's parsed head. Sets the connection's route
+    /// header policy, client IP and rate-limit fields on the way.
+    static func decide(for connection: ClientConnection, source: UnsafePointer<UInt8>) -> Verdict {
+        let head = connection.head
+        let snapshot = connection.snapshot
+        let secure = connection.tls != nil
         let path = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
+        connection.responseHeaders = snapshot.defaultHeaders
+        connection.rateLimitFields.removeAll(keepingCapacity: true)
 
         // Phase 4: ACME HTTP-01 challenges, on plain HTTP only (RFC 8555 §8.3).
         if !secure && path.starts(with: challengePrefix) {
@@ -49,15 +67,35 @@ enum RequestPath {
         let host = head.authorityRange.map { UnsafeBufferPointer(start: source + $0.lowerBound, count: $0.count) }
             ?? UnsafeBufferPointer(start: source, count: 0)
         let method = UnsafeBufferPointer(start: source + head.methodRange.lowerBound, count: head.methodRange.count)
-        guard let route = snapshot.router.match(host: host, path: path, method: method) else {
+        guard let (routeIndex, route) = snapshot.router.match(host: host, path: path, method: method) else {
             return .respond(status: 404)
         }
+        connection.responseHeaders = route.headers
 
         // Phase 7: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
         if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
 
-        // Phase 8: size limits, before any body byte is read.
+        // Phase 8: the client's address, and the blocklist on it when it came from a proxy.
+        let clientAddress = ClientAddress.resolve(connection: connection, head: head, source: source, trusted: snapshot.trustedProxies)
+        if connection.worker.blocklist.blocks(clientAddress, now: connection.worker.epochSeconds) {
+            return .blocked
+        }
+
+        // Phase 9: size limits, before any body byte is read.
         if case .length(let length) = head.bodyFraming, length > route.maxBody { return .respond(status: 413) }
+
+        // Phase 10: rate limits.
+        let decision = connection.clientIP.withUnsafeBufferPointer { clientIP in
+            snapshot.rateLimiter.decide(RateLimiter.Subject(method: method, path: path, clientIP: clientIP, routeIndex: routeIndex,
+                                                            head: head, source: source),
+                                        now: connection.worker.loop.now, scratch: &connection.worker.rateLimitScratch,
+                                        fields: &connection.rateLimitFields)
+        }
+        if case .rejected(let rule, _) = decision {
+            connection.worker.rateLimitRejected(client: clientAddress)
+            return .rateLimited(rule: rule)
+        }
+
         return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
     }
 

@@ -1,27 +1,36 @@
-/// Writes the response head sent to the client: the upstream's status and end-to-end fields,
-/// the gateway's framing and connection handling, and the request id.
+/// Writes the response head sent to the client: the upstream's status and end-to-end fields
+/// minus those the header policy drops, the gateway's added fields, framing and connection
+/// handling, and the request id.
 enum ResponseHeadWriter {
     static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      framing: BodyFraming, connection: ConnectionHeader, extraFields: [UInt8], into out: ByteBuffer) {
+                      framing: BodyFraming, connection: ConnectionHeader, added: AddedFields, into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)
         out.append(byte: ASCII.space)
         out.append(source + head.reasonRange.lowerBound, count: head.reasonRange.count)
         out.append("\r\n")
+        var replaced: UInt64 = 0
         for field in head.fields {
             switch field.kind {
             case .contentLength, .xRequestID:
                 continue
             case .upgrade where head.status == 101:
-                RequestHeadWriter.appendField(field, from: source, to: out)
+                break
+            case .other where !field.listedInConnection:
+                switch added.policy.fate(ofUpstreamField: source + Int(field.nameStart), count: Int(field.nameEnd - field.nameStart)) {
+                case .keep: break
+                case .drop: continue
+                case .keepInsteadOf(let index): replaced |= 1 << UInt64(index)
+                }
             default:
-                if !field.isHopByHop { RequestHeadWriter.appendField(field, from: source, to: out) }
+                if field.isHopByHop { continue }
             }
+            RequestHeadWriter.appendField(field, from: source, to: out)
         }
         out.append("X-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        out.append(extraFields)
+        added.append(exceptReplaced: replaced, to: out)
         framing.writeField(to: out)
         connection.write(to: out)
         out.append("\r\n")

@@ -21,11 +21,13 @@ public struct Router: Sendable {
         let allowsPlainHTTP: Bool
         /// Largest request body, in bytes.
         let maxBody: Int64
+        /// Response fields added and dropped.
+        let headers: ResponseHeaderPolicy
     }
 
     let routes: [Route]
 
-    init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64) {
+    init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings) {
         routes = settings.map { route in
             let pattern: Route.HostPattern
             if route.host == "*" {
@@ -38,16 +40,17 @@ public struct Router: Sendable {
             return Route(hostPattern: pattern, pathPrefix: Array(route.pathPrefix.utf8),
                          methods: route.methods.map { Array($0.utf8) },
                          upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
-                         maxBody: route.maxBody ?? defaultMaxBody)
+                         maxBody: route.maxBody ?? defaultMaxBody,
+                         headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers))
         }
     }
 
-    /// The first route matching a request, or nil.
+    /// The first route matching a request and its index, or nil.
     /// `host` may carry a port, which is ignored; comparison is case-insensitive.
-    func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Route? {
+    func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> (Int, Route)? {
         let hostName = Self.stripPort(host)
-        for route in routes where Self.matches(route, hostName, path, method) {
-            return route
+        for (index, route) in routes.enumerated() where Self.matches(route, hostName, path, method) {
+            return (index, route)
         }
         return nil
     }
@@ -58,9 +61,10 @@ public struct Router: Sendable {
         case .any:
             break
         case .exact(let name):
-            guard host.count == name.count, equalsIgnoringCase(host, offset: 0, name) else { return false }
+            guard let start = host.baseAddress, Bytes.equalsLowercase(start, host.count, name) else { return false }
         case .subdomain(let suffix):
-            guard host.count > suffix.count, equalsIgnoringCase(host, offset: host.count - suffix.count, suffix) else { return false }
+            guard host.count > suffix.count, let start = host.baseAddress,
+                  Bytes.equalsLowercase(start + host.count - suffix.count, suffix.count, suffix) else { return false }
         }
         guard pathHasPrefix(path, route.pathPrefix) else { return false }
         if route.methods.isEmpty { return true }
@@ -72,15 +76,6 @@ public struct Router: Sendable {
         guard path.count >= prefix.count else { return false }
         for index in 0..<prefix.count where path[index] != prefix[index] { return false }
         return path.count == prefix.count || prefix.last == ASCII.slash || path[prefix.count] == ASCII.slash
-    }
-
-    private static func equalsIgnoringCase(_ host: UnsafeBufferPointer<UInt8>, offset: Int, _ lowercase: [UInt8]) -> Bool {
-        for index in 0..<lowercase.count {
-            var byte = host[offset + index]
-            if byte >= 65 && byte <= 90 { byte |= 0x20 }
-            if byte != lowercase[index] { return false }
-        }
-        return true
     }
 
     /// `example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`.

@@ -16,12 +16,20 @@ public final class Gateway {
     private var drainWatch: Alarm?
     /// The certificates now served (nil without HTTPS listeners).
     private(set) var certificates: CertificateStore?
-    /// ACME tokens pushed through the admin API.
-    let challenges = ChallengeStore()
+    /// State shared by every snapshot and worker (ACME tokens, rate-limit counters, clock).
+    let shared: GatewayShared
+    /// The IP blocklist (loaded in `run`).
+    private(set) var blocklist = BlocklistStore.inMemory
+    private let control: Mailbox<ControlMessage>
 
-    public init(configPath: String, config: GatewayConfig) {
+    /// ACME tokens pushed through the admin API.
+    var challenges: ChallengeStore { shared.challenges }
+
+    public init(configPath: String, config: GatewayConfig) throws {
         self.configPath = configPath
         self.config = config
+        shared = GatewayShared(maxRateLimitKeys: config.rateLimiting.maxKeys)
+        control = try Mailbox<ControlMessage>()
         var logger = Logger(label: "portcullis")
         logger.logLevel = Logger.Level(rawValue: config.server.logLevel) ?? .info
         log = logger
@@ -43,6 +51,11 @@ public final class Gateway {
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
         certificates = try loadCertificates(for: config)
+        blocklist = try BlocklistStore(path: config.blocklist.file)
+        if !config.blocklist.file.isEmpty { log.info("blocklist \(config.blocklist.file): \(blocklist.count) entries") }
+        let controlReceiver = try MailboxReceiver(control, loop: loop) { [unowned self] message in self.receive(message) }
+        let prune = config.blocklist.pruneInterval
+        let blocklistPrune = try Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         try startWorkers()
@@ -54,13 +67,16 @@ public final class Gateway {
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
         for thread in threads { thread.join() }
-        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck)) {}
+        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
         log.info("portcullis stopped")
         return 0
     }
 
     private func startWorkers() throws {
-        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates, challenges: challenges)
+        let snapshot = makeSnapshot()
+        let blocklist = blocklist.current
+        let shared = shared
+        let control = control
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
@@ -74,8 +90,8 @@ public final class Gateway {
             let thread = try WorkerThread(name: "worker-\(index)") {
                 if pin { _ = cshims_pin_thread_to_cpu(Int32(index % cpuCount)) }
                 do {
-                    let worker = try Worker(index: index, snapshot: snapshot, listenerSockets: listenerSockets,
-                                            mailbox: mailbox, metrics: workerMetrics)
+                    let worker = try Worker(index: index, snapshot: snapshot, shared: shared, blocklist: blocklist,
+                                            listenerSockets: listenerSockets, mailbox: mailbox, control: control, metrics: workerMetrics)
                     worker.run()
                 } catch {
                     Logger(label: "portcullis").critical("worker \(index) failed to start: \(error)")
@@ -102,15 +118,18 @@ public final class Gateway {
     func reload() -> Result<Int, ReloadFailure> {
         let newConfig: GatewayConfig
         let newCertificates: CertificateStore?
+        let newBlocklist: BlocklistStore
         do {
             newConfig = try ConfigLoader.load(path: configPath)
             newCertificates = try loadCertificates(for: newConfig)
+            newBlocklist = try BlocklistStore(path: newConfig.blocklist.file)
         } catch {
             log.error("reload failed, keeping the running configuration and certificates:\n\(error)")
             return .failure(ReloadFailure(description: "\(error)"))
         }
-        if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin {
-            log.warning("listener, worker and admin changes take effect at the next restart")
+        if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin
+            || newConfig.rateLimiting.maxKeys != config.rateLimiting.maxKeys {
+            log.warning("listener, worker, admin and rate_limiting.max_keys changes take effect at the next restart")
         }
         var applied = newConfig
         applied.listeners = config.listeners
@@ -118,9 +137,11 @@ public final class Gateway {
         applied.admin = config.admin
         config = applied
         certificates = newCertificates
+        blocklist = newBlocklist
         generation += 1
-        let snapshot = GatewaySnapshot(config: applied, generation: generation, certificates: newCertificates, challenges: challenges)
+        let snapshot = makeSnapshot()
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
+        publishBlocklist()
         log.info("configuration reloaded (generation \(generation))")
         return .success(generation)
     }
@@ -161,9 +182,52 @@ public final class Gateway {
             log.error("ticket key rotation: cannot rebuild the certificates, keeping the old key: \(error)")
             return
         }
-        let snapshot = GatewaySnapshot(config: config, generation: generation, certificates: certificates, challenges: challenges)
+        let snapshot = makeSnapshot()
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         log.info("session ticket key rotated")
+    }
+
+    private func makeSnapshot() -> GatewaySnapshot {
+        GatewaySnapshot(config: config, generation: generation, certificates: certificates, shared: shared)
+    }
+
+    // MARK: Blocklist
+
+    /// Hands the current blocklist to every worker.
+    func publishBlocklist() {
+        let current = blocklist.current
+        for mailbox in mailboxes { mailbox.post(.blocklist(current)) }
+    }
+
+    private func receive(_ message: ControlMessage) {
+        switch message {
+        case .ban(let address, let reason):
+            let cidr = CIDR(address: address, length: 128)
+            let now = IPBlocklist.now()
+            if let existing = blocklist.entry(for: cidr), existing.expiresAt == 0 || existing.expiresAt > now { return }
+            let seconds = config.rateLimiting.autoBanDuration / 1_000_000_000
+            let entry = BlocklistEntry(cidr: cidr, allow: false, expiresAt: now + UInt32(clamping: seconds), reason: reason)
+            do {
+                try blocklist.add(entry)
+            } catch {
+                log.error("auto-ban of \(cidr) not saved: \(error)")
+                return
+            }
+            log.notice("auto-ban: \(cidr) blocked for \(seconds)s (\(reason))")
+            publishBlocklist()
+        }
+    }
+
+    private func pruneBlocklist() {
+        do {
+            let removed = try blocklist.pruneExpired(now: IPBlocklist.now())
+            if removed > 0 {
+                log.info("blocklist: \(removed) expired entr\(removed == 1 ? "y" : "ies") removed")
+                publishBlocklist()
+            }
+        } catch {
+            log.error("blocklist: cannot write \(blocklist.path) after removing expired entries: \(error)")
+        }
     }
 
     private static let expiryCheckInterval: UInt64 = 6 * 3_600_000_000_000

@@ -1,3 +1,15 @@
+/// State that outlives configuration snapshots and is shared by every worker: pushed ACME
+/// tokens, the rate-limit counters and the fleet clock. Created once per process.
+public final class GatewayShared: Sendable {
+    let challenges = ChallengeStore()
+    let rateLimitCounters: RateLimitTable
+    let clock = FleetClock()
+
+    init(maxRateLimitKeys: Int) {
+        rateLimitCounters = RateLimitTable(maxKeys: maxRateLimitKeys)
+    }
+}
+
 /// Everything a worker needs to serve requests under one configuration, built off the hot path
 /// by the control thread and swapped whole. A request keeps the snapshot it started with, so a
 /// reload never changes a request in flight.
@@ -8,23 +20,28 @@ public final class GatewaySnapshot: Sendable {
     let router: Router
     /// The certificates for HTTPS listeners (nil without any).
     public let certificates: CertificateStore?
-    /// The `Strict-Transport-Security` field sent on HTTPS responses, rendered once.
-    let hstsField: [UInt8]
-
+    /// The header policy of answers outside any route (404 and parse errors).
+    let defaultHeaders: ResponseHeaderPolicy
+    let rateLimiter: RateLimiter
+    /// Peers whose `X-Forwarded-For` names the client.
+    let trustedProxies: [CIDR]
     /// ACME HTTP-01 tokens (shared by every snapshot: tokens survive reloads).
     let challenges: ChallengeStore
     /// The port text for redirects to HTTPS ("" for 443); nil without an HTTPS listener.
     let redirectPort: [UInt8]?
 
-    public init(config: GatewayConfig, generation: Int, certificates: CertificateStore?, challenges: ChallengeStore) {
+    init(config: GatewayConfig, generation: Int, certificates: CertificateStore?, shared: GatewayShared) {
         self.config = config
         self.generation = generation
         self.certificates = certificates
-        self.challenges = challenges
+        challenges = shared.challenges
         let httpsPort = config.tls.redirectPort != 0 ? config.tls.redirectPort
             : config.listeners.first { $0.scheme == .https }?.address.port
         redirectPort = httpsPort.map { $0 == 443 ? [] : Array(":\($0)".utf8) }
-        hstsField = config.tls.hsts.isEmpty ? [] : Array("Strict-Transport-Security: \(config.tls.hsts)\r\n".utf8)
-        router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody)
+        defaultHeaders = ResponseHeaderPolicy(settings: config.securityHeaders, route: .standard)
+        router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody,
+                        headerSettings: config.securityHeaders)
+        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock, sharedKeyPrefix: nil)
+        trustedProxies = config.clientIP.trustedProxies
     }
 }

@@ -3,11 +3,19 @@ import Glibc
 import Logging
 
 /// Messages the control thread posts to a worker.
-public enum WorkerMessage: Sendable {
+enum WorkerMessage: Sendable {
     /// Serve new requests under this snapshot.
     case install(GatewaySnapshot)
     /// Stop accepting, finish in-flight requests within the drain timeout, then exit.
     case drain
+    /// The blocklist changed.
+    case blocklist(IPBlocklist)
+}
+
+/// Messages workers post to the control thread.
+enum ControlMessage: Sendable {
+    /// Auto-ban: this client passed the rate-limit rejection threshold.
+    case ban(IPAddress, reason: String)
 }
 
 /// One worker thread: its own epoll loop, listening sockets, connections, upstream pools and
@@ -20,7 +28,12 @@ final class Worker {
     let buffers = BufferPool()
     let requestIDs = RequestIDGenerator()
     let log: Logger
+    let shared: GatewayShared
+    private let control: Mailbox<ControlMessage>
     private(set) var snapshot: GatewaySnapshot
+    private(set) var blocklist: IPBlocklist
+    /// Scratch bytes for rate-limit counter names (one request at a time on a worker).
+    var rateLimitScratch: [UInt8] = []
     /// Upstream pools of the current snapshot, in the order of `snapshot.config.upstreams`.
     private(set) var pools: [UpstreamPool] = []
     private var servers: [String: UpstreamServer] = [:]
@@ -30,10 +43,14 @@ final class Worker {
     private var drainAlarm: Alarm?
     private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
 
-    init(index: Int, snapshot: GatewaySnapshot, listenerSockets: [(Int32, ListenerSettings)],
-         mailbox: Mailbox<WorkerMessage>, metrics: WorkerMetrics) throws {
+    init(index: Int, snapshot: GatewaySnapshot, shared: GatewayShared, blocklist: IPBlocklist, listenerSockets: [(Int32, ListenerSettings)],
+         mailbox: Mailbox<WorkerMessage>, control: Mailbox<ControlMessage>, metrics: WorkerMetrics) throws {
         self.index = index
         self.snapshot = snapshot
+        self.shared = shared
+        self.blocklist = blocklist
+        self.control = control
+        rateLimitScratch.reserveCapacity(512)
         self.mailbox = mailbox
         self.metrics = metrics
         var logger = Logger(label: "portcullis.worker.\(index)")
@@ -67,6 +84,31 @@ final class Worker {
             buildPools()
         case .drain:
             beginDrain()
+        case .blocklist(let newBlocklist):
+            blocklist = newBlocklist
+        }
+    }
+
+    /// Fleet time in epoch seconds (blocklist expiry).
+    var epochSeconds: UInt32 {
+        UInt32(truncatingIfNeeded: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000_000)
+    }
+
+    private static let autoBanSeed: UInt64 = 0xA070_BA11
+
+    /// Counts a 429 towards auto-ban: past the threshold within the period, the control thread
+    /// is asked to ban the client.
+    func rateLimitRejected(client: IPAddress) {
+        metrics.rateLimitedRequests.add(1)
+        let settings = snapshot.config.rateLimiting
+        guard settings.autoBanRejections > 0 else { return }
+        let period = Int64(settings.autoBanPeriod)
+        let now = shared.clock.nanoseconds(monotonic: loop.now)
+        let key = withUnsafeBytes(of: (client.high, client.low)) { KeyHash.hash($0.bindMemory(to: UInt8.self), seed: Self.autoBanSeed) }
+        let result = shared.rateLimitCounters.hit(key: key, window: now / period, elapsed: Double(now % period) / Double(period),
+                                                  limit: Int64(settings.autoBanRejections), sharedName: UnsafeBufferPointer(start: nil, count: 0))
+        if !result.admitted {
+            control.post(.ban(client, reason: "auto-ban: \(settings.autoBanRejections) rate-limit rejections within \(settings.autoBanPeriod / 1_000_000_000)s"))
         }
     }
 

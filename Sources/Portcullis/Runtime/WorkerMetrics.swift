@@ -9,6 +9,12 @@ public final class WorkerMetrics: Sendable {
     let acceptedConnections = Counter()
     let tlsHandshakes = Counter()
     let tlsHandshakeFailures = Counter()
+    /// Connections closed at accept because the address is blocked.
+    let blockedConnections = Counter()
+    /// Requests refused with 403 (blocked client behind a proxy, or banned since connecting).
+    let blockedRequests = Counter()
+    /// Requests refused with 429.
+    let rateLimitedRequests = Counter()
     /// Upstream failures, by `UpstreamErrorKind`.
     let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
 
@@ -33,6 +39,9 @@ public final class WorkerMetrics: Sendable {
             acceptedConnections: acceptedConnections.value,
             tlsHandshakes: tlsHandshakes.value,
             tlsHandshakeFailures: tlsHandshakeFailures.value,
+            blockedConnections: blockedConnections.value,
+            blockedRequests: blockedRequests.value,
+            rateLimitedRequests: rateLimitedRequests.value,
             upstreamErrors: upstreamErrors.map(\.value))
     }
 }
@@ -65,6 +74,9 @@ struct MetricsSample {
     var acceptedConnections: Int
     var tlsHandshakes: Int
     var tlsHandshakeFailures: Int
+    var blockedConnections: Int
+    var blockedRequests: Int
+    var rateLimitedRequests: Int
     var upstreamErrors: [Int]
 
     static func + (lhs: MetricsSample, rhs: MetricsSample) -> MetricsSample {
@@ -74,6 +86,9 @@ struct MetricsSample {
             acceptedConnections: lhs.acceptedConnections + rhs.acceptedConnections,
             tlsHandshakes: lhs.tlsHandshakes + rhs.tlsHandshakes,
             tlsHandshakeFailures: lhs.tlsHandshakeFailures + rhs.tlsHandshakeFailures,
+            blockedConnections: lhs.blockedConnections + rhs.blockedConnections,
+            blockedRequests: lhs.blockedRequests + rhs.blockedRequests,
+            rateLimitedRequests: lhs.rateLimitedRequests + rhs.rateLimitedRequests,
             upstreamErrors: zip(lhs.upstreamErrors, rhs.upstreamErrors).map(+))
     }
 }

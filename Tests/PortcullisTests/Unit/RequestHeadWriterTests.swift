@@ -9,8 +9,8 @@ import Testing
         let out = ByteBuffer(capacity: 256)
         bytes.withUnsafeBufferPointer { buffer in
             RequestHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid-1".utf8),
-                                    context: ForwardingContext(clientIP: Array(clientIP.utf8), scheme: "http", port: Array("8080".utf8)),
-                                    hostFallback: Array("127.0.0.1:8080".utf8), into: out)
+                                    context: ForwardingContext(peerIP: Array(clientIP.utf8), scheme: "http", port: Array("8080".utf8)),
+                                    clientIP: Array(clientIP.utf8), hostFallback: Array("127.0.0.1:8080".utf8), into: out)
         }
         return String(decoding: out.bytes, as: UTF8.self)
     }

@@ -3,11 +3,12 @@ import Testing
 
 @Suite struct RouterTests {
     private let router = Router(settings: [
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false, maxBody: nil),
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false, maxBody: nil),
-        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false, maxBody: nil),
-        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true, maxBody: nil),
-    ], upstreamNames: ["api-read", "api", "static", "default"], defaultMaxBody: 1024)
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false, maxBody: nil, headers: .standard),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false, maxBody: nil, headers: .standard),
+        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false, maxBody: nil, headers: .standard),
+        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true, maxBody: nil, headers: .standard),
+    ], upstreamNames: ["api-read", "api", "static", "default"], defaultMaxBody: 1024,
+                                headerSettings: .defaults)
 
     private func route(_ host: String, _ path: String, _ method: String = "GET") -> Int? {
         let hostBytes = Array(host.utf8)
@@ -15,7 +16,7 @@ import Testing
         let methodBytes = Array(method.utf8)
         return hostBytes.withUnsafeBufferPointer { hostBuffer in
             pathBytes.withUnsafeBufferPointer { pathBuffer in
-                methodBytes.withUnsafeBufferPointer { router.match(host: hostBuffer, path: pathBuffer, method: $0)?.upstreamIndex }
+                methodBytes.withUnsafeBufferPointer { router.match(host: hostBuffer, path: pathBuffer, method: $0)?.1.upstreamIndex }
             }
         }
     }

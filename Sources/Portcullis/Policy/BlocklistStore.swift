@@ -1,0 +1,129 @@
+import Glibc
+
+/// The control thread's copy of the blocklist: applies changes (file load, admin API, auto-ban,
+/// other instances through Redis), writes the file before a change is acknowledged, and hands
+/// out immutable `IPBlocklist` values for the workers.
+final class BlocklistStore {
+    /// The file entries are loaded from and written to ("" for none: changes live in memory).
+    let path: String
+    private var table: PrefixTable
+    private var reasons: [String] = [""]
+    private var reasonIndex: [String: UInt32] = ["": 0]
+    /// The value last handed out; rebuilt after a change.
+    private var published: IPBlocklist?
+
+    /// A blocklist file that cannot be read or parsed.
+    struct LoadError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Loads `path` (a missing file is an empty blocklist, created at the first change).
+    init(path: String) throws(LoadError) {
+        self.path = path
+        table = PrefixTable()
+        guard !path.isEmpty else { return }
+        let bytes: [UInt8]
+        do {
+            bytes = try Self.readFile(path)
+        } catch {
+            if error.code == ENOENT { return }
+            throw LoadError(description: "cannot read the blocklist \(path): \(error)")
+        }
+        let parsed = BlocklistFile.parse(bytes)
+        guard parsed.errors.isEmpty else {
+            throw LoadError(description: "\(path) has \(parsed.errors.count) invalid line(s):\n"
+                            + parsed.errors.prefix(20).map { "  \(path):\($0)" }.joined(separator: "\n"))
+        }
+        table = PrefixTable(capacity: parsed.entries.count)
+        for entry in parsed.entries { table.insert(tableEntry(entry)) }
+    }
+
+    /// An empty blocklist without a file.
+    static var inMemory: BlocklistStore { try! BlocklistStore(path: "") }
+
+    /// Entries held (expired ones included until pruned).
+    var count: Int { table.count }
+
+    /// The blocklist for workers.
+    var current: IPBlocklist {
+        if let published { return published }
+        let made = IPBlocklist(table: table, reasons: reasons)
+        published = made
+        return made
+    }
+
+    func entry(for cidr: CIDR) -> BlocklistEntry? { table.entry(for: cidr).map(blocklistEntry) }
+
+    /// A page of entries for the admin API.
+    func page(from cursor: Int, limit: Int) -> (entries: [BlocklistEntry], next: Int?) {
+        let page = table.page(from: cursor, limit: limit)
+        return (page.entries.map(blocklistEntry), page.next)
+    }
+
+    /// Adds (or replaces) an entry and writes the file; on a write error nothing changes.
+    func add(_ entry: BlocklistEntry) throws(SystemError) {
+        var changed = table
+        changed.insert(tableEntry(entry))
+        try commit(changed)
+    }
+
+    /// Removes an entry and writes the file; false when there was none.
+    func remove(_ cidr: CIDR) throws(SystemError) -> Bool {
+        var changed = table
+        guard changed.remove(cidr) else { return false }
+        try commit(changed)
+        return true
+    }
+
+    /// Drops entries expired before `now` (epoch seconds); returns how many.
+    func pruneExpired(now: UInt32) throws(SystemError) -> Int {
+        let expired = table.allEntries.filter { $0.expiresAt != 0 && $0.expiresAt <= now }
+        guard !expired.isEmpty else { return 0 }
+        var changed = table
+        for entry in expired { changed.remove(entry.cidr) }
+        try commit(changed)
+        return expired.count
+    }
+
+    private func commit(_ changed: PrefixTable) throws(SystemError) {
+        if !path.isEmpty {
+            try AtomicFile.write(BlocklistFile.render(changed.allEntries.map(blocklistEntry)), to: path)
+        }
+        table = changed
+        published = nil
+    }
+
+    private func tableEntry(_ entry: BlocklistEntry) -> PrefixTable.Entry {
+        PrefixTable.Entry(cidr: entry.cidr, allow: entry.allow, expiresAt: entry.expiresAt, reason: intern(entry.reason))
+    }
+
+    private func blocklistEntry(_ entry: PrefixTable.Entry) -> BlocklistEntry {
+        BlocklistEntry(cidr: entry.cidr, allow: entry.allow, expiresAt: entry.expiresAt,
+                       reason: Int(entry.reason) < reasons.count ? reasons[Int(entry.reason)] : "")
+    }
+
+    /// Reasons are stored once each; past 8 million distinct reasons new ones are not kept.
+    private func intern(_ reason: String) -> UInt32 {
+        if let index = reasonIndex[reason] { return index }
+        guard reasons.count < 0x7F_FFFF else { return 0 }
+        let index = UInt32(reasons.count)
+        reasons.append(reason)
+        reasonIndex[reason] = index
+        return index
+    }
+
+    static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(path)") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw SystemError("read \(path)") }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+    }
+}

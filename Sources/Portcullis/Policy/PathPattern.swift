@@ -1,0 +1,64 @@
+/// A rate-limit rule's `match`: an optional method and a path glob, compared against request
+/// bytes without allocating.
+///
+/// In the glob, `*` matches any run of characters inside one path segment (not `/`); a `*` at
+/// the very end matches everything after it, slashes included, so `/api/v1/auth/*` also covers
+/// `/api/v1/auth/login/` and deeper paths. A lone `*` matches every request. The query string
+/// is not part of the path.
+struct PathPattern: Sendable, Equatable {
+    /// Upper-case method, or empty for any.
+    let method: [UInt8]
+    let glob: [UInt8]
+
+    init?(_ text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        switch parts.count {
+        case 1:
+            method = []
+            glob = Array(parts[0].utf8)
+        case 2:
+            guard parts[0].utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else { return nil }
+            method = Array(parts[0].utf8)
+            glob = Array(parts[1].utf8)
+        default:
+            return nil
+        }
+        guard glob == [UInt8(ascii: "*")] || glob.first == ASCII.slash else { return nil }
+    }
+
+    /// True when the request's method and path (no query) match.
+    func matches(method requestMethod: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>) -> Bool {
+        if !method.isEmpty && !method.elementsEqual(requestMethod) { return false }
+        return glob.withUnsafeBufferPointer { Self.globMatches($0, path) }
+    }
+
+    private static let star = UInt8(ascii: "*")
+
+    /// Iterative matching with one backtrack point per segment: linear in practice, never
+    /// exponential.
+    static func globMatches(_ pattern: UnsafeBufferPointer<UInt8>, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        var p = 0
+        var t = 0
+        var starP = -1
+        var starT = 0
+        while t < text.count {
+            if p < pattern.count && pattern[p] == star {
+                if p == pattern.count - 1 { return true }
+                starP = p
+                starT = t
+                p += 1
+            } else if p < pattern.count && pattern[p] == text[t] {
+                p += 1
+                t += 1
+            } else if starP >= 0 && text[starT] != ASCII.slash {
+                starT += 1
+                t = starT
+                p = starP + 1
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == star { p += 1 }
+        return p == pattern.count
+    }
+}
