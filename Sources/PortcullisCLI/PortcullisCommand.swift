@@ -9,7 +9,7 @@ struct PortcullisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy security gateway.",
-        subcommands: [Run.self, Check.self, Reload.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, BlocklistCommand.self, Version.self],
         defaultSubcommand: nil)
 }
 
@@ -72,13 +72,7 @@ extension PortcullisCommand {
         @OptionGroup var options: ConfigOption
 
         func run() throws {
-            try reportingErrors(as: "portcullis reload") {
-                let config = try ConfigLoader.load(path: options.config)
-                let token = try AdminToken.load(settings: config.admin)
-                let (status, body) = try AdminClient.post(path: "/admin/certs/reload", to: config.admin.address, token: token)
-                print(body, terminator: body.hasSuffix("\n") ? "" : "\n")
-                if status != 200 { throw ExitCode(1) }
-            }
+            try callAdmin("portcullis reload", "POST", path: "/admin/certs/reload", config: options.config, expecting: 200)
         }
     }
 

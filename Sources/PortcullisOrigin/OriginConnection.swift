@@ -74,6 +74,14 @@ final class OriginConnection {
         case "headers":
             discardBody(request)
             return respond(200, type: "text/plain", body: Array(request.rawHead.utf8))
+        case "set-headers":
+            // /set-headers?Name=value&Other=value: answers with those fields (header policy tests).
+            discardBody(request)
+            let query = request.target.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+            let fields = query.split(separator: "&").map { pair in
+                pair.replacingOccurrences(of: "=", with: ": ").removingPercentEncoding ?? String(pair)
+            }
+            return respond(200, type: "text/plain", body: Array("ok\n".utf8), extraFields: fields.map { "\($0)\r\n" }.joined())
         case "slow":
             discardBody(request)
             usleep(UInt32(number) * 1000)
@@ -196,10 +204,10 @@ final class OriginConnection {
     }
 
     @discardableResult
-    private func respond(_ status: Int, type: String, body: [UInt8], head: Bool = false) -> Bool {
+    private func respond(_ status: Int, type: String, body: [UInt8], head: Bool = false, extraFields: String = "") -> Bool {
         let reason = status == 200 ? "OK" : "Status"
         let lengthField = status == 204 || status == 304 ? "" : "Content-Length: \(body.count)\r\n"
-        let text = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\n\(lengthField)X-Origin: \(name)\r\nServer: portcullis-origin\r\n\r\n"
+        let text = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\n\(lengthField)X-Origin: \(name)\r\nServer: portcullis-origin\r\nX-Powered-By: demo\r\n\(extraFields)\r\n"
         return writeAll(Array(text.utf8) + (head ? [] : body))
     }
 

@@ -4,6 +4,8 @@ import Foundation
 struct AdminRequest {
     var method: String
     var path: String
+    /// Query parameters (percent-decoded).
+    var query: [String: String]
     /// Field names lower-cased.
     var headers: [String: String]
     var body: [UInt8]
@@ -18,7 +20,7 @@ struct AdminResponse {
 
     /// A JSON response from a dictionary.
     static func json(_ status: Int, _ object: [String: any Sendable]) -> AdminResponse {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return AdminResponse(status: status, contentType: "application/json", body: String(decoding: data, as: UTF8.self) + "\n")
     }
 
@@ -51,6 +53,9 @@ struct AdminAPI {
             case .failure(let failure):
                 return .error(422, "reload_failed", failure.description)
             }
+        case (_, _) where request.path == BlocklistAPI.prefix || request.path.hasPrefix(BlocklistAPI.prefix + "/"):
+            if let denied = authenticate(request) { return denied }
+            return BlocklistAPI(gateway: gateway).handle(request)
         case (_, _) where request.path.hasPrefix(Self.challengePrefix):
             if let denied = authenticate(request) { return denied }
             return challenge(request, token: String(request.path.dropFirst(Self.challengePrefix.count)))

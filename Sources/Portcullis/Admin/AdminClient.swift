@@ -1,10 +1,12 @@
 import Foundation
 import Glibc
 
-/// A minimal blocking client for the admin API, used by the CLI (`portcullis reload`).
+/// A minimal blocking client for the admin API, used by the CLI (`portcullis reload`,
+/// `portcullis blocklist`).
 public enum AdminClient {
-    /// Sends an authenticated POST with an empty body; returns the status and the body.
-    public static func post(path: String, to address: SocketAddress, token: AdminToken) throws(AdminClientError) -> (Int, String) {
+    /// Sends an authenticated request; returns the status and the body.
+    public static func request(_ method: String, path: String, body: String = "", to address: SocketAddress,
+                            token: AdminToken) throws(AdminClientError) -> (Int, String) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw AdminClientError(description: "socket: \(SystemError("socket"))") }
         defer { close(fd) }
@@ -13,7 +15,10 @@ public enum AdminClient {
         guard address.withSockAddr({ connect(fd, $0, $1) }) == 0 else {
             throw AdminClientError(description: "cannot reach the admin API at \(address): \(SystemError("connect"))")
         }
-        let request = Array("POST \(path) HTTP/1.1\r\nHost: \(address)\r\nAuthorization: \(token.authorizationValue)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("""
+            \(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nAuthorization: \(token.authorizationValue)\r\n\
+            Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)
+            """.utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
             throw AdminClientError(description: "cannot send to \(address)")
         }

@@ -116,7 +116,16 @@ final class AdminConnection: Selectable {
         for field in head.fields {
             headers[text(Int(field.nameStart)..<Int(field.nameEnd)).lowercased()] = text(Int(field.valueStart)..<Int(field.valueEnd))
         }
-        return AdminRequest(method: text(head.methodRange), path: text(head.pathRange), headers: headers,
+        var query: [String: String] = [:]
+        let target = text(head.pathAndQueryRange)
+        if let mark = target.firstIndex(of: "?") {
+            for pair in target[target.index(after: mark)...].split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+                query[key] = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            }
+        }
+        return AdminRequest(method: text(head.methodRange), path: text(head.pathRange), query: query, headers: headers,
                             body: Array(bytes[head.headLength..<(head.headLength + bodyLength)]))
     }
 

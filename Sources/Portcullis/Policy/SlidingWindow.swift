@@ -33,6 +33,6 @@ struct SlidingWindow: Equatable {
             let needed = 1 - room / Double(current)
             wait = (1 - elapsed + needed) * Double(windowSeconds)
         }
-        return max(1, Int64(wait.rounded(.up)))
+        return max(1, Int64((wait - 1e-6).rounded(.up)))
     }
 }

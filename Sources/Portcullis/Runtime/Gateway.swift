@@ -199,6 +199,28 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.blocklist(current)) }
     }
 
+    /// A change to the blocklist from the admin API.
+    enum BlocklistChange {
+        case add(BlocklistEntry)
+        case remove(CIDR)
+    }
+
+    /// Applies a change: written to the file first (a write error changes nothing), then handed
+    /// to the workers. False when a removed entry was not there.
+    @discardableResult
+    func changeBlocklist(_ change: BlocklistChange) throws(SystemError) -> Bool {
+        switch change {
+        case .add(let entry):
+            try blocklist.add(entry)
+            log.notice("blocklist: \(entry.allow ? "allow" : "block") \(entry.cidr) added\(entry.reason.isEmpty ? "" : " (\(entry.reason))")")
+        case .remove(let cidr):
+            guard try blocklist.remove(cidr) else { return false }
+            log.notice("blocklist: \(cidr) removed")
+        }
+        publishBlocklist()
+        return true
+    }
+
     private func receive(_ message: ControlMessage) {
         switch message {
         case .ban(let address, let reason):
@@ -208,13 +230,10 @@ public final class Gateway {
             let seconds = config.rateLimiting.autoBanDuration / 1_000_000_000
             let entry = BlocklistEntry(cidr: cidr, allow: false, expiresAt: now + UInt32(clamping: seconds), reason: reason)
             do {
-                try blocklist.add(entry)
+                try changeBlocklist(.add(entry))
             } catch {
                 log.error("auto-ban of \(cidr) not saved: \(error)")
-                return
             }
-            log.notice("auto-ban: \(cidr) blocked for \(seconds)s (\(reason))")
-            publishBlocklist()
         }
     }
 

@@ -69,6 +69,9 @@ final class TLSTestClient {
     /// A session to resume later (retained; free with SSL_SESSION_free).
     func session() -> OpaquePointer? { SSL_get1_session(ssl) }
 
+    /// The response head of the last `get`.
+    private(set) var lastHead = ""
+
     /// One GET over the TLS connection; returns status and body.
     func get(_ path: String) throws -> (status: Int, body: String) {
         let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
@@ -82,6 +85,7 @@ final class TLSTestClient {
                let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
                text.utf8.distance(from: text.utf8.startIndex, to: headEnd.upperBound.samePosition(in: text.utf8)!) + length <= received.count {
                 let status = Int(text.split(separator: " ")[1]) ?? 0
+                lastHead = String(text[..<headEnd.lowerBound])
                 return (status, String(text[headEnd.upperBound...]))
             }
             let count = SSL_read(ssl, &buffer, Int32(buffer.count))

@@ -101,6 +101,13 @@ final class GatewayUnderTest: @unchecked Sendable {
         try TestClient.get(port: port, path, headers: headers)
     }
 
+    /// One admin API call with the token (or `token`), on a fresh connection.
+    func admin(_ method: String, _ path: String, body: String = "", token: String = adminToken) throws -> TestResponse {
+        let client = try TestClient(port: adminPort)
+        try client.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        return try client.readResponse()
+    }
+
     /// The value of one metric line (`name{labels}`) from GET /metrics.
     func metric(_ series: String) throws -> Int? {
         let text = String(decoding: try TestClient.get(port: adminPort, "/metrics").body, as: UTF8.self)

@@ -1,0 +1,139 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The IP blocklist through the real binary: closed at accept, allow entries, the admin API
+/// (persisted before it answers, bad input changes nothing), TTLs, trusted proxies and the CLI.
+/// Clients use other loopback addresses (127.0.0.2 …) as their source.
+@Suite struct BlocklistTests {
+    let origin: Origin
+    let file: URL
+
+    init() throws {
+        origin = try Origin()
+        file = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-blocklist-\(UUID().uuidString).txt")
+    }
+
+    private func gateway(file initial: String, extra: String = "") throws -> GatewayUnderTest {
+        try initial.write(to: file, atomically: true, encoding: .utf8)
+        return try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [blocklist]
+            file = "\(file.path)"
+            prune_interval = "200ms"
+            \(extra)
+            """)
+    }
+
+    /// True when a connection from `source` gets a response; false when it is closed unanswered.
+    private func served(_ gateway: GatewayUnderTest, from source: String) throws -> Bool {
+        let client = try TestClient(port: gateway.port, source: source)
+        try? client.send("GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n")
+        return (try? client.readResponse().status) == 200
+    }
+
+    private var fileText: String { (try? String(contentsOf: file, encoding: .utf8)) ?? "" }
+
+    @Test func blockedAddressesAreClosedAtAcceptAndAllowsOverride() throws {
+        let gateway = try gateway(file: "127.0.0.0/24 # loopback test range\nallow 127.0.0.1\n127.0.1.5 expires=2001-01-01T00:00:00Z\n")
+        #expect(try served(gateway, from: "127.0.0.1"), "allow overrides the /24")
+        #expect(try !served(gateway, from: "127.0.0.2"))
+        #expect(try served(gateway, from: "127.0.1.5"), "an expired entry is ignored")
+        #expect(try served(gateway, from: "127.0.1.6"))
+        #expect(try gateway.metric("portcullis_blocked_total{stage=\"connection\"}") == 1)
+    }
+
+    @Test func adminChangesArePersistedAndApplied() throws {
+        let gateway = try gateway(file: "")
+        let keptAlive = try TestClient(port: gateway.port, source: "127.0.0.7")
+        try keptAlive.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try keptAlive.readResponse().status == 200)
+
+        let added = try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "127.0.0.7", "reason": "abuse"}"#)
+        #expect(added.status == 201)
+        #expect(fileText.contains("127.0.0.7 # abuse"), "written before the answer")
+        #expect(try !served(gateway, from: "127.0.0.7"))
+        #expect(try served(gateway, from: "127.0.0.8"))
+        try keptAlive.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try keptAlive.readResponse().status == 403, "a connection opened before the ban is refused on its next request")
+
+        let page = try gateway.admin("GET", "/admin/blocklist?limit=10")
+        let object = try JSONSerialization.jsonObject(with: Data(page.body)) as? [String: Any]
+        let entries = object?["entries"] as? [[String: Any]] ?? []
+        #expect(entries.count == 1 && entries.first?["cidr"] as? String == "127.0.0.7" && entries.first?["reason"] as? String == "abuse")
+        #expect(object?["total"] as? Int == 1)
+
+        #expect(try gateway.admin("DELETE", "/admin/blocklist/127.0.0.7").status == 204)
+        #expect(!fileText.contains("127.0.0.7"))
+        #expect(try served(gateway, from: "127.0.0.7"))
+        #expect(try gateway.admin("DELETE", "/admin/blocklist/127.0.0.7").status == 404)
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "10.0.0.0/8"}"#).status == 201)
+        #expect(try gateway.admin("DELETE", "/admin/blocklist/10.0.0.0%2F8").status == 204, "an encoded slash")
+    }
+
+    @Test func badAdminInputChangesNothing() throws {
+        let gateway = try gateway(file: "192.0.2.0/24\n")
+        let before = fileText
+        let cases: [(String, String)] = [
+            (#"{"cidr": "10.0.0.1/8"}"#, "invalid_cidr"),
+            (#"{"cidr": "not-an-ip"}"#, "invalid_cidr"),
+            (#"{"reason": "x"}"#, "missing_cidr"),
+            (#"{"cidr": "10.0.0.0/8", "ttl_seconds": -5}"#, "invalid_ttl"),
+            (#"{"cidr": "10.0.0.0/8", "ttl_seconds": "60"}"#, "invalid_ttl"),
+            (#"{"cidr": "10.0.0.0/8", "ttl_seconds": true}"#, "invalid_ttl"),
+            (#"{"cidr": "10.0.0.0/8", "ttl": 60}"#, "unknown_field"),
+            (#"{"cidr": "10.0.0.0/8", "reason": "a # b"}"#, "invalid_reason"),
+            ("not json", "invalid_json"),
+        ]
+        for (body, code) in cases {
+            let response = try gateway.admin("POST", "/admin/blocklist", body: body)
+            #expect(response.status == 400 && response.text.contains(code), "\(body) → \(response.status) \(response.text)")
+        }
+        #expect(try gateway.admin("DELETE", "/admin/blocklist/nope").status == 400)
+        #expect(try gateway.admin("GET", "/admin/blocklist?limit=0").status == 400)
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "10.0.0.0/8"}"#, token: "wrong").status == 401)
+        #expect(fileText == before)
+    }
+
+    @Test func entriesWithATTLExpireByThemselves() throws {
+        let gateway = try gateway(file: "")
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "127.0.0.9", "ttl_seconds": 1}"#).status == 201)
+        #expect(fileText.contains("127.0.0.9 expires="))
+        #expect(try !served(gateway, from: "127.0.0.9"))
+        #expect(gateway.child.waitFor(seconds: 5) { (try? self.served(gateway, from: "127.0.0.9")) == true })
+        #expect(gateway.child.waitFor(seconds: 5) { !self.fileText.contains("127.0.0.9") }, "pruned from the file")
+    }
+
+    @Test func clientBehindATrustedProxyIsCheckedToo() throws {
+        let gateway = try gateway(file: "198.51.100.9\n", extra: "[client_ip]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n")
+        func status(_ forwardedFor: String) throws -> Int {
+            try gateway.get("/bytes/1", headers: ["X-Forwarded-For": forwardedFor]).status
+        }
+        #expect(try status("198.51.100.9") == 403)
+        #expect(try status("1.2.3.4, 198.51.100.9, 10.1.1.1") == 403, "right-most untrusted entry")
+        #expect(try status("198.51.100.9, 1.2.3.4") == 200, "entries left of it are the client's own claims")
+        let echoed = try gateway.get("/headers", headers: ["X-Forwarded-For": "203.0.113.5, 10.2.2.2"])
+        #expect(echoed.text.contains("X-Real-IP: 203.0.113.5\r\n"))
+        let direct = try GatewayUnderTest(upstreams: [origin.port], extra: "[blocklist]\nfile = \"\(file.path)\"\n")
+        #expect(try direct.get("/bytes/1", headers: ["X-Forwarded-For": "198.51.100.9"]).status == 200,
+                "without trusted proxies X-Forwarded-For proves nothing")
+    }
+
+    @Test func cliWrapsTheAdminAPI() throws {
+        let gateway = try gateway(file: "")
+        let environment = ["PORTCULLIS_ADMIN_TOKEN": GatewayUnderTest.adminToken]
+        func cli(_ arguments: [String]) throws -> (Int32, String) {
+            let process = try ChildProcess(executable: BuiltProducts.path("portcullis"),
+                                           arguments: arguments + ["--config", gateway.configURL.path], environment: environment)
+            let status = process.waitForExit(seconds: 15) ?? -1
+            return (status, process.output)
+        }
+        let (added, addOutput) = try cli(["blocklist", "add", "203.0.113.0/24", "--ttl", "600", "--reason", "scanner"])
+        #expect(added == 0 && addOutput.contains("203.0.113.0/24"))
+        #expect(fileText.contains("203.0.113.0/24 expires="))
+        let (listed, listOutput) = try cli(["blocklist", "list"])
+        #expect(listed == 0 && listOutput.contains("scanner"))
+        #expect(try cli(["blocklist", "remove", "203.0.113.0/24"]).0 == 0)
+        #expect(try cli(["blocklist", "remove", "203.0.113.0/24"]).0 == 1)
+        #expect(try cli(["blocklist", "add", "10.0.0.1/8"]).0 == 1)
+    }
+}
