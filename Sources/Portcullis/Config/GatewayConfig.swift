@@ -19,6 +19,7 @@ public struct GatewayConfig: Sendable {
     public var clientIP: ClientIPSettings
     public var rateLimiting: RateLimitingSettings
     public var rateLimits: [RateLimitRuleSettings]
+    public var redis: RedisSettings
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -162,6 +163,7 @@ extension GatewayConfig {
         clientIP = ClientIPSettings(reading: root.table("client_ip"))
         rateLimiting = RateLimitingSettings(reading: root.table("rate_limiting"))
         rateLimits = root.tables("rate_limits").compactMap { RateLimitRuleSettings(reading: $0) }
+        redis = RedisSettings(reading: root.table("redis"))
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }

@@ -25,6 +25,11 @@ public final class Alarm: Selectable {
         action()
     }
 
+    /// Stops the timer and closes it.
+    public func cancel(on loop: EventLoop) {
+        loop.deregisterAndClose(self)
+    }
+
     private static func timespec(_ nanoseconds: UInt64) -> Glibc.timespec {
         Glibc.timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
     }

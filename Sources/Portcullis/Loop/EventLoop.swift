@@ -82,6 +82,16 @@ public final class EventLoop {
         target.deadline = 0
     }
 
+    /// Removes `target` from the loop without closing its descriptor (a library owns it).
+    public func deregister(_ target: Selectable) {
+        let fd = target.fd
+        guard fd >= 0 else { return }
+        if Int(fd) < registered.count, registered[Int(fd)] === target { registered[Int(fd)] = nil }
+        epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        target.fd = -1
+        target.interest = 0
+    }
+
     /// Sets or clears (0) the deadline at which `target.deadlineReached()` is called.
     @inline(__always)
     public func setDeadline(_ deadline: UInt64, for target: Selectable) {

@@ -19,10 +19,12 @@ final class RateLimitTable: Sendable {
 
     /// Counts one request for `key` when it fits under `limit` and returns what the counter
     /// looked like. `sharedName` is the Redis name of a counter shared with other instances
-    /// (empty for local-only ones); it is kept only when the counter is created.
-    func hit(key: UInt64, window: Int64, elapsed: Double, limit: Int64, sharedName: UnsafeBufferPointer<UInt8>) -> (admitted: Bool, window: SlidingWindow) {
+    /// (empty for local-only ones) and `windowLength` its window in ns; both are kept only when
+    /// the counter is created.
+    func hit(key: UInt64, window: Int64, elapsed: Double, limit: Int64, sharedName: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0),
+             windowLength: Int64 = 0) -> (admitted: Bool, window: SlidingWindow) {
         shards[Int(key % UInt64(Self.shardCount))].state.withLock { shard in
-            let slot = shard.slot(for: key, window: window, sharedName: sharedName)
+            let slot = shard.slot(for: key, window: window, sharedName: sharedName, windowLength: windowLength)
             let view = shard.entries[slot].view(elapsed: elapsed)
             let admitted = view.admits(limit: limit)
             if admitted { shard.count(slot) } else if !shard.entries[slot].sharedName.isEmpty { shard.markDirty(slot) }
@@ -69,6 +71,7 @@ final class RateLimitTable: Sendable {
         let window: Int64
         let delta: Int64
         let sharedName: [UInt8]
+        let windowLength: Int64
     }
 
     private final class Shard: Sendable {
@@ -91,8 +94,9 @@ private struct WindowCounter {
     /// Increments in `window` not yet sent to Redis.
     var unsynced: Int64 = 0
     var isDirty = false
-    /// Redis name (empty: local only).
+    /// Redis name (empty: local only) and window length (ns).
     var sharedName: [UInt8]
+    var windowLength: Int64
     /// Least-recently-used list links (slot indices, -1 for none).
     var newer: Int = -1
     var older: Int = -1
@@ -144,14 +148,14 @@ private struct ShardState {
 
     /// The slot of `key`'s counter, moved to the front and advanced to `window`; created (or
     /// taken from the least recently used key) when absent.
-    mutating func slot(for key: UInt64, window: Int64, sharedName: UnsafeBufferPointer<UInt8>) -> Int {
+    mutating func slot(for key: UInt64, window: Int64, sharedName: UnsafeBufferPointer<UInt8>, windowLength: Int64) -> Int {
         if let slot = index[key] {
             unlink(slot)
             pushFront(slot)
             entries[slot].advance(to: window)
             return slot
         }
-        let counter = WindowCounter(key: key, window: window, sharedName: Array(sharedName))
+        let counter = WindowCounter(key: key, window: window, sharedName: Array(sharedName), windowLength: windowLength)
         let slot: Int
         if entries.count < capacity {
             slot = entries.count
@@ -184,7 +188,7 @@ private struct ShardState {
         for slot in dirty where entries[slot].isDirty {
             let counter = entries[slot]
             items.append(RateLimitTable.SyncItem(shard: shard, slot: slot, key: counter.key, window: counter.window,
-                                                 delta: counter.unsynced, sharedName: counter.sharedName))
+                                                 delta: counter.unsynced, sharedName: counter.sharedName, windowLength: counter.windowLength))
             entries[slot].unsynced = 0
             entries[slot].isDirty = false
         }

@@ -24,6 +24,7 @@ struct RateLimiter: Sendable {
     let table: RateLimitTable
     let clock: FleetClock
 
+    /// `sharedKeyPrefix` is Redis's `key_prefix` when counters are shared, else nil.
     init(settings: [RateLimitRuleSettings], table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?) {
         self.table = table
         self.clock = clock
@@ -39,13 +40,6 @@ struct RateLimiter: Sendable {
         }
     }
 
-    /// What one request gets.
-    enum Decision: Equatable {
-        case admitted
-        /// Rejected by the rule at this index; retry after this many seconds.
-        case rejected(rule: Int, retryAfter: Int64)
-    }
-
     /// The request facts rules are keyed by.
     struct Subject {
         let method: UnsafeBufferPointer<UInt8>
@@ -56,47 +50,128 @@ struct RateLimiter: Sendable {
         let source: UnsafePointer<UInt8>
     }
 
-    /// Counts the request under every matching rule and writes the `X-RateLimit-*` fields of
-    /// the most restrictive one (plus `Retry-After` when rejected) into `fields`.
-    func decide(_ subject: Subject, now monotonic: UInt64, scratch: inout [UInt8], fields: inout [UInt8]) -> Decision {
-        fields.removeAll(keepingCapacity: true)
+    /// Whether rules can use Redis for this request.
+    enum RedisAvailability {
+        /// No Redis configured: every rule is decided by this process alone.
+        case none
+        case up
+        /// Configured but unreachable: the failure policy decides.
+        case down(RedisSettings.FailurePolicy)
+    }
+
+    /// What one request gets.
+    enum Decision: Equatable {
+        case admitted
+        /// Rejected by the rule at this index.
+        case rejected(rule: Int)
+        /// Redis is unreachable and `on_redis_failure = "deny"`: 503.
+        case unavailable
+        /// Strict rules must ask Redis (`strictChecks`) before the request goes on.
+        case checkStrict
+    }
+
+    /// The state of the most restrictive rule, for the `X-RateLimit-*` fields.
+    struct Report {
+        var rule: Int
+        var remaining: Int64
+        /// End of the current window, epoch seconds.
+        var reset: Int64
+        /// Set when this rule rejected the request.
+        var retryAfter: Int64?
+
+        /// Keeps the rejecting report, else the one with the fewest requests left.
+        static func tighter(_ a: Report?, _ b: Report) -> Report {
+            guard let a else { return b }
+            if a.retryAfter != nil { return a }
+            if b.retryAfter != nil { return b }
+            return b.remaining < a.remaining ? b : a
+        }
+    }
+
+    /// A strict rule's check-and-increment, to send to Redis.
+    struct StrictCheck {
+        let rule: Int
+        /// `<prefix>{rl:<rule>:<key>}` (the window number is appended when sent).
+        let counterName: [UInt8]
+        let window: Int64
+        let elapsed: Double
+    }
+
+    /// Counts the request under every matching rule (locally, or as strict checks for Redis)
+    /// and keeps the most restrictive rule's state in `report`.
+    func decide(_ subject: Subject, now monotonic: UInt64, redis: RedisAvailability, scratch: inout [UInt8],
+                report: inout Report?, strictChecks: inout [StrictCheck]) -> Decision {
+        report = nil
+        strictChecks.removeAll(keepingCapacity: true)
         guard !rules.isEmpty else { return .admitted }
         let now = clock.nanoseconds(monotonic: monotonic)
-        var tightest: (rule: Int, remaining: Int64, window: SlidingWindow)?
-        var rejection: Decision?
         for index in rules.indices where rules[index].pattern.matches(method: subject.method, path: subject.path) {
             let rule = rules[index]
+            switch redis {
+            case .down(.allow): continue
+            case .down(.deny): return .unavailable
+            default: break
+            }
             let windowID = now / rule.windowNanoseconds
             let elapsed = Double(now % rule.windowNanoseconds) / Double(rule.windowNanoseconds)
-            let result = withKey(of: rule, subject) { key in
+            let reset = (windowID + 1) * rule.windowNanoseconds / 1_000_000_000
+            let result: (admitted: Bool, window: SlidingWindow)? = withKey(of: rule, subject) { key in
                 let hash = KeyHash.hash(key, seed: rule.seed)
                 guard !rule.sharedPrefix.isEmpty else {
-                    return table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: UnsafeBufferPointer(start: nil, count: 0))
+                    return table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit)
                 }
                 scratch.removeAll(keepingCapacity: true)
                 scratch.append(contentsOf: rule.sharedPrefix)
                 scratch.append(contentsOf: key)
                 scratch.append(UInt8(ascii: "}"))
+                if case .up = redis, rule.mode == .strict {
+                    strictChecks.append(StrictCheck(rule: index, counterName: scratch, window: windowID, elapsed: elapsed))
+                    return nil
+                }
                 return scratch.withUnsafeBufferPointer { name in
-                    table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name)
+                    table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name,
+                              windowLength: rule.windowNanoseconds)
                 }
             }
-            let remaining = result.window.remaining(limit: rule.limit)
-            if !result.admitted && rejection == nil {
-                rejection = .rejected(rule: index, retryAfter: result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
-                tightest = (index, 0, result.window)
-            } else if rejection == nil && (tightest == nil || remaining < tightest!.remaining) {
-                tightest = (index, remaining, result.window)
-            }
+            guard let result else { continue }
+            let retryAfter = result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000)
+            report = Report.tighter(report, Report(rule: index, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
+                                                   reset: reset, retryAfter: retryAfter))
+            if !result.admitted { return .rejected(rule: index) }
         }
-        guard let tightest else { return .admitted }
-        let rule = rules[tightest.rule]
-        let reset = (now / rule.windowNanoseconds + 1) * rule.windowNanoseconds / 1_000_000_000
-        Self.appendField("X-RateLimit-Limit: ", rule.limit, to: &fields)
-        Self.appendField("X-RateLimit-Remaining: ", tightest.remaining, to: &fields)
-        Self.appendField("X-RateLimit-Reset: ", reset, to: &fields)
-        if case .rejected(_, let retryAfter) = rejection { Self.appendField("Retry-After: ", retryAfter, to: &fields) }
-        return rejection ?? .admitted
+        return strictChecks.isEmpty ? .admitted : .checkStrict
+    }
+
+    /// The report for a strict rule from Redis's answer: whether it admitted the request and
+    /// the counts it saw (the current one including this request when admitted).
+    func strictReport(_ check: StrictCheck, admitted: Bool, current: Int64, previous: Int64) -> Report {
+        let rule = rules[check.rule]
+        let window = SlidingWindow(current: current, previous: previous, elapsed: check.elapsed)
+        return Report(rule: check.rule, remaining: admitted ? window.remaining(limit: rule.limit) : 0,
+                      reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
+                      retryAfter: admitted ? nil : window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
+    }
+
+    /// Counts a strict rule locally: with `limit` nil only to remember a request Redis admitted
+    /// (so an outage starts from this instance's own counts), else to decide when Redis failed.
+    @discardableResult
+    func strictFallback(_ check: StrictCheck, limit: Int64? = nil) -> Report {
+        let rule = rules[check.rule]
+        let hash = KeyHash.hash(Array(check.counterName.dropFirst(rule.sharedPrefix.count).dropLast()), seed: rule.seed)
+        let result = table.hit(key: hash, window: check.window, elapsed: check.elapsed, limit: limit ?? rule.limit)
+        return Report(rule: check.rule, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
+                      reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
+                      retryAfter: result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
+    }
+
+    /// Writes `X-RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After` for a rejection).
+    func render(_ report: Report?, into fields: inout [UInt8]) {
+        fields.removeAll(keepingCapacity: true)
+        guard let report else { return }
+        Self.appendField("X-RateLimit-Limit: ", rules[report.rule].limit, to: &fields)
+        Self.appendField("X-RateLimit-Remaining: ", report.remaining, to: &fields)
+        Self.appendField("X-RateLimit-Reset: ", report.reset, to: &fields)
+        if let retryAfter = report.retryAfter { Self.appendField("Retry-After: ", retryAfter, to: &fields) }
     }
 
     /// Calls `body` with the bytes the rule counts this request under.

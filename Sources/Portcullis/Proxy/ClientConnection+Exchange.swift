@@ -9,21 +9,19 @@ extension ClientConnection {
         requestsServed += 1
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
-        let canContinue = head.bodyFraming == .none && head.keepAlive && !worker.draining
+        let canContinue = canKeepAliveAfterLocalAnswer
         switch RequestPath.decide(for: self, source: source) {
         case .respond(let status):
-            GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
-                                  headOnly: head.method == .head, added: addedFields, into: output)
-            answeredLocally(status: status, keepAlive: canContinue)
+            answer(status: status)
         case .blocked:
             worker.metrics.blockedRequests.add(1)
             GatewayResponse.write(status: 403, requestID: requestID, keepAlive: false, headOnly: head.method == .head,
                                   added: addedFields, into: output)
             answeredLocally(status: 403, keepAlive: false)
         case .rateLimited(let rule):
-            GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
-                                  added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
-            answeredLocally(status: 429, keepAlive: canContinue)
+            answerRateLimited(rule: rule)
+        case .checkStrictLimits(let upstreamIndex, let maxBody):
+            awaitStrictLimits(upstreamIndex: upstreamIndex, maxBody: maxBody)
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
                                       headOnly: head.method == .head, into: output)
@@ -34,36 +32,61 @@ extension ClientConnection {
                                                  requestID: requestID, keepAlive: canContinue, into: output)
             answeredLocally(status: 308, keepAlive: canContinue)
         case .forward(let upstreamIndex, let maxBody):
-            pool = worker.pools[upstreamIndex]
-            requestBodyLimit = maxBody
-            requestBodyReceived = 0
-            method = head.method
-            clientMinorVersion = head.minorVersion
-            clientKeepAlive = head.keepAlive
-            isUpgradeRequest = head.isUpgrade
-            requestFraming = head.bodyFraming
-            if case .length(let length) = head.bodyFraming { requestRemaining = length }
-            requestDecoder = ChunkedDecoder()
-            requestBodyDone = head.bodyFraming == .none
-            requestBodyForwarded = false
-            requestSent = false
-            expectContinue = head.expectContinue
-            forwardedHead.clear()
-            RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
-                                    hostFallback: localHost, into: forwardedHead)
-            input.consume(head.headLength)
-            parser.reset()
-            responseState = .awaitingHead
-            responseStarted = false
-            attempts = 0
-            triedServer = nil
-            phase = .proxying
-            connectUpstream(fresh: false)
+            beginForwarding(upstreamIndex: upstreamIndex, maxBody: maxBody)
         }
     }
 
+    /// After a local answer the connection can go on only if no request body is pending.
+    var canKeepAliveAfterLocalAnswer: Bool { head.bodyFraming == .none && head.keepAlive && !worker.draining }
+
+    /// Answers the current request with a gateway error page.
+    func answer(status: Int) {
+        let canContinue = canKeepAliveAfterLocalAnswer
+        GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
+                              headOnly: head.method == .head, added: addedFields, into: output)
+        answeredLocally(status: status, keepAlive: canContinue)
+    }
+
+    /// 429, naming the rule.
+    func answerRateLimited(rule: Int) {
+        let canContinue = canKeepAliveAfterLocalAnswer
+        GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
+                              added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
+        answeredLocally(status: 429, keepAlive: canContinue)
+    }
+
+    /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
+    func beginForwarding(upstreamIndex: Int, maxBody: Int64) {
+        let source = UnsafePointer(input.readPointer)
+        pool = worker.pools[upstreamIndex]
+        requestBodyLimit = maxBody
+        requestBodyReceived = 0
+        method = head.method
+        clientMinorVersion = head.minorVersion
+        clientKeepAlive = head.keepAlive
+        isUpgradeRequest = head.isUpgrade
+        requestFraming = head.bodyFraming
+        if case .length(let length) = head.bodyFraming { requestRemaining = length }
+        requestDecoder = ChunkedDecoder()
+        requestBodyDone = head.bodyFraming == .none
+        requestBodyForwarded = false
+        requestSent = false
+        expectContinue = head.expectContinue
+        forwardedHead.clear()
+        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
+                                hostFallback: localHost, into: forwardedHead)
+        input.consume(head.headLength)
+        parser.reset()
+        responseState = .awaitingHead
+        responseStarted = false
+        attempts = 0
+        triedServer = nil
+        phase = .proxying
+        connectUpstream(fresh: false)
+    }
+
     /// After a response the gateway wrote itself: consume the head, then go on or close.
-    private func answeredLocally(status: Int, keepAlive: Bool) {
+    func answeredLocally(status: Int, keepAlive: Bool) {
         worker.metrics.countResponse(status: status)
         requestBodyDone = head.bodyFraming == .none
         input.consume(head.headLength)

@@ -15,6 +15,8 @@ final class ClientConnection: Selectable {
         case handshaking
         /// Waiting for (or parsing) a request head.
         case readingHead
+        /// Waiting for Redis to answer the request's strict rate limits.
+        case awaitingPolicy
         /// An exchange with an upstream is in progress.
         case proxying
         /// After a 101: bytes flow both ways untouched.
@@ -49,6 +51,17 @@ final class ClientConnection: Selectable {
     var responseHeaders: ResponseHeaderPolicy
     /// `X-RateLimit-*` (and `Retry-After`) lines for the current request, or empty.
     var rateLimitFields: [UInt8] = []
+    /// The most restrictive rate-limit rule's state for the current request.
+    var rateLimitReport: RateLimiter.Report?
+    /// Strict rate limits the current request waits on (`ClientConnection+Policy`).
+    var strictChecks: [RateLimiter.StrictCheck] = []
+    var strictChecksPending = 0
+    var sendingStrictChecks = false
+    /// Where the request goes once its strict checks pass.
+    var strictForward: (upstreamIndex: Int, maxBody: Int64) = (0, 0)
+    var strictOutcome = StrictOutcome.admitted
+    /// The current request's client address (set when it waits on strict checks).
+    var clientAddress = IPAddress(high: 0, low: 0)
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
     var input: ByteBuffer
@@ -156,6 +169,7 @@ final class ClientConnection: Selectable {
             switch phase {
             case .handshaking: progressed = stepHandshaking()
             case .readingHead: progressed = stepReadingHead()
+            case .awaitingPolicy: progressed = false
             case .proxying: progressed = stepProxying()
             case .tunnel: progressed = stepTunnel()
             case .closing: progressed = stepClosing()
@@ -390,6 +404,9 @@ final class ClientConnection: Selectable {
             } else {
                 deadline = phaseStartedAt + timeouts.clientHeader
             }
+        case .awaitingPolicy:
+            // Redis's command timeout bounds the wait; the connection sets no clock of its own.
+            deadline = 0
         case .proxying:
             deadline = exchangeDeadline(timeouts)
         case .tunnel:
@@ -432,6 +449,8 @@ final class ClientConnection: Selectable {
                 return
             }
             refuse(status: 408)
+        case .awaitingPolicy:
+            return
         case .proxying:
             let timeouts = snapshot.config.timeouts
             if upstream?.connecting == true {

@@ -37,6 +37,9 @@ enum RequestPath {
         case blocked
         /// Over a rate limit: 429 naming the rule at this index.
         case rateLimited(rule: Int)
+        /// Strict rate limits must be checked in Redis first (`connection.strictChecks`); then
+        /// forward as `.forward` would.
+        case checkStrictLimits(upstreamIndex: Int, maxBody: Int64)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
         case serveChallenge(keyAuthorization: String)
         /// Send the client to the same URL over HTTPS (308).
@@ -85,18 +88,26 @@ enum RequestPath {
         if case .length(let length) = head.bodyFraming, length > route.maxBody { return .respond(status: 413) }
 
         // Phase 10: rate limits.
+        let limiter = snapshot.rateLimiter
         let decision = connection.clientIP.withUnsafeBufferPointer { clientIP in
-            snapshot.rateLimiter.decide(RateLimiter.Subject(method: method, path: path, clientIP: clientIP, routeIndex: routeIndex,
-                                                            head: head, source: source),
-                                        now: connection.worker.loop.now, scratch: &connection.worker.rateLimitScratch,
-                                        fields: &connection.rateLimitFields)
+            limiter.decide(RateLimiter.Subject(method: method, path: path, clientIP: clientIP, routeIndex: routeIndex, head: head, source: source),
+                           now: connection.worker.loop.now, redis: connection.worker.redisAvailability,
+                           scratch: &connection.worker.rateLimitScratch, report: &connection.rateLimitReport,
+                           strictChecks: &connection.strictChecks)
         }
-        if case .rejected(let rule, _) = decision {
+        limiter.render(connection.rateLimitReport, into: &connection.rateLimitFields)
+        switch decision {
+        case .admitted:
+            return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
+        case .rejected(let rule):
             connection.worker.rateLimitRejected(client: clientAddress)
             return .rateLimited(rule: rule)
+        case .unavailable:
+            return .respond(status: 503)
+        case .checkStrict:
+            connection.clientAddress = clientAddress
+            return .checkStrictLimits(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
         }
-
-        return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
     }
 
     private static func challenge(token: Slice<UnsafeBufferPointer<UInt8>>, method: HTTPMethod, snapshot: GatewaySnapshot) -> Verdict {

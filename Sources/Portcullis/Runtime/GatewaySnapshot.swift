@@ -4,6 +4,7 @@ public final class GatewayShared: Sendable {
     let challenges = ChallengeStore()
     let rateLimitCounters: RateLimitTable
     let clock = FleetClock()
+    let redisHealth = RedisHealth()
 
     init(maxRateLimitKeys: Int) {
         rateLimitCounters = RateLimitTable(maxKeys: maxRateLimitKeys)
@@ -41,7 +42,7 @@ public final class GatewaySnapshot: Sendable {
         defaultHeaders = ResponseHeaderPolicy(settings: config.securityHeaders, route: .standard)
         router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody,
                         headerSettings: config.securityHeaders)
-        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock, sharedKeyPrefix: nil)
+        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock, sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix)
         trustedProxies = config.clientIP.trustedProxies
     }
 }

@@ -69,6 +69,10 @@ final class Worker {
             mailboxReceiver = try MailboxReceiver(mailbox, loop: loop) { [unowned self] message in
                 self.receive(message)
             }
+            if snapshot.config.redis.endpoint != nil {
+                redisLimits = try RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,
+                                                  workerCount: snapshot.config.server.workers, log: log)
+            }
         } catch {
             log.critical("worker \(index) cannot start: \(error)")
             return
@@ -89,6 +93,15 @@ final class Worker {
         }
     }
 
+    /// The worker's Redis side of rate limiting (nil without `[redis] url`).
+    private(set) var redisLimits: RedisRateLimits?
+
+    /// Whether rate limits can use Redis now.
+    var redisAvailability: RateLimiter.RedisAvailability {
+        guard let redisLimits else { return .none }
+        return redisLimits.connection.isReady ? .up : .down(snapshot.config.redis.onFailure)
+    }
+
     /// Fleet time in epoch seconds (blocklist expiry).
     var epochSeconds: UInt32 {
         UInt32(truncatingIfNeeded: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000_000)
@@ -106,7 +119,7 @@ final class Worker {
         let now = shared.clock.nanoseconds(monotonic: loop.now)
         let key = withUnsafeBytes(of: (client.high, client.low)) { KeyHash.hash($0.bindMemory(to: UInt8.self), seed: Self.autoBanSeed) }
         let result = shared.rateLimitCounters.hit(key: key, window: now / period, elapsed: Double(now % period) / Double(period),
-                                                  limit: Int64(settings.autoBanRejections), sharedName: UnsafeBufferPointer(start: nil, count: 0))
+                                                  limit: Int64(settings.autoBanRejections))
         if !result.admitted {
             control.post(.ban(client, reason: "auto-ban: \(settings.autoBanRejections) rate-limit rejections within \(settings.autoBanPeriod / 1_000_000_000)s"))
         }
@@ -170,6 +183,7 @@ final class Worker {
     }
 
     private func finish() {
+        redisLimits?.stop()
         for server in servers.values {
             while let idle = server.takeIdle() { idle.close() }
         }

@@ -119,14 +119,14 @@ import Testing
     @Test func counterTableStaysWithinItsBound() {
         let table = RateLimitTable(maxKeys: 640)
         for key in 0..<50_000 as Range<UInt64> {
-            _ = table.hit(key: key &* 0x9E37_79B9_7F4A_7C15, window: 1, elapsed: 0, limit: 5, sharedName: UnsafeBufferPointer(start: nil, count: 0))
+            _ = table.hit(key: key &* 0x9E37_79B9_7F4A_7C15, window: 1, elapsed: 0, limit: 5)
         }
         #expect(table.keyCount <= 640)
         // A key just used survives; its count goes on.
         let key: UInt64 = 42
-        for _ in 0..<5 { #expect(table.hit(key: key, window: 1, elapsed: 0, limit: 5, sharedName: UnsafeBufferPointer(start: nil, count: 0)).admitted) }
-        #expect(!table.hit(key: key, window: 1, elapsed: 0, limit: 5, sharedName: UnsafeBufferPointer(start: nil, count: 0)).admitted)
+        for _ in 0..<5 { #expect(table.hit(key: key, window: 1, elapsed: 0, limit: 5).admitted) }
+        #expect(!table.hit(key: key, window: 1, elapsed: 0, limit: 5).admitted)
         // Two windows later the key starts afresh.
-        #expect(table.hit(key: key, window: 3, elapsed: 0, limit: 5, sharedName: UnsafeBufferPointer(start: nil, count: 0)).admitted)
+        #expect(table.hit(key: key, window: 3, elapsed: 0, limit: 5).admitted)
     }
 }

@@ -1,0 +1,76 @@
+/// How a request's strict rate limits came out.
+enum StrictOutcome {
+    case admitted
+    case rejected(rule: Int)
+    /// Redis failed with `on_redis_failure = "deny"`.
+    case unavailable
+}
+
+/// Strict rate limits: the request waits, without blocking the worker, for Redis's atomic
+/// check-and-increment of every strict rule it matches; then it is forwarded or refused.
+/// A Redis failure (no connection, no reply within the command timeout) is decided at once by
+/// `on_redis_failure`.
+extension ClientConnection {
+    func awaitStrictLimits(upstreamIndex: Int, maxBody: Int64) {
+        guard let redis = worker.redisLimits else {
+            beginForwarding(upstreamIndex: upstreamIndex, maxBody: maxBody)
+            return
+        }
+        phase = .awaitingPolicy
+        strictForward = (upstreamIndex, maxBody)
+        strictChecksPending = strictChecks.count
+        strictOutcome = .admitted
+        let request = requestsServed
+        let limiter = snapshot.rateLimiter
+        sendingStrictChecks = true
+        for check in strictChecks {
+            let rule = limiter.rules[check.rule]
+            redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
+                if admitted { limiter.strictFallback(check, limit: .max) }
+                strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous))
+            }, failed: { [self] in
+                strictFailed(request, check)
+            })
+        }
+        sendingStrictChecks = false
+        if strictChecksPending == 0 { finishStrictLimits(kick: false) }
+    }
+
+    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {
+        guard phase == .awaitingPolicy, requestsServed == request, fd >= 0 else { return }
+        if let report {
+            rateLimitReport = RateLimiter.Report.tighter(rateLimitReport, report)
+            if report.retryAfter != nil, case .admitted = strictOutcome { strictOutcome = .rejected(rule: report.rule) }
+        }
+        strictChecksPending -= 1
+        if strictChecksPending == 0 && !sendingStrictChecks { finishStrictLimits(kick: true) }
+    }
+
+    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck) {
+        switch snapshot.config.redis.onFailure {
+        case .local:
+            strictAnswered(request, snapshot.rateLimiter.strictFallback(check))
+        case .allow:
+            strictAnswered(request, nil)
+        case .deny:
+            if phase == .awaitingPolicy && requestsServed == request { strictOutcome = .unavailable }
+            strictAnswered(request, nil)
+        }
+    }
+
+    /// Every answer is in: forward or refuse, then (when called from a Redis reply) drive the
+    /// connection on.
+    private func finishStrictLimits(kick: Bool) {
+        snapshot.rateLimiter.render(rateLimitReport, into: &rateLimitFields)
+        switch strictOutcome {
+        case .admitted:
+            beginForwarding(upstreamIndex: strictForward.upstreamIndex, maxBody: strictForward.maxBody)
+        case .rejected(let rule):
+            worker.rateLimitRejected(client: clientAddress)
+            answerRateLimited(rule: rule)
+        case .unavailable:
+            answer(status: 503)
+        }
+        if kick { drive() }
+    }
+}

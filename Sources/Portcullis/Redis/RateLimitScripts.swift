@@ -1,0 +1,54 @@
+import COpenSSL
+
+/// The Lua scripts that keep rate-limit counters in Redis. Keys are
+/// `<prefix>{rl:<rule>:<key>}:<window number>` (one hash tag per counter, so a Redis Cluster
+/// keeps a counter's windows on one node) and expire after two windows.
+enum RateLimitScripts {
+    /// Batched mode: adds this worker's increments (ARGV[1], may be 0) to the current window
+    /// (KEYS[1]) and returns the fleet's counts of the current and previous (KEYS[2]) windows.
+    static let sync = """
+        local delta = tonumber(ARGV[1])
+        local current
+        if delta > 0 then
+          current = redis.call('INCRBY', KEYS[1], delta)
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        else
+          current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        end
+        return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
+        """
+
+    /// Strict mode: one atomic check-and-increment. ARGV: limit, elapsed part of the window
+    /// (0–1), TTL in ms. Returns {admitted 0/1, current count, previous count}.
+    static let check = """
+        local limit = tonumber(ARGV[1])
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+        if previous * (1 - tonumber(ARGV[2])) + current + 1 > limit then
+          return {0, current, previous}
+        end
+        current = redis.call('INCR', KEYS[1])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return {1, current, previous}
+        """
+
+    static let syncSHA = sha1Hex(sync)
+    static let checkSHA = sha1Hex(check)
+
+    /// `SCRIPT LOAD` for both, sent after every connection.
+    static let loadCommands = [RedisCommand("SCRIPT", "LOAD", sync), RedisCommand("SCRIPT", "LOAD", check)]
+
+    /// Redis names a script by the SHA-1 of its text.
+    static func sha1Hex(_ text: String) -> String {
+        var digest = [UInt8](repeating: 0, count: Int(SHA_DIGEST_LENGTH))
+        let bytes = Array(text.utf8)
+        SHA1(bytes, bytes.count, &digest)
+        return digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// The command running `script` by SHA (or by its text after a `NOSCRIPT`).
+    static func command(sha: String, script: String, byText: Bool, keys: [[UInt8]], arguments: [[UInt8]]) -> RedisCommand {
+        let head: [[UInt8]] = [Array((byText ? "EVAL" : "EVALSHA").utf8), Array((byText ? script : sha).utf8), Array(String(keys.count).utf8)]
+        return RedisCommand(head + keys + arguments)
+    }
+}

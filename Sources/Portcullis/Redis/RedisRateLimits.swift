@@ -1,0 +1,107 @@
+import Logging
+
+/// A worker's Redis side of rate limiting, on the worker's own connection and loop: every
+/// `sync_interval_ms` it sends the increments counted in its share of the counter table (one
+/// pipelined `EVALSHA` per counter) and stores the fleet's counts it gets back; for strict rules
+/// it runs the atomic check-and-increment a waiting request needs.
+final class RedisRateLimits {
+    let connection: RedisConnection
+    private let table: RateLimitTable
+    private let shardIndices: [Int]
+    private let loop: EventLoop
+    private let shared: GatewayShared
+    private var syncTimer: Alarm?
+    private var items: [RateLimitTable.SyncItem] = []
+    /// After a `NOSCRIPT` (Redis restarted or flushed), scripts are sent as text until reloaded.
+    private var scriptsByText = false
+
+    init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger) throws {
+        self.loop = loop
+        self.shared = shared
+        table = shared.rateLimitCounters
+        shardIndices = Array(stride(from: workerIndex, to: RateLimitTable.shardCount, by: workerCount))
+        connection = RedisConnection(settings: settings, loop: loop, log: log)
+        connection.setupCommands = RedisConnection.handshake(for: settings) + RateLimitScripts.loadCommands
+        connection.onReady = { [unowned self] connection in
+            self.scriptsByText = false
+            self.alignClock(connection)
+            shared.redisHealth.restored(log: log)
+        }
+        connection.onLost = { reason in shared.redisHealth.lost(reason: reason, log: log) }
+        syncTimer = try Alarm(loop: loop, delay: settings.syncInterval, interval: settings.syncInterval) { [unowned self] in self.sync() }
+        connection.start()
+    }
+
+    func stop() {
+        syncTimer?.cancel(on: loop)
+        connection.stop()
+    }
+
+    /// Window numbers come from one clock for the whole fleet: Redis's.
+    private func alignClock(_ connection: RedisConnection) {
+        let sentAt = loop.now
+        connection.send(RedisCommand("TIME")) { [unowned self] reply in
+            guard case .array(let parts)? = reply, parts.count == 2, case .bytes(let seconds) = parts[0], case .bytes(let micros) = parts[1],
+                  let secondsValue = Int64(String(decoding: seconds, as: UTF8.self)),
+                  let microsValue = Int64(String(decoding: micros, as: UTF8.self)) else { return }
+            // Redis read its clock about half way through the round trip.
+            let midway = sentAt + (self.loop.now - sentAt) / 2
+            self.shared.clock.align(referenceNanoseconds: secondsValue * 1_000_000_000 + microsValue * 1000, monotonic: midway)
+        }
+    }
+
+    /// Sends the increments of this worker's shards and learns the fleet's counts.
+    private func sync() {
+        guard connection.isReady else { return }
+        items.removeAll(keepingCapacity: true)
+        table.takeUnsynced(shardIndices: shardIndices, into: &items)
+        for item in items {
+            let ttl = Array(String(2 * item.windowLength / 1_000_000).utf8)
+            let command = RateLimitScripts.command(sha: RateLimitScripts.syncSHA, script: RateLimitScripts.sync, byText: scriptsByText,
+                                                   keys: [Self.windowKey(item.sharedName, item.window), Self.windowKey(item.sharedName, item.window - 1)],
+                                                   arguments: [Array(String(item.delta).utf8), ttl])
+            let sent = connection.send(command) { [unowned self] reply in
+                if let counts = reply?.integers, counts.count == 2 {
+                    self.table.applySynced(item, current: counts[0], previous: counts[1])
+                    return
+                }
+                self.noteScriptMissing(reply)
+                self.table.restoreUnsynced(item)
+            }
+            if !sent { table.restoreUnsynced(item) }
+        }
+    }
+
+    /// Runs a strict rule's check-and-increment; `done` gets Redis's answer, or nil when Redis
+    /// failed (the caller applies `on_redis_failure`).
+    func check(_ check: RateLimiter.StrictCheck, limit: Int64, windowLength: Int64,
+               done: @escaping (_ admitted: Bool, _ current: Int64, _ previous: Int64) -> Void, failed: @escaping () -> Void) {
+        let command = RateLimitScripts.command(
+            sha: RateLimitScripts.checkSHA, script: RateLimitScripts.check, byText: scriptsByText,
+            keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
+            arguments: [Array(String(limit).utf8), Array(String(check.elapsed).utf8), Array(String(2 * windowLength / 1_000_000).utf8)])
+        let sent = connection.send(command) { [unowned self] reply in
+            guard let answer = reply?.integers, answer.count == 3 else {
+                self.noteScriptMissing(reply)
+                failed()
+                return
+            }
+            done(answer[0] == 1, answer[1], answer[2])
+        }
+        if !sent { failed() }
+    }
+
+    private func noteScriptMissing(_ reply: RedisValue?) {
+        guard case .error(let message)? = reply, message.hasPrefix("NOSCRIPT") else { return }
+        scriptsByText = true
+        for command in RateLimitScripts.loadCommands {
+            connection.send(command) { [unowned self] reply in
+                if case .bytes? = reply { self.scriptsByText = false }
+            }
+        }
+    }
+
+    private static func windowKey(_ name: [UInt8], _ window: Int64) -> [UInt8] {
+        name + [UInt8(ascii: ":")] + Array(String(window).utf8)
+    }
+}

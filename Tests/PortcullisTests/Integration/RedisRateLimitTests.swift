@@ -1,0 +1,122 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Rate limits shared through a real `redis-server` by several gateway processes: batched
+/// within ±5%, strict exact, and an outage that neither fails requests nor lifts the limits.
+@Suite struct RedisRateLimitTests {
+    let origin: Origin
+
+    init() throws {
+        origin = try Origin()
+    }
+
+    private func gateways(_ count: Int, redis: RedisServer, rule: String, failure: String = "local") throws -> [GatewayUnderTest] {
+        try (0..<count).map { _ in
+            try GatewayUnderTest(upstreams: [origin.port], extra: """
+                [redis]
+                url = "\(redis.url)"
+                sync_interval_ms = 100
+                on_redis_failure = "\(failure)"
+
+                \(rule)
+                """)
+        }
+    }
+
+    private func waitUntilConnected(_ gateways: [GatewayUnderTest]) {
+        for gateway in gateways {
+            #expect(gateway.child.waitFor(seconds: 10) { gateway.child.output.contains("redis connected") })
+        }
+    }
+
+    /// Sends `perGateway` requests to each gateway from its own thread, `interval` apart; returns
+    /// how many got 200 and how many got a 5xx.
+    private func load(_ gateways: [GatewayUnderTest], path: String, perGateway: Int, interval: Double) -> (admitted: Int, errors: Int) {
+        let admitted = ConcurrentCounter()
+        let errors = ConcurrentCounter()
+        DispatchQueue.concurrentPerform(iterations: gateways.count) { index in
+            guard let client = try? TestClient(port: gateways[index].port) else { return }
+            let start = Date()
+            for request in 0..<perGateway {
+                let due = start.addingTimeInterval(Double(request) * interval)
+                if due > Date() { usleep(UInt32(due.timeIntervalSinceNow * 1_000_000)) }
+                guard (try? client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")) != nil, let response = try? client.readResponse() else {
+                    errors.add()
+                    return
+                }
+                if response.status == 200 { admitted.add() }
+                if response.status >= 500 { errors.add() }
+            }
+        }
+        return (admitted.value, errors.value)
+    }
+
+    private static func rule(mode: String, limit: Int = 600) -> String {
+        """
+        [[rate_limits]]
+        name = "shared-\(mode)"
+        match = "/bytes/*"
+        limit = \(limit)
+        window = "1m"
+        key = "route"
+        mode = "\(mode)"
+        """
+    }
+
+    @Test func batchedModeIsWithinFivePercentAcrossThreeGateways() throws {
+        let redis = try RedisServer()
+        let gateways = try gateways(3, redis: redis, rule: Self.rule(mode: "batched"))
+        waitUntilConnected(gateways)
+        waitForMinuteWithRoom(25)
+        // 3,000 requests over about 12 s, spread over the three gateways.
+        let result = load(gateways, path: "/bytes/8", perGateway: 1000, interval: 0.012)
+        #expect(result.errors == 0)
+        print("batched mode: \(result.admitted) of 3000 admitted under a 600 limit")
+        #expect((570...630).contains(result.admitted), "admitted \(result.admitted) of 3000 under a 600 limit")
+    }
+
+    @Test func strictModeIsExactAcrossThreeGateways() throws {
+        let redis = try RedisServer()
+        let gateways = try gateways(3, redis: redis, rule: Self.rule(mode: "strict"))
+        waitUntilConnected(gateways)
+        waitForMinuteWithRoom(20)
+        let result = load(gateways, path: "/bytes/8", perGateway: 1000, interval: 0)
+        #expect(result.errors == 0)
+        #expect(result.admitted == 600)
+    }
+
+    @Test func redisOutageKeepsServingWithLocalLimitsThenSharesAgain() throws {
+        let redis = try RedisServer()
+        let pair = try gateways(2, redis: redis, rule: Self.rule(mode: "batched", limit: 40))
+        waitUntilConnected(pair)
+        waitForMinuteWithRoom(25)
+        redis.kill()
+        let during = load([pair[0]], path: "/bytes/8", perGateway: 100, interval: 0.002)
+        #expect(during.errors == 0, "no 5xx because Redis is down")
+        #expect(during.admitted == 40, "the limit still applies, locally")
+        #expect(pair[0].child.output.components(separatedBy: "REDIS_UNAVAILABLE").count == 2, "logged once")
+        try redis.restart()
+        for gateway in pair {
+            #expect(gateway.child.waitFor(seconds: 15) { gateway.child.output.contains("REDIS_RESTORED") })
+        }
+        // The first gateway's counts reach Redis at its next sync; the second then learns them.
+        #expect(pair[0].child.waitFor(seconds: 5) {
+            (try? redis.command("KEYS *shared-batched*").hasPrefix("*")) == true && (try? redis.command("KEYS *shared-batched*")) != "*0"
+        })
+        usleep(300_000)
+        let after = load([pair[1]], path: "/bytes/8", perGateway: 10, interval: 0.05)
+        #expect(after.errors == 0)
+        #expect(after.admitted <= 2, "the second gateway sees the first one's 40: admitted \(after.admitted)")
+    }
+
+    @Test func denyPolicyRefusesWhileRedisIsDown() throws {
+        let redis = try RedisServer()
+        let gateway = try gateways(1, redis: redis, rule: Self.rule(mode: "strict", limit: 100), failure: "deny")[0]
+        waitUntilConnected([gateway])
+        #expect(try gateway.get("/bytes/1").status == 200)
+        redis.kill()
+        #expect(gateway.child.waitFor(seconds: 5) { (try? gateway.get("/bytes/1").status) == 503 })
+        #expect(try gateway.get("/other").status == 404, "requests no rule covers are not affected")
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Glibc
+
+/// A real `redis-server` on a free loopback port (installed by `make test`), which a test can
+/// kill and start again on the same port.
+final class RedisServer: @unchecked Sendable {
+    let port: UInt16
+    private(set) var child: ChildProcess
+
+    init() throws {
+        port = TestPorts.next()
+        child = try Self.start(port: port)
+    }
+
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    private static func start(port: UInt16) throws -> ChildProcess {
+        let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let executable else { throw HarnessError("redis-server is not installed (make test installs it)") }
+        let child = try ChildProcess(executable: executable, arguments: ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
+                                                                         "--appendonly", "no", "--protected-mode", "no"])
+        guard child.waitFor(seconds: 10, { TestClient.canConnect(port: port) }) else {
+            throw HarnessError("redis-server did not start: \(child.output)")
+        }
+        return child
+    }
+
+    /// Kills the server (as a crash would) and waits until it is gone.
+    func kill() {
+        child.send(SIGKILL)
+        _ = child.waitForExit(seconds: 10)
+    }
+
+    /// Starts a fresh (empty) server on the same port.
+    func restart() throws {
+        child = try Self.start(port: port)
+    }
+
+    /// Runs one command (inline protocol) and returns the reply's first line.
+    func command(_ text: String) throws -> String {
+        let client = try TestClient(port: port)
+        try client.send(text + "\r\n")
+        var reply: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(client.fd, &byte, 1, 0) == 1 {
+            if byte == 10 { break }
+            if byte != 13 { reply.append(byte) }
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+}
+
+/// Waits until the current minute has at least `seconds` left, so a test that must stay inside
+/// one fixed rate-limit window of a minute does not straddle two.
+func waitForMinuteWithRoom(_ seconds: Double) {
+    let intoMinute = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+    if 60 - intoMinute < seconds { usleep(UInt32((60 - intoMinute + 0.3) * 1_000_000)) }
+}
