@@ -60,19 +60,31 @@ final class BlocklistStore {
         return (page.entries.map(blocklistEntry), page.next)
     }
 
-    /// Adds (or replaces) an entry and writes the file; on a write error nothing changes.
-    func add(_ entry: BlocklistEntry) throws(SystemError) {
-        var changed = table
-        changed.insert(tableEntry(entry))
-        try commit(changed)
+    /// One change to the blocklist.
+    enum Change {
+        case add(BlocklistEntry)
+        case remove(CIDR)
     }
 
-    /// Removes an entry and writes the file; false when there was none.
-    func remove(_ cidr: CIDR) throws(SystemError) -> Bool {
+    /// Applies changes with one write of the file (on a write error nothing changes); returns
+    /// the changes that made a difference (an identical entry or a missing one makes none).
+    @discardableResult
+    func apply(_ changes: [Change]) throws(SystemError) -> [Change] {
         var changed = table
-        guard changed.remove(cidr) else { return false }
-        try commit(changed)
-        return true
+        var effective: [Change] = []
+        for change in changes {
+            switch change {
+            case .add(let entry):
+                let stored = tableEntry(entry)
+                guard changed.entry(for: entry.cidr) != stored else { continue }
+                changed.insert(stored)
+            case .remove(let cidr):
+                guard changed.remove(cidr) else { continue }
+            }
+            effective.append(change)
+        }
+        if !effective.isEmpty { try commit(changed) }
+        return effective
     }
 
     /// Drops entries expired before `now` (epoch seconds); returns how many.

@@ -40,6 +40,8 @@ final class RedisConnection: Selectable {
     var onReady: ((RedisConnection) -> Void)?
     /// Called when a connection attempt fails or a ready connection is lost, with the reason.
     var onLost: ((String) -> Void)?
+    /// Set by `subscribe`: from then on every reply is a pushed message.
+    private var onMessage: ((RedisValue) -> Void)?
 
     private static let firstBackoff: UInt64 = 100_000_000
     private static let maximumBackoff: UInt64 = 5_000_000_000
@@ -83,6 +85,20 @@ final class RedisConnection: Selectable {
     func send(_ command: RedisCommand, handle: @escaping (RedisValue?) -> Void) -> Bool {
         guard state == .ready else { return false }
         return enqueue(command, handle: handle)
+    }
+
+    /// Turns the connection into a subscriber of `channel`: every message (and the
+    /// subscription's confirmation) goes to `onMessage`. Subscribe again after a reconnection.
+    @discardableResult
+    func subscribe(_ channel: String, onMessage: @escaping (RedisValue) -> Void) -> Bool {
+        guard state == .ready, let context else { return false }
+        self.onMessage = onMessage
+        let command = RedisCommand("SUBSCRIBE", channel)
+        return command.bytes.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) {
+                redisAsyncFormattedCommand(context, { context, reply, _ in RedisConnection.onReply(context, reply) }, nil, $0.baseAddress, $0.count)
+            }
+        } == REDIS_OK
     }
 
     private func enqueue(_ command: RedisCommand, handle: @escaping (RedisValue?) -> Void) -> Bool {
@@ -186,6 +202,7 @@ final class RedisConnection: Selectable {
     private func failed(_ reason: String) {
         let wasUp = state == .ready
         state = .disconnected
+        onMessage = nil
         failHandlers()
         loop.setDeadline(0, for: self)
         if !stopped {
@@ -278,7 +295,12 @@ final class RedisConnection: Selectable {
     private static func onReply(_ context: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?) {
         guard let context else { return }
         let connection = from(context.pointee.data)
-        connection.popHandler(reply.map { RedisValue($0.assumingMemoryBound(to: redisReply.self)) })
+        let value = reply.map { RedisValue($0.assumingMemoryBound(to: redisReply.self)) }
+        if let onMessage = connection.onMessage {
+            if let value { onMessage(value) }
+            return
+        }
+        connection.popHandler(value)
     }
 
     private static func onConnect(_ context: UnsafePointer<redisAsyncContext>?, _ status: Int32) {

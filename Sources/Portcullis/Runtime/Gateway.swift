@@ -21,6 +21,8 @@ public final class Gateway {
     /// The IP blocklist (loaded in `run`).
     private(set) var blocklist = BlocklistStore.inMemory
     private let control: Mailbox<ControlMessage>
+    /// Blocklist sharing with other instances (nil without Redis).
+    private var blocklistSync: BlocklistSync?
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -54,6 +56,15 @@ public final class Gateway {
         blocklist = try BlocklistStore(path: config.blocklist.file)
         if !config.blocklist.file.isEmpty { log.info("blocklist \(config.blocklist.file): \(blocklist.count) entries") }
         let controlReceiver = try MailboxReceiver(control, loop: loop) { [unowned self] message in self.receive(message) }
+        if config.redis.endpoint != nil {
+            blocklistSync = BlocklistSync(settings: config.redis, loop: loop, log: log) { [unowned self] changes in
+                do {
+                    try self.applyBlocklist(changes, origin: "redis")
+                } catch {
+                    self.log.error("blocklist: a change from Redis could not be written to \(self.blocklist.path): \(error)")
+                }
+            }
+        }
         let prune = config.blocklist.pruneInterval
         let blocklistPrune = try Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
@@ -66,6 +77,7 @@ public final class Gateway {
         }
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
+        blocklistSync?.stop()
         for thread in threads { thread.join() }
         withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
         log.info("portcullis stopped")
@@ -199,26 +211,31 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.blocklist(current)) }
     }
 
-    /// A change to the blocklist from the admin API.
-    enum BlocklistChange {
-        case add(BlocklistEntry)
-        case remove(CIDR)
+    /// Applies a change made here (admin API, auto-ban): written to the file first (a write
+    /// error changes nothing), handed to the workers, then stored in Redis and published to the
+    /// other instances. False when a removed entry was not there.
+    @discardableResult
+    func changeBlocklist(_ change: BlocklistStore.Change) throws(SystemError) -> Bool {
+        if case .remove(let cidr) = change, blocklist.entry(for: cidr) == nil { return false }
+        try applyBlocklist([change], origin: "admin")
+        blocklistSync?.publish(change)
+        return true
     }
 
-    /// Applies a change: written to the file first (a write error changes nothing), then handed
-    /// to the workers. False when a removed entry was not there.
-    @discardableResult
-    func changeBlocklist(_ change: BlocklistChange) throws(SystemError) -> Bool {
-        switch change {
-        case .add(let entry):
-            try blocklist.add(entry)
-            log.notice("blocklist: \(entry.allow ? "allow" : "block") \(entry.cidr) added\(entry.reason.isEmpty ? "" : " (\(entry.reason))")")
-        case .remove(let cidr):
-            guard try blocklist.remove(cidr) else { return false }
-            log.notice("blocklist: \(cidr) removed")
+    /// Applies changes (from here or from another instance) and hands the result to the workers.
+    private func applyBlocklist(_ changes: [BlocklistStore.Change], origin: String) throws(SystemError) {
+        let effective = try blocklist.apply(changes)
+        guard !effective.isEmpty else { return }
+        for change in effective.prefix(20) {
+            switch change {
+            case .add(let entry):
+                log.notice("blocklist (\(origin)): \(entry.allow ? "allow" : "block") \(entry.cidr)\(entry.reason.isEmpty ? "" : " (\(entry.reason))")")
+            case .remove(let cidr):
+                log.notice("blocklist (\(origin)): \(cidr) removed")
+            }
         }
+        if effective.count > 20 { log.notice("blocklist (\(origin)): \(effective.count - 20) more changes") }
         publishBlocklist()
-        return true
     }
 
     private func receive(_ message: ControlMessage) {
