@@ -20,6 +20,8 @@ debug: deps
 
 bench: bench-deps build
 	bench/run.sh
+	bench/policy.sh
+	bench/blocklist.sh
 	bench/idle-memory.sh
 
 deps:

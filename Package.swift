@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "portcullis", targets: ["PortcullisCLI"]),
         .executable(name: "portcullis-origin", targets: ["PortcullisOrigin"]),
+        .executable(name: "portcullis-bench", targets: ["PortcullisBench"]),
         .library(name: "Portcullis", targets: ["Portcullis"]),
     ],
     dependencies: [
@@ -35,6 +36,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL"]),
+        .executableTarget(name: "PortcullisBench", dependencies: ["Portcullis"]),
         .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL"]),
     ]
 )

@@ -1,7 +1,13 @@
-# Shared by bench/run.sh and bench/idle-memory.sh (sourced): a work directory removed on exit,
-# the origin's files, one ECDSA P-256 certificate for both proxies, and start_proxies, which
-# starts the nginx origin, the nginx proxy and Portcullis and waits for their ports.
+# Shared by bench/run.sh, bench/policy.sh and bench/idle-memory.sh (sourced): DURATION,
+# CONNECTIONS and ROUNDS defaults, a work directory removed on exit, the origin's files, one
+# ECDSA P-256 certificate for both proxies, start_proxies (the nginx origin, the nginx proxy with
+# whatever bench/policy.sh put in $work/policy, and Portcullis), and the
+# measure / median helpers around wrk.
 # Needs ORIGIN_PORT, NGINX_PORT, NGINX_TLS_PORT, PORTCULLIS_PORT, PORTCULLIS_TLS_PORT, ADMIN_PORT.
+
+DURATION=${DURATION:-8}
+CONNECTIONS=${CONNECTIONS:-50}
+ROUNDS=${ROUNDS:-3}
 
 work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
 chmod 755 "$work"
@@ -13,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/www"
+mkdir -p "$work/www" "$work/policy"
 head -c 100 /dev/zero | tr '\0' 'a' > "$work/www/small"
 head -c 10240 /dev/zero | tr '\0' 'b' > "$work/www/10k"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
@@ -44,3 +50,32 @@ start_proxies() {
     local port
     for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT" "$NGINX_TLS_PORT" "$PORTCULLIS_TLS_PORT"; do wait_for_port "$port"; done
 }
+
+# One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms p99_ms".
+measure() {
+    local url=$1
+    shift
+    local output
+    output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$output")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$output")
+    if grep -q "Non-2xx\|Socket errors" <<<"$output"; then
+        echo "warning: errors during the run against $url:" >&2
+        grep "Non-2xx\|Socket errors" <<<"$output" >&2
+    fi
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else { print v }
+    }'
+}
+
+median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
+

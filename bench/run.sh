@@ -13,9 +13,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-8}
-CONNECTIONS=${CONNECTIONS:-50}
-ROUNDS=${ROUNDS:-3}
 ORIGIN_PORT=${ORIGIN_PORT:-18000}
 NGINX_PORT=${NGINX_PORT:-18081}
 PORTCULLIS_PORT=${PORTCULLIS_PORT:-18082}
@@ -26,34 +23,6 @@ PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18444}
 # shellcheck source=bench/common.sh
 source bench/common.sh
 start_proxies
-
-# One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms p99_ms".
-measure() {
-    local url=$1
-    shift
-    local output
-    output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
-    local rps p50 p99
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$output")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$output")
-    if grep -q "Non-2xx\|Socket errors" <<<"$output"; then
-        echo "warning: errors during the run against $url:" >&2
-        grep "Non-2xx\|Socket errors" <<<"$output" >&2
-    fi
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
-}
-
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-        else { print v }
-    }'
-}
-
-median() { sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
 
 # Warm both paths (connections to the origin, caches).
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null

@@ -14,8 +14,14 @@ enum BlocklistFile {
     /// Parses the whole file; every bad line is reported.
     static func parse(_ bytes: [UInt8]) -> (entries: [BlocklistEntry], errors: [LineError]) {
         var entries: [BlocklistEntry] = []
+        let errors = parse(bytes) { entries.append($0) }
+        return (entries, errors)
+    }
+
+    /// Parses the whole file, handing each entry to `each` as it is read (no list of a million
+    /// entries in between); returns every bad line.
+    static func parse(_ bytes: [UInt8], each: (BlocklistEntry) -> Void) -> [LineError] {
         var errors: [LineError] = []
-        entries.reserveCapacity(bytes.count / 20)
         var lineNumber = 0
         var start = 0
         bytes.withUnsafeBufferPointer { buffer in
@@ -25,14 +31,14 @@ enum BlocklistFile {
                 while end < buffer.count && buffer[end] != ASCII.lf { end += 1 }
                 let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
                 switch parseLine(line) {
-                case .entry(let entry): entries.append(entry)
+                case .entry(let entry): each(entry)
                 case .blank: break
                 case .invalid(let message): errors.append(LineError(line: lineNumber, message: message))
                 }
                 start = end + 1
             }
         }
-        return (entries, errors)
+        return errors
     }
 
     private enum LineResult {

@@ -29,13 +29,13 @@ final class BlocklistStore {
             if error.code == ENOENT { return }
             throw LoadError(description: "cannot read the blocklist \(path): \(error)")
         }
-        let parsed = BlocklistFile.parse(bytes)
-        guard parsed.errors.isEmpty else {
-            throw LoadError(description: "\(path) has \(parsed.errors.count) invalid line(s):\n"
-                            + parsed.errors.prefix(20).map { "  \(path):\($0)" }.joined(separator: "\n"))
+        var loaded = PrefixTable(capacity: bytes.reduce(0) { $1 == ASCII.lf ? $0 + 1 : $0 })
+        let errors = BlocklistFile.parse(bytes) { entry in loaded.insert(tableEntry(entry)) }
+        guard errors.isEmpty else {
+            throw LoadError(description: "\(path) has \(errors.count) invalid line(s):\n"
+                            + errors.prefix(20).map { "  \(path):\($0)" }.joined(separator: "\n"))
         }
-        table = PrefixTable(capacity: parsed.entries.count)
-        for entry in parsed.entries { table.insert(tableEntry(entry)) }
+        table = loaded
     }
 
     /// An empty blocklist without a file.
@@ -128,14 +128,19 @@ final class BlocklistStore {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open \(path)") }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError("stat \(path)") }
+        // Read straight into one buffer of the file's size (a blocklist can be tens of MB).
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw SystemError("read \(path)") }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<count])
+            if count == 0 { break }
+            filled += count
         }
+        bytes.removeLast(bytes.count - filled)
+        return bytes
     }
 }
