@@ -12,8 +12,6 @@ final class RedisRateLimits {
     private let shared: GatewayShared
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
-    /// After a `NOSCRIPT` (Redis restarted or flushed), scripts are sent as text until reloaded.
-    private var scriptsByText = false
 
     init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger) throws {
         self.loop = loop
@@ -23,7 +21,6 @@ final class RedisRateLimits {
         connection = RedisConnection(settings: settings, loop: loop, log: log)
         connection.setupCommands = RedisConnection.handshake(for: settings) + RateLimitScripts.loadCommands
         connection.onReady = { [unowned self] connection in
-            self.scriptsByText = false
             self.alignClock(connection)
             shared.redisHealth.restored(log: log)
         }
@@ -56,33 +53,28 @@ final class RedisRateLimits {
         items.removeAll(keepingCapacity: true)
         table.takeUnsynced(shardIndices: shardIndices, into: &items)
         for item in items {
-            let ttl = Array(String(2 * item.windowLength / 1_000_000).utf8)
-            let command = RateLimitScripts.command(sha: RateLimitScripts.syncSHA, script: RateLimitScripts.sync, byText: scriptsByText,
-                                                   keys: [Self.windowKey(item.sharedName, item.window), Self.windowKey(item.sharedName, item.window - 1)],
-                                                   arguments: [Array(String(item.delta).utf8), ttl])
-            let sent = connection.send(command) { [unowned self] reply in
+            let sent = run(RateLimitScripts.sync, sha: RateLimitScripts.syncSHA,
+                           keys: [Self.windowKey(item.sharedName, item.window), Self.windowKey(item.sharedName, item.window - 1)],
+                           arguments: [Array(String(item.delta).utf8), Array(String(2 * item.windowLength / 1_000_000).utf8)]) { [unowned self] reply in
                 if let counts = reply?.integers, counts.count == 2 {
                     self.table.applySynced(item, current: counts[0], previous: counts[1])
-                    return
+                } else {
+                    self.table.restoreUnsynced(item)
                 }
-                self.noteScriptMissing(reply)
-                self.table.restoreUnsynced(item)
             }
             if !sent { table.restoreUnsynced(item) }
         }
     }
 
-    /// Runs a strict rule's check-and-increment; `done` gets Redis's answer, or nil when Redis
-    /// failed (the caller applies `on_redis_failure`).
+    /// Runs a strict rule's check-and-increment: `done` gets Redis's answer; `failed` is called
+    /// instead when Redis cannot answer (the caller applies `on_redis_failure`).
     func check(_ check: RateLimiter.StrictCheck, limit: Int64, windowLength: Int64,
                done: @escaping (_ admitted: Bool, _ current: Int64, _ previous: Int64) -> Void, failed: @escaping () -> Void) {
-        let command = RateLimitScripts.command(
-            sha: RateLimitScripts.checkSHA, script: RateLimitScripts.check, byText: scriptsByText,
-            keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
-            arguments: [Array(String(limit).utf8), Array(String(check.elapsed).utf8), Array(String(2 * windowLength / 1_000_000).utf8)])
-        let sent = connection.send(command) { [unowned self] reply in
+        let sent = run(RateLimitScripts.check, sha: RateLimitScripts.checkSHA,
+                       keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
+                       arguments: [Array(String(limit).utf8), Array(String(check.elapsed).utf8),
+                                   Array(String(2 * windowLength / 1_000_000).utf8)]) { reply in
             guard let answer = reply?.integers, answer.count == 3 else {
-                self.noteScriptMissing(reply)
                 failed()
                 return
             }
@@ -91,13 +83,18 @@ final class RedisRateLimits {
         if !sent { failed() }
     }
 
-    private func noteScriptMissing(_ reply: RedisValue?) {
-        guard case .error(let message)? = reply, message.hasPrefix("NOSCRIPT") else { return }
-        scriptsByText = true
-        for command in RateLimitScripts.loadCommands {
-            connection.send(command) { [unowned self] reply in
-                if case .bytes? = reply { self.scriptsByText = false }
+    /// Runs a script by its SHA; after a `NOSCRIPT` (Redis restarted without it, or
+    /// `SCRIPT FLUSH`) the same call is sent again with the script's text, which also caches
+    /// it in Redis. False when nothing could be sent.
+    private func run(_ script: String, sha: String, keys: [[UInt8]], arguments: [[UInt8]], handle: @escaping (RedisValue?) -> Void) -> Bool {
+        let bySHA = RateLimitScripts.command(sha: sha, script: script, byText: false, keys: keys, arguments: arguments)
+        return connection.send(bySHA) { [unowned self] reply in
+            guard case .error(let message)? = reply, message.hasPrefix("NOSCRIPT") else {
+                handle(reply)
+                return
             }
+            let byText = RateLimitScripts.command(sha: sha, script: script, byText: true, keys: keys, arguments: arguments)
+            if !self.connection.send(byText, handle: handle) { handle(nil) }
         }
     }
 

@@ -111,6 +111,18 @@ import Testing
         #expect(after.admitted <= 2, "the second gateway sees the first one's 40: admitted \(after.admitted)")
     }
 
+    @Test func scriptsFlushedFromRedisAreSentAgain() throws {
+        let redis = try RedisServer()
+        // "deny": a failed check would be a 503, not a silent local decision.
+        let gateway = try gateways(1, redis: redis, rule: Self.rule(mode: "strict", limit: 5), failure: "deny")[0]
+        waitUntilConnected([gateway])
+        waitForMinuteWithRoom(10)
+        #expect(load([gateway], path: "/bytes/1", perGateway: 2, interval: 0).admitted == 2)
+        #expect(try redis.command("SCRIPT FLUSH") == "+OK")
+        let after = load([gateway], path: "/bytes/1", perGateway: 5, interval: 0)
+        #expect(after.errors == 0 && after.admitted == 3, "NOSCRIPT answered by sending the script again; the count went on in Redis")
+    }
+
     @Test func denyPolicyRefusesWhileRedisIsDown() throws {
         let redis = try RedisServer()
         let gateway = try gateways(1, redis: redis, rule: Self.rule(mode: "strict", limit: 100), failure: "deny")[0]

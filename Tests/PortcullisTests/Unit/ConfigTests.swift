@@ -133,11 +133,44 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         ("upstream = \"app\"", "upstream = \"app\"\npath_prefix = \"api\"", "routes[0].path_prefix"),
         ("upstream = \"app\"", "upstream = \"app\"\nmethods = [\"get\"]", "routes[0].methods"),
         ("upstream = \"app\"", "upstream = \"app\"\n[[upstreams]]\nname = \"app\"\nservers = [\"127.0.0.1:1\"]", "upstreams[1].name"),
+        ("upstream = \"app\"", "upstream = \"app\"\nsecurity_headers = \"strict\"", "routes[0].security_headers"),
+        ("upstream = \"app\"", "upstream = \"app\"\nadd_headers = { \"Bad Name\" = \"x\" }", "routes[0].add_headers.Bad Name"),
+        ("workers = 2", "workers = 2\n[security_headers.profiles.none]\n\"X-A\" = \"b\"", "security_headers.profiles.none"),
+        ("workers = 2", "workers = 2\n[client_ip]\ntrusted_proxies = [\"10.0.0.1/8\"]", "client_ip.trusted_proxies[0]"),
+        ("workers = 2", "workers = 2\n[redis]\nurl = \"http://redis\"", "redis.url"),
+        ("workers = 2", "workers = 2\n[redis]\non_redis_failure = \"panic\"", "redis.on_redis_failure"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"get /x\"\nlimit = 5", "rate_limits[0].match"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"", "rate_limits[0].limit"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"\nlimit = 5\nkey = \"cookie\"", "rate_limits[0].key"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"\nlimit = 5\nmode = \"exact\"", "rate_limits[0].mode"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"\nlimit = 5\nwindow = \"1500ms\"", "rate_limits[0].window"),
+        ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"\nlimit = 5\n[[rate_limits]]\nmatch = \"*\"\nlimit = 6", "rate_limits[1].name"),
     ])
     func reportsTheKey(original: String, replacement: String, key: String) {
         let problems = configProblems(minimalConfig.replacingOccurrences(of: original, with: replacement))
         #expect(problems.contains { $0.key == key }, "expected a problem at \(key), got \(problems)")
         #expect(problems.allSatisfy { $0.line != nil || $0.key.isEmpty || $0.key == "listeners" || $0.key == "routes" })
+    }
+
+    @Test func redisURLs() {
+        #expect(RedisSettings.parse(url: "redis://127.0.0.1:6380")! == (.tcp(host: "127.0.0.1", port: 6380), nil, nil, 0))
+        #expect(RedisSettings.parse(url: "redis://user:secret@cache.internal:6379/2")! == (.tcp(host: "cache.internal", port: 6379), "user", "secret", 2))
+        #expect(RedisSettings.parse(url: "redis://:secret@[::1]:6379")! == (.tcp(host: "::1", port: 6379), nil, "secret", 0))
+        #expect(RedisSettings.parse(url: "redis://cache")! == (.tcp(host: "cache", port: 6379), nil, nil, 0))
+        #expect(RedisSettings.parse(url: "/run/redis/redis.sock")! == (.unix(path: "/run/redis/redis.sock"), nil, nil, 0))
+        #expect(RedisSettings.parse(url: "unix:///run/redis.sock")! == (.unix(path: "/run/redis.sock"), nil, nil, 0))
+        #expect(RedisSettings.parse(url: "redis://host:6379/x") == nil && RedisSettings.parse(url: "tcp://host") == nil)
+    }
+
+    @Test func shippedPolicy() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../conf/portcullis.toml")
+        let config = try ConfigLoader.load(path: url.path, environment: ["AUTH_RATE_LIMIT": "5"])
+        #expect(config.rateLimits.map(\.match) == ["POST /api/v1/auth/*", "POST /api/v1/posts", "POST /api/v1/posts/*/reactions",
+                                                   "POST /api/v1/posts/*/share", "POST /api/v1/follows/*", "GET /api/v1/notifications", "*"])
+        #expect(config.rateLimits.map(\.limit) == [5, 30, 60, 20, 30, 120, 100], "limits from the environment or their defaults")
+        #expect(config.rateLimits.first?.mode == .strict && config.rateLimits.dropFirst().allSatisfy { $0.mode == .batched })
+        #expect(config.rateLimits.allSatisfy { $0.window == 60_000_000_000 && $0.key == .clientIP })
+        #expect(config.redis.endpoint == nil && config.blocklist.file == "conf/blocklist.txt")
     }
 
     @Test func reportsEveryProblemAtOnce() {
