@@ -123,6 +123,19 @@ import Testing
         #expect(after.errors == 0 && after.admitted == 3, "NOSCRIPT answered by sending the script again; the count went on in Redis")
     }
 
+    @Test func authenticatesWithThePasswordFromTheURL() throws {
+        let redis = try RedisServer(password: "s3cret-pass")
+        func gateway(_ credentials: String) throws -> GatewayUnderTest {
+            try GatewayUnderTest(upstreams: [origin.port], extra: "[redis]\nurl = \"redis://\(credentials)@127.0.0.1:\(redis.port)/3\"\n")
+        }
+        let good = try gateway(":s3cret-pass")
+        waitUntilConnected([good])
+        let bad = try gateway(":wrong")
+        #expect(bad.child.waitFor(seconds: 10) { bad.child.output.contains("REDIS_UNAVAILABLE") })
+        #expect(bad.child.output.contains("setup command refused"), "the AUTH error is logged: \(bad.child.output)")
+        #expect(try bad.get("/bytes/1").status == 200, "requests flow without Redis")
+    }
+
     @Test func denyPolicyRefusesWhileRedisIsDown() throws {
         let redis = try RedisServer()
         let gateway = try gateways(1, redis: redis, rule: Self.rule(mode: "strict", limit: 100), failure: "deny")[0]

@@ -5,20 +5,24 @@ import Glibc
 /// kill and start again on the same port.
 final class RedisServer: @unchecked Sendable {
     let port: UInt16
+    private let password: String?
     private(set) var child: ChildProcess
 
-    init() throws {
+    /// Starts a server; with `password`, clients must AUTH.
+    init(password: String? = nil) throws {
         port = TestPorts.next()
-        child = try Self.start(port: port)
+        self.password = password
+        child = try Self.start(port: port, password: password)
     }
 
     var url: String { "redis://127.0.0.1:\(port)" }
 
-    private static func start(port: UInt16) throws -> ChildProcess {
+    private static func start(port: UInt16, password: String?) throws -> ChildProcess {
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else { throw HarnessError("redis-server is not installed (make test installs it)") }
         let child = try ChildProcess(executable: executable, arguments: ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
-                                                                         "--appendonly", "no", "--protected-mode", "no"])
+                                                                         "--appendonly", "no", "--protected-mode", "no"]
+                                                                        + (password.map { ["--requirepass", $0] } ?? []))
         guard child.waitFor(seconds: 10, { TestClient.canConnect(port: port) }) else {
             throw HarnessError("redis-server did not start: \(child.output)")
         }
@@ -33,7 +37,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// Starts a fresh (empty) server on the same port.
     func restart() throws {
-        child = try Self.start(port: port)
+        child = try Self.start(port: port, password: password)
     }
 
     /// Runs one command (inline protocol) and returns the reply's first line.
