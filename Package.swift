@@ -37,6 +37,6 @@ let package = Package(
         ),
         .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL"]),
         .executableTarget(name: "PortcullisBench", dependencies: ["Portcullis"]),
-        .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL"]),
+        .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL", "CZlib"]),
     ]
 )

@@ -51,11 +51,18 @@ final class OriginConnection {
         case "bytes":
             discardBody(request)
             return respond(200, type: "application/octet-stream", body: pattern(number), head: request.method == "HEAD")
-        case "chunked":
+        case "text":
+            // /text/N: N bytes of JSON-like text (compressible, not trivially), with a length.
             discardBody(request)
-            writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nX-Origin: \(name)\r\n\r\n".utf8))
+            return respond(200, type: "application/json", body: text(number), head: request.method == "HEAD",
+                           extraFields: "ETag: \"v\(number)\"\r\n")
+        case "chunked", "textchunked":
+            // /chunked/N: N pattern bytes; /textchunked/N: N bytes of /text/N; both chunked.
+            discardBody(request)
+            let type = first == "chunked" ? "application/octet-stream" : "text/plain; charset=utf-8"
+            writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: \(type)\r\nTransfer-Encoding: chunked\r\nX-Origin: \(name)\r\n\r\n".utf8))
             var remaining = number
-            let body = pattern(number)
+            let body = first == "chunked" ? pattern(number) : text(number)
             var offset = 0
             while remaining > 0 {
                 let size = min(remaining, 4096)
@@ -231,4 +238,23 @@ final class OriginConnection {
     private func pattern(_ count: Int) -> [UInt8] {
         (0..<max(count, 0)).map { UInt8(97 + $0 % 26) }
     }
+
+    /// `count` bytes of JSON-like records with varying numbers (what an API returns): 64 KiB of
+    /// them, repeated.
+    private func text(_ count: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes += Self.records.prefix(count - bytes.count) }
+        return bytes
+    }
+
+    private static let records: [UInt8] = {
+        var bytes: [UInt8] = []
+        var index = 0
+        while bytes.count < 65536 {
+            bytes += Array("{\"id\":\(index),\"name\":\"user-\(index * 7919 % 10007)\",\"score\":\(index * 31 % 997)},\n".utf8)
+            index += 1
+        }
+        return Array(bytes.prefix(65536))
+    }()
 }

@@ -20,6 +20,7 @@ public struct GatewayConfig: Sendable {
     public var rateLimiting: RateLimitingSettings
     public var rateLimits: [RateLimitRuleSettings]
     public var redis: RedisSettings
+    public var gzip: GzipSettings
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -164,6 +165,7 @@ extension GatewayConfig {
         rateLimiting = RateLimitingSettings(reading: root.table("rate_limiting"))
         rateLimits = root.tables("rate_limits").compactMap { RateLimitRuleSettings(reading: $0) }
         redis = RedisSettings(reading: root.table("redis"))
+        gzip = GzipSettings(reading: root.table("gzip"))
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }

@@ -72,6 +72,7 @@ extension ClientConnection {
         requestBodyForwarded = false
         requestSent = false
         expectContinue = head.expectContinue
+        clientAcceptsGzip = snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
         forwardedHead.clear()
         RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
                                 hostFallback: localHost, into: forwardedHead)
@@ -319,12 +320,13 @@ extension ClientConnection {
             clientFraming = clientMinorVersion == 1 ? .chunked : .untilClose
             responseDecoder = ChunkedDecoder()
         }
+        startGzipIfQualifies(source: source)
         var keepAlive = clientKeepAlive && !worker.draining
         if case .untilClose = clientFraming { keepAlive = false }
         clientKeepAlive = keepAlive
         let connectionHeader: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
         ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: clientFraming,
-                                 connection: connectionHeader, added: addedFields, into: output)
+                                 connection: connectionHeader, added: addedFields, gzip: gzip != nil, into: output)
         upstream.input.consume(responseHead.headLength)
         if responseFraming == .none || responseFraming == .length(0) {
             responseState = .done
@@ -339,11 +341,13 @@ extension ClientConnection {
         while responseState == .body && output.readableCount < Self.highWater {
             let source = upstream.input
             if source.isEmpty {
-                guard upstream.endOfStream else { break }
+                guard upstream.endOfStream else {
+                    flushGzip()
+                    break
+                }
                 if responseFraming == .untilClose {
-                    if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
                     upstreamReusable = false
-                    responseState = .done
+                    finishResponseBody()
                     return true
                 }
                 // Truncated by the upstream: the client must see a truncated response too.
@@ -355,10 +359,10 @@ extension ClientConnection {
             switch responseFraming {
             case .length:
                 let count = Int(min(Int64(min(source.readableCount, room)), responseRemaining))
-                output.append(source.readPointer, count: count)
+                appendResponseData(source.readPointer, count: count)
                 source.consume(count)
                 responseRemaining -= Int64(count)
-                if responseRemaining == 0 { responseState = .done }
+                if responseRemaining == 0 { finishResponseBody() }
             case .untilClose:
                 let count = min(source.readableCount, room)
                 appendResponseData(source.readPointer, count: count)
@@ -371,15 +375,17 @@ extension ClientConnection {
                 case .needMore(let consumed):
                     source.consume(consumed)
                     if consumed == 0 {
-                        guard upstream.endOfStream else { return progressed }
+                        guard upstream.endOfStream else {
+                            flushGzip()
+                            return progressed
+                        }
                         worker.log.warning("\(upstream.server.address) closed inside a chunk; closing the client connection")
                         close()
                         return false
                     }
                 case .end(let consumed):
                     source.consume(consumed)
-                    if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
-                    responseState = .done
+                    finishResponseBody()
                 case .invalid(let reason):
                     worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason); closing the client connection")
                     close()
@@ -393,8 +399,19 @@ extension ClientConnection {
         return progressed
     }
 
+    /// Queues response body bytes for the client: compressed when gzip is on, framed as the
+    /// client's framing says.
     @inline(__always)
     private func appendResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
+        if gzip != nil {
+            compressResponseData(bytes, count: count)
+            return
+        }
+        appendFramed(bytes, count: count)
+    }
+
+    @inline(__always)
+    func appendFramed(_ bytes: UnsafePointer<UInt8>, count: Int) {
         if case .chunked = clientFraming {
             ChunkedEncoder.appendChunk(bytes, count: count, to: output)
         } else {

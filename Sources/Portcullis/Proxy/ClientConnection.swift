@@ -120,6 +120,12 @@ final class ClientConnection: Selectable {
     var clientFraming = BodyFraming.none
     var responseStarted = false
     var upstreamReusable = false
+    /// The request's `Accept-Encoding` allows gzip.
+    var clientAcceptsGzip = false
+    /// Compressing the current response body (`ClientConnection+Gzip`).
+    var gzip: GzipStream?
+    /// Compressed input not yet flushed out of zlib.
+    var gzipHoldsData = false
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, tls: TLSSession?) {
         self.worker = worker
@@ -383,6 +389,7 @@ final class ClientConnection: Selectable {
             if phase != .lingering { tls.shutdown() }
             self.tls = nil
         }
+        releaseGzip()
         worker.loop.deregisterAndClose(self)
         worker.connectionClosed(self)
         giveBuffersBack()

@@ -1,9 +1,11 @@
 /// Writes the response head sent to the client: the upstream's status and end-to-end fields
 /// minus those the header policy drops, the gateway's added fields, framing and connection
-/// handling, and the request id.
+/// handling, and the request id. With `gzip`, the body is compressed by the gateway:
+/// `Content-Encoding: gzip` and `Vary: Accept-Encoding` are added and a strong `ETag` becomes
+/// weak (the bytes differ from the upstream's).
 enum ResponseHeadWriter {
     static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      framing: BodyFraming, connection: ConnectionHeader, added: AddedFields, into out: ByteBuffer) {
+                      framing: BodyFraming, connection: ConnectionHeader, added: AddedFields, gzip: Bool = false, into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)
         out.append(byte: ASCII.space)
@@ -16,6 +18,11 @@ enum ResponseHeadWriter {
                 continue
             case .upgrade where head.status == 101:
                 break
+            case .other where gzip && isStrongETag(field, source):
+                out.append("ETag: W/")
+                out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
+                out.append("\r\n")
+                continue
             case .other where !field.listedInConnection:
                 switch added.policy.fate(ofUpstreamField: source + Int(field.nameStart), count: Int(field.nameEnd - field.nameStart)) {
                 case .keep: break
@@ -31,9 +38,17 @@ enum ResponseHeadWriter {
         out.append(requestID)
         out.append("\r\n")
         added.append(exceptReplaced: replaced, to: out)
+        if gzip { out.append("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n") }
         framing.writeField(to: out)
         connection.write(to: out)
         out.append("\r\n")
+    }
+}
+
+extension ResponseHeadWriter {
+    private static func isStrongETag(_ field: HeaderField, _ source: UnsafePointer<UInt8>) -> Bool {
+        Bytes.equalsLowercase(source + Int(field.nameStart), Int(field.nameEnd - field.nameStart), "etag")
+            && field.valueEnd > field.valueStart && source[Int(field.valueStart)] == ASCII.quote
     }
 }
 

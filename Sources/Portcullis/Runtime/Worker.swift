@@ -27,6 +27,7 @@ final class Worker {
     let metrics: WorkerMetrics
     let buffers = BufferPool()
     let requestIDs = RequestIDGenerator()
+    let gzipStreams = GzipStreamPool()
     let log: Logger
     let shared: GatewayShared
     private let control: Mailbox<ControlMessage>

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// gzip through the real binary: what the client inflates is exactly what the origin sent, for
+/// Content-Length and chunked origins from 0 bytes to 10 MB; Accept-Encoding q-values; the
+/// responses that must stay as they are; 100 MB with bounded memory.
+@Suite struct GzipTests {
+    let origin: Origin
+    let gateway: GatewayUnderTest
+
+    init() throws {
+        origin = try Origin()
+        gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [[routes]]
+            path_prefix = "/set-headers"
+            upstream = "app"
+            security_headers = "none"
+            """, routesFirst: false)
+    }
+
+    private func get(_ path: String, acceptEncoding: String? = "gzip", method: String = "GET") throws -> TestResponse {
+        let client = try TestClient(port: gateway.port)
+        let accept = acceptEncoding.map { "Accept-Encoding: \($0)\r\n" } ?? ""
+        try client.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(accept)\r\n")
+        return try client.readResponse(head: method == "HEAD")
+    }
+
+    @Test(arguments: [0, 1, 999, 1000, 4096, 70_001, 1 << 20, 10 << 20])
+    func inflatesToTheOriginsBytes(size: Int) throws {
+        for kind in ["text", "textchunked"] {
+            let expected = try TestClient.get(port: origin.port, "/\(kind)/\(size)").body
+            let response = try get("/\(kind)/\(size)")
+            #expect(response.status == 200)
+            let compressed = kind == "textchunked" || size >= 1000
+            #expect(response.header("Content-Encoding") == (compressed ? "gzip" : nil), "\(kind) \(size)")
+            if compressed {
+                #expect(response.header("Content-Length") == nil && response.header("Vary") == "Accept-Encoding")
+                #expect(GzipReader.inflateAll(response.body) == expected, "\(kind) \(size): inflated bytes differ")
+                if size > 4096 { #expect(response.body.count < expected.count / 3, "it compresses") }
+            } else {
+                #expect(response.body == expected)
+            }
+        }
+    }
+
+    @Test func acceptEncodingIsHonoured() throws {
+        let cases: [(String?, Bool)] = [
+            (nil, false), ("gzip", true), ("gzip;q=0", false), ("identity", false), ("br", false), ("*", true),
+            ("*;q=0", false), ("deflate, gzip;q=0.5", true), ("gzip;q=0, *", false), ("GZIP", true), ("x-gzip", true),
+        ]
+        for (header, compressed) in cases {
+            let response = try get("/text/5000", acceptEncoding: header)
+            #expect((response.header("Content-Encoding") == "gzip") == compressed, "Accept-Encoding: \(header ?? "(none)")")
+        }
+    }
+
+    @Test func someResponsesStayAsTheyAre() throws {
+        #expect(try get("/bytes/5000").header("Content-Encoding") == nil, "type not listed")
+        #expect(try get("/text/5000", method: "HEAD").header("Content-Encoding") == nil, "HEAD")
+        #expect(try get("/status/204").header("Content-Encoding") == nil)
+        let encoded = try get("/set-headers?Content-Encoding=br&Content-Length-Hint=1")
+        #expect(encoded.header("Content-Encoding") == "br", "already encoded: passed through")
+        #expect(try get("/text/5000").header("ETag") == "W/\"v5000\"", "a strong ETag becomes weak")
+        #expect(try get("/text/5000", acceptEncoding: nil).header("ETag") == "\"v5000\"")
+    }
+
+    @Test func hundredMegabytesWithBoundedMemory() throws {
+        let block = try TestClient.get(port: origin.port, "/text/65536").body
+        let before = gateway.child.memoryKiB().peak
+        let client = try TestClient(port: gateway.port, timeoutSeconds: 60)
+        try client.send("GET /textchunked/\(100 << 20) HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.header("Content-Encoding") == "gzip")
+        let reader = GzipReader()
+        var offset = 0
+        var matches = true
+        reader.feed(response.body) { piece in
+            for (index, byte) in piece.enumerated() where byte != block[(offset + index) % block.count] { matches = false }
+            offset += piece.count
+        }
+        #expect(reader.finished && matches && offset == 100 << 20, "inflated \(offset) bytes")
+        let growthMiB = Double(gateway.child.memoryKiB().peak - before) / 1024
+        print("gzip 100 MB: gateway peak memory grew \(String(format: "%.1f", growthMiB)) MiB")
+        #expect(growthMiB < 16)
+    }
+}
