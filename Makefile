@@ -22,6 +22,7 @@ bench: bench-deps build
 	bench/run.sh
 	bench/policy.sh
 	bench/blocklist.sh
+	bench/gzip.sh
 	bench/idle-memory.sh
 
 deps:
