@@ -52,7 +52,7 @@ enum BlocklistFile {
         var reason = ""
         if let hash = line.firstIndex(of: UInt8(ascii: "#")) {
             content = UnsafeBufferPointer(rebasing: line[0..<hash])
-            reason = trimmed(String(decoding: line[(hash + 1)...], as: UTF8.self))
+            reason = String(decoding: line[(hash + 1)...], as: UTF8.self).trimmingSpaces
         }
         var words = content.split(whereSeparator: { $0 == ASCII.space || $0 == ASCII.tab || $0 == ASCII.cr })
         guard !words.isEmpty else { return .blank }
@@ -128,13 +128,6 @@ enum BlocklistFile {
             out.append(ASCII.lf)
         }
         return out
-    }
-
-    private static func trimmed(_ text: String) -> String {
-        var slice = Substring(text)
-        while slice.first == " " || slice.first == "\t" { slice.removeFirst() }
-        while slice.last == " " || slice.last == "\t" || slice.last == "\r" { slice.removeLast() }
-        return String(slice)
     }
 }
 
