@@ -6,6 +6,8 @@ struct AdminRequest {
     var path: String
     /// Query parameters (percent-decoded).
     var query: [String: String]
+    /// The caller's IP address.
+    var peer: String?
     /// Field names lower-cased.
     var headers: [String: String]
     var body: [UInt8]
@@ -42,7 +44,8 @@ struct AdminAPI {
         case ("GET", "/metrics"):
             if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
             let text = MetricsRenderer.render(gateway.metrics.map { $0.snapshot() }, generation: gateway.configGeneration,
-                                              draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [])
+                                              draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [],
+                                              auditDropped: gateway.audit?.dropped ?? 0)
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: text)
         case ("POST", "/admin/certs/reload"):
             if let denied = authenticate(request) { return denied }
@@ -95,6 +98,9 @@ struct AdminAPI {
     /// Nil when the bearer token is right; a 401 otherwise.
     private func authenticate(_ request: AdminRequest) -> AdminResponse? {
         if token.accepts(authorization: request.headers["authorization"]) { return nil }
+        gateway.auditControl(.adminAuthFailure, clientIP: request.peer, method: request.method, path: request.path, details: [
+            ("reason", .text(request.headers["authorization"] == nil ? "no token" : "wrong token")),
+        ])
         var response = AdminResponse.error(401, "unauthorized", "a valid bearer token is required")
         response.extraHeaders = [("WWW-Authenticate", "Bearer")]
         return response

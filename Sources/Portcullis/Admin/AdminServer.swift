@@ -125,7 +125,11 @@ final class AdminConnection: Selectable {
                 query[key] = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
             }
         }
-        return AdminRequest(method: text(head.methodRange), path: text(head.pathRange), query: query, headers: headers,
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
+        return AdminRequest(method: text(head.methodRange), path: text(head.pathRange), query: query,
+                            peer: named == 0 ? SocketAddress.ipText(storage) : nil, headers: headers,
                             body: Array(bytes[head.headLength..<(head.headLength + bodyLength)]))
     }
 

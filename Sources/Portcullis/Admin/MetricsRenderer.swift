@@ -1,6 +1,6 @@
 /// Renders the workers' counters in the Prometheus text exposition format, summed over workers.
 enum MetricsRenderer {
-    static func render(_ samples: [MetricsSample], generation: Int, draining: Bool, certificates: [TLSContext]) -> String {
+    static func render(_ samples: [MetricsSample], generation: Int, draining: Bool, certificates: [TLSContext], auditDropped: Int) -> String {
         guard let first = samples.first else { return "" }
         let total = samples.dropFirst().reduce(first, +)
         var text = ""
@@ -25,6 +25,8 @@ enum MetricsRenderer {
                certificates.map { ("name=\"\($0.names.first ?? $0.serial)\",serial=\"\($0.serial)\"", $0.notAfter) })
         family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.",
                UpstreamErrorKind.allCases.map { ("kind=\"\($0.label)\"", total.upstreamErrors[$0.rawValue]) })
+        family("portcullis_audit_events_dropped_total", "counter", "Audit events dropped because a worker's queue was full.",
+               [("", auditDropped)])
         family("portcullis_workers", "gauge", "Worker threads.", [("", samples.count)])
         family("portcullis_config_generation", "gauge", "Configuration generation served (1 at start, +1 per reload).",
                [("", generation)])

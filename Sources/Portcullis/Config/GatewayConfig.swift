@@ -21,6 +21,7 @@ public struct GatewayConfig: Sendable {
     public var rateLimits: [RateLimitRuleSettings]
     public var redis: RedisSettings
     public var gzip: GzipSettings
+    public var audit: AuditSettings
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -166,6 +167,7 @@ extension GatewayConfig {
         rateLimits = root.tables("rate_limits").compactMap { RateLimitRuleSettings(reading: $0) }
         redis = RedisSettings(reading: root.table("redis"))
         gzip = GzipSettings(reading: root.table("gzip"))
+        audit = AuditSettings(reading: root.table("audit"))
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }
@@ -193,6 +195,9 @@ extension GatewayConfig {
         var ruleNames: Set<String> = []
         for (index, rule) in rateLimits.enumerated() where !ruleNames.insert(rule.name).inserted {
             root.report("rate_limits[\(index)].name", "two rules are named \"\(rule.name)\" (set name = \"…\" to tell them apart)")
+        }
+        if !audit.redisStream.isEmpty && redis.endpoint == nil {
+            root.report("audit.redis_stream", "needs [redis] url")
         }
         var addresses: Set<String> = []
         for (index, listener) in listeners.enumerated() where !addresses.insert(listener.address.text).inserted {

@@ -139,17 +139,12 @@ enum AtomicFile {
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("open \(temporary)") }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if result < 0 && errno == EINTR { continue }
-            guard result > 0 else {
-                let failure = SystemError("write \(temporary)")
-                close(fd)
-                unlink(temporary)
-                throw failure
-            }
-            written += result
+        do {
+            try FileWriter.writeAll(fd, bytes, name: temporary)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
         guard fsync(fd) == 0 else {
             let failure = SystemError("fsync \(temporary)")

@@ -25,7 +25,7 @@ extension ClientConnection {
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
                                       headOnly: head.method == .head, into: output)
-            worker.log.info("ACME challenge served for \(String(decoding: forwarding.peerIP, as: UTF8.self))")
+            auditRequest(.acmeChallengeServed, details: [], withHead: true)
             answeredLocally(status: 200, keepAlive: canContinue)
         case .redirectToHTTPS:
             GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
@@ -47,8 +47,14 @@ extension ClientConnection {
         answeredLocally(status: status, keepAlive: canContinue)
     }
 
-    /// 429, naming the rule.
+    /// 429, naming the rule; audited and counted towards auto-ban.
     func answerRateLimited(rule: Int) {
+        let limit = snapshot.rateLimiter.rules[rule]
+        auditRequest(.rateLimitExceeded, details: [
+            ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),
+            ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(rateLimitReport?.retryAfter ?? 1)),
+        ])
+        worker.rateLimitRejected(client: clientAddress)
         let canContinue = canKeepAliveAfterLocalAnswer
         GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
                               added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
@@ -479,7 +485,8 @@ extension ClientConnection {
 
     /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
     private func bodyTooLarge() {
-        worker.log.notice("request \(String(decoding: requestID, as: UTF8.self)): chunked body over \(requestBodyLimit) bytes, refused")
+        auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(requestBodyReceived)), ("limit", .number(requestBodyLimit))],
+                     withHead: false)
         if responseStarted {
             close()
         } else {
@@ -489,6 +496,10 @@ extension ClientConnection {
 
     /// Answers with a gateway error before any response byte was sent, then closes.
     func failExchange(status: Int) {
+        if status == 502 || status == 504 {
+            auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(status))),
+                                                         ("upstream", .text(triedServer?.address.text ?? "none"))], withHead: false)
+        }
         if let upstream {
             upstream.close()
             self.upstream = nil

@@ -66,7 +66,6 @@ extension ClientConnection {
         case .admitted:
             beginForwarding(upstreamIndex: strictForward.upstreamIndex, maxBody: strictForward.maxBody)
         case .rejected(let rule):
-            worker.rateLimitRejected(client: clientAddress)
             answerRateLimited(rule: rule)
         case .unavailable:
             answer(status: 503)

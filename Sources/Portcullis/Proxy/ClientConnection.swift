@@ -237,10 +237,15 @@ final class ClientConnection: Selectable {
             waitForWritable()
             return false
         case .failed:
-            worker.metrics.tlsHandshakeFailures.add(1)
-            close()
+            handshakeFailed(reason: "handshake failed")
             return false
         }
+    }
+
+    private func handshakeFailed(reason: String) {
+        worker.metrics.tlsHandshakeFailures.add(1)
+        auditRequest(.tlsHandshakeFailed, details: [("reason", .text(reason))], withHead: false)
+        close()
     }
 
     // MARK: Reading request heads
@@ -255,6 +260,8 @@ final class ClientConnection: Selectable {
                 return true
             case .failed(let failure):
                 refuse(status: failure.status)
+                auditRequest(.malformedRequest, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.reason.description))],
+                             withHead: false)
                 return true
             case .incomplete:
                 break
@@ -447,8 +454,7 @@ final class ClientConnection: Selectable {
         borrowBuffers()
         switch phase {
         case .handshaking:
-            worker.metrics.tlsHandshakeFailures.add(1)
-            close()
+            handshakeFailed(reason: "handshake timeout")
             return
         case .readingHead:
             if input.isEmpty || !output.isEmpty {

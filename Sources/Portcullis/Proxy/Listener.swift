@@ -34,6 +34,8 @@ final class Listener: Selectable {
             let peer = IPAddress(storage: storage) ?? IPAddress(high: 0, low: 0)
             if worker.blocklist.blocks(peer, now: worker.epochSeconds) {
                 worker.metrics.blockedConnections.add(1)
+                worker.audit(AuditEvent(.ipBlocked, milliseconds: worker.epochMilliseconds, clientIP: SocketAddress.ipText(storage),
+                                        details: [("stage", .text("connection"))]))
                 close(clientFD)
                 continue
             }

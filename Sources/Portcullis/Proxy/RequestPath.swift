@@ -57,6 +57,7 @@ enum RequestPath {
         let path = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
         connection.responseHeaders = snapshot.defaultHeaders
         connection.rateLimitFields.removeAll(keepingCapacity: true)
+        connection.clientIP.removeAll(keepingCapacity: true)
 
         // Phase 4: ACME HTTP-01 challenges, on plain HTTP only (RFC 8555 §8.3).
         if !secure && path.starts(with: challengePrefix) {
@@ -80,12 +81,17 @@ enum RequestPath {
 
         // Phase 8: the client's address, and the blocklist on it when it came from a proxy.
         let clientAddress = ClientAddress.resolve(connection: connection, head: head, source: source, trusted: snapshot.trustedProxies)
+        connection.clientAddress = clientAddress
         if connection.worker.blocklist.blocks(clientAddress, now: connection.worker.epochSeconds) {
+            connection.auditRequest(.ipBlocked, details: [("stage", .text("request"))])
             return .blocked
         }
 
         // Phase 9: size limits, before any body byte is read.
-        if case .length(let length) = head.bodyFraming, length > route.maxBody { return .respond(status: 413) }
+        if case .length(let length) = head.bodyFraming, length > route.maxBody {
+            connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.maxBody))])
+            return .respond(status: 413)
+        }
 
         // Phase 10: rate limits.
         let limiter = snapshot.rateLimiter
@@ -100,12 +106,10 @@ enum RequestPath {
         case .admitted:
             return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
         case .rejected(let rule):
-            connection.worker.rateLimitRejected(client: clientAddress)
             return .rateLimited(rule: rule)
         case .unavailable:
             return .respond(status: 503)
         case .checkStrict:
-            connection.clientAddress = clientAddress
             return .checkStrictLimits(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
         }
     }

@@ -13,17 +13,26 @@ final class RedisHealth: Sendable {
 
     var isDown: Bool { state.load(ordering: .relaxed) == State.down.rawValue }
 
-    func lost(reason: String, log: Logger) {
-        if state.exchange(State.down.rawValue, ordering: .relaxed) != State.down.rawValue {
-            log.error("REDIS_UNAVAILABLE: \(reason); rate limits follow on_redis_failure until it is back (reconnecting with backoff)")
-        }
+    /// True when this call is the one that found Redis gone (and logged it).
+    @discardableResult
+    func lost(reason: String, log: Logger) -> Bool {
+        guard state.exchange(State.down.rawValue, ordering: .relaxed) != State.down.rawValue else { return false }
+        log.error("REDIS_UNAVAILABLE: \(reason); rate limits follow on_redis_failure until it is back (reconnecting with backoff)")
+        return true
     }
 
-    func restored(log: Logger) {
+    /// True when this call is the one that found Redis back after an outage (and logged it).
+    @discardableResult
+    func restored(log: Logger) -> Bool {
         switch State(rawValue: state.exchange(State.up.rawValue, ordering: .relaxed)) {
-        case .down: log.notice("REDIS_RESTORED: counts are shared again")
-        case .unknown: log.info("redis connected")
-        default: break
+        case .down:
+            log.notice("REDIS_RESTORED: counts are shared again")
+            return true
+        case .unknown:
+            log.info("redis connected")
+            return false
+        default:
+            return false
         }
     }
 }

@@ -13,7 +13,8 @@ final class RedisRateLimits {
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
 
-    init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger) throws {
+    init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger,
+         audit: @escaping (AuditEvent) -> Void) throws {
         self.loop = loop
         self.shared = shared
         table = shared.rateLimitCounters
@@ -22,9 +23,16 @@ final class RedisRateLimits {
         connection.setupCommands = RedisConnection.handshake(for: settings) + RateLimitScripts.loadCommands
         connection.onReady = { [unowned self] connection in
             self.alignClock(connection)
-            shared.redisHealth.restored(log: log)
+            if shared.redisHealth.restored(log: log) {
+                audit(AuditEvent(.redisRestored, milliseconds: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000))
+            }
         }
-        connection.onLost = { reason in shared.redisHealth.lost(reason: reason, log: log) }
+        connection.onLost = { reason in
+            if shared.redisHealth.lost(reason: reason, log: log) {
+                audit(AuditEvent(.redisUnavailable, milliseconds: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000,
+                                 details: [("reason", .text(reason)), ("on_redis_failure", .text(settings.onFailure.rawValue))]))
+            }
+        }
         syncTimer = try Alarm(loop: loop, delay: settings.syncInterval, interval: settings.syncInterval) { [unowned self] in self.sync() }
         connection.start()
     }

@@ -23,6 +23,8 @@ public final class Gateway {
     private let control: Mailbox<ControlMessage>
     /// Blocklist sharing with other instances (nil without Redis).
     private var blocklistSync: BlocklistSync?
+    /// Audit events (set up in `run`).
+    private(set) var audit: AuditLog?
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -52,6 +54,8 @@ public final class Gateway {
         let loop = try EventLoop()
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
+        audit = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
+                             loop: loop, log: log)
         certificates = try loadCertificates(for: config)
         blocklist = try BlocklistStore(path: config.blocklist.file)
         if !config.blocklist.file.isEmpty { log.info("blocklist \(config.blocklist.file): \(blocklist.count) entries") }
@@ -78,6 +82,7 @@ public final class Gateway {
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
         blocklistSync?.stop()
+        audit?.stop()
         for thread in threads { thread.join() }
         withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
         log.info("portcullis stopped")
@@ -89,6 +94,7 @@ public final class Gateway {
         let blocklist = blocklist.current
         let shared = shared
         let control = control
+        let auditQueues = audit?.queues ?? []
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
@@ -103,7 +109,8 @@ public final class Gateway {
                 if pin { _ = cshims_pin_thread_to_cpu(Int32(index % cpuCount)) }
                 do {
                     let worker = try Worker(index: index, snapshot: snapshot, shared: shared, blocklist: blocklist,
-                                            listenerSockets: listenerSockets, mailbox: mailbox, control: control, metrics: workerMetrics)
+                                            listenerSockets: listenerSockets, mailbox: mailbox, control: control,
+                                            audit: auditQueues.isEmpty ? AuditQueue(capacity: 1) : auditQueues[index], metrics: workerMetrics)
                     worker.run()
                 } catch {
                     Logger(label: "portcullis").critical("worker \(index) failed to start: \(error)")
@@ -137,6 +144,7 @@ public final class Gateway {
             newBlocklist = try BlocklistStore(path: newConfig.blocklist.file)
         } catch {
             log.error("reload failed, keeping the running configuration and certificates:\n\(error)")
+            auditControl(.configReloaded, details: [("outcome", .text("refused")), ("error", .text("\(error)"))])
             return .failure(ReloadFailure(description: "\(error)"))
         }
         if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin
@@ -156,6 +164,11 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         publishBlocklist()
         log.info("configuration reloaded (generation \(generation))")
+        auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])
+        for context in newCertificates?.contexts ?? [] {
+            auditControl(.certReloaded, details: [("names", .text(context.names.joined(separator: ","))), ("serial", .text(context.serial)),
+                                                  ("not_after", .text(BlocklistFile.formatTime(UInt32(clamping: context.notAfter))))])
+        }
         return .success(generation)
     }
 
@@ -200,6 +213,16 @@ public final class Gateway {
         log.info("session ticket key rotated")
     }
 
+    /// Records an audit event of the control thread.
+    func auditControl(_ type: AuditEventType, clientIP: String? = nil, method: String? = nil, path: String? = nil,
+                      details: [(String, AuditEvent.Value)]) {
+        guard let audit else { return }
+        var event = AuditEvent(type, milliseconds: audit.now(), clientIP: clientIP, details: details)
+        event.method = method
+        event.path = path
+        audit.record(event)
+    }
+
     private func makeSnapshot() -> GatewaySnapshot {
         GatewaySnapshot(config: config, generation: generation, certificates: certificates, shared: shared)
     }
@@ -216,9 +239,9 @@ public final class Gateway {
     /// error changes nothing), handed to the workers, then stored in Redis and published to the
     /// other instances. False when a removed entry was not there.
     @discardableResult
-    func changeBlocklist(_ change: BlocklistStore.Change) throws(SystemError) -> Bool {
+    func changeBlocklist(_ change: BlocklistStore.Change, origin: String = "admin") throws(SystemError) -> Bool {
         if case .remove(let cidr) = change, blocklist.entry(for: cidr) == nil { return false }
-        try applyBlocklist([change], origin: "admin")
+        try applyBlocklist([change], origin: origin)
         blocklistSync?.publish(change)
         return true
     }
@@ -231,11 +254,20 @@ public final class Gateway {
             switch change {
             case .add(let entry):
                 log.notice("blocklist (\(origin)): \(entry.allow ? "allow" : "block") \(entry.cidr)\(entry.reason.isEmpty ? "" : " (\(entry.reason))")")
+                auditControl(.blocklistUpdated, details: [
+                    ("action", .text(entry.allow ? "allow" : "block")), ("cidr", .text(entry.cidr.description)), ("origin", .text(origin)),
+                    ("reason", .text(entry.reason)),
+                    ("expires_at", .text(entry.expiresAt == 0 ? "never" : BlocklistFile.formatTime(entry.expiresAt))),
+                ])
             case .remove(let cidr):
                 log.notice("blocklist (\(origin)): \(cidr) removed")
+                auditControl(.blocklistUpdated, details: [("action", .text("remove")), ("cidr", .text(cidr.description)), ("origin", .text(origin))])
             }
         }
-        if effective.count > 20 { log.notice("blocklist (\(origin)): \(effective.count - 20) more changes") }
+        if effective.count > 20 {
+            log.notice("blocklist (\(origin)): \(effective.count - 20) more changes")
+            auditControl(.blocklistUpdated, details: [("action", .text("bulk")), ("changes", .number(Int64(effective.count - 20))), ("origin", .text(origin))])
+        }
         publishBlocklist()
     }
 
@@ -248,7 +280,7 @@ public final class Gateway {
             let seconds = config.rateLimiting.autoBanDuration / 1_000_000_000
             let entry = BlocklistEntry(cidr: cidr, allow: false, expiresAt: now + UInt32(clamping: seconds), reason: reason)
             do {
-                try changeBlocklist(.add(entry))
+                try changeBlocklist(.add(entry), origin: "auto-ban")
             } catch {
                 log.error("auto-ban of \(cidr) not saved: \(error)")
             }
@@ -276,6 +308,8 @@ public final class Gateway {
             let daysLeft = (context.notAfter - now) / 86_400
             if daysLeft < warningDays ?? config.tls.expiryWarningDays {
                 log.warning("certificate \(context.certificatePath) (\(context.names.joined(separator: ", "))) expires in \(daysLeft) day(s)")
+                auditControl(.certExpiring, details: [("names", .text(context.names.joined(separator: ","))), ("serial", .text(context.serial)),
+                                                      ("days_left", .number(Int64(daysLeft))), ("certificate", .text(context.certificatePath))])
             }
         }
     }

@@ -31,6 +31,8 @@ final class Worker {
     let log: Logger
     let shared: GatewayShared
     private let control: Mailbox<ControlMessage>
+    /// Where this worker's audit events wait for the control thread.
+    let auditQueue: AuditQueue
     private(set) var snapshot: GatewaySnapshot
     private(set) var blocklist: IPBlocklist
     /// Scratch bytes for rate-limit counter names (one request at a time on a worker).
@@ -45,7 +47,8 @@ final class Worker {
     private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
 
     init(index: Int, snapshot: GatewaySnapshot, shared: GatewayShared, blocklist: IPBlocklist, listenerSockets: [(Int32, ListenerSettings)],
-         mailbox: Mailbox<WorkerMessage>, control: Mailbox<ControlMessage>, metrics: WorkerMetrics) throws {
+         mailbox: Mailbox<WorkerMessage>, control: Mailbox<ControlMessage>, audit: AuditQueue, metrics: WorkerMetrics) throws {
+        auditQueue = audit
         self.index = index
         self.snapshot = snapshot
         self.shared = shared
@@ -71,8 +74,9 @@ final class Worker {
                 self.receive(message)
             }
             if snapshot.config.redis.endpoint != nil {
+                let queue = auditQueue
                 redisLimits = try RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,
-                                                  workerCount: snapshot.config.server.workers, log: log)
+                                                  workerCount: snapshot.config.server.workers, log: log) { queue.push($0) }
             }
         } catch {
             log.critical("worker \(index) cannot start: \(error)")
@@ -101,6 +105,14 @@ final class Worker {
     var redisAvailability: RateLimiter.RedisAvailability {
         guard let redisLimits else { return .none }
         return redisLimits.connection.isReady ? .up : .down(snapshot.config.redis.onFailure)
+    }
+
+    /// Fleet time in epoch milliseconds (audit timestamps).
+    var epochMilliseconds: Int64 { shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000 }
+
+    /// Hands an audit event to the control thread (never waits; dropped and counted when full).
+    func audit(_ event: AuditEvent) {
+        auditQueue.push(event)
     }
 
     /// Fleet time in epoch seconds (blocklist expiry).

@@ -54,6 +54,21 @@ final class RedisServer: @unchecked Sendable {
     }
 }
 
+extension RedisServer {
+    /// The `event` field of every entry of a stream, through redis-cli.
+    func streamEvents(_ stream: String) throws -> [String] {
+        let output = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        process.arguments = ["-p", String(port), "--raw", "XRANGE", stream, "-", "+"]
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
+    }
+}
+
 /// Waits until the current minute has at least `seconds` left, so a test that must stay inside
 /// one fixed rate-limit window of a minute does not straddle two.
 func waitForMinuteWithRoom(_ seconds: Double) {

@@ -1,0 +1,109 @@
+import Glibc
+import Logging
+
+/// The control thread's end of auditing: every 50 ms it takes the events the workers queued,
+/// summarises floods, and writes each line to every sink (file with rotation, standard output,
+/// Redis stream). Workers never wait for any of it.
+final class AuditLog {
+    /// One queue per worker, plus one for events of the control thread.
+    let queues: [AuditQueue]
+    private let settings: AuditSettings
+    private let log: Logger
+    private let clock: FleetClock
+    private unowned(unsafe) let loop: EventLoop
+    private var aggregator = AuditAggregator()
+    private var file: RotatingFile?
+    private var redis: RedisConnection?
+    private var timer: Alarm?
+    private var fileFailed = false
+    /// Lines for the Redis stream while Redis is away (sent when it is back; oldest dropped
+    /// past `maxBacklog`), so an outage's own events reach the stream too.
+    private var redisBacklog: [[UInt8]] = []
+    private static let maxBacklog = 10_000
+
+    init(settings: AuditSettings, redisSettings: RedisSettings, workers: Int, clock: FleetClock, loop: EventLoop, log: Logger) throws {
+        self.settings = settings
+        self.log = log
+        self.clock = clock
+        self.loop = loop
+        queues = (0...workers).map { _ in AuditQueue(capacity: settings.queueSize) }
+        if !settings.file.isEmpty {
+            do {
+                file = try RotatingFile(path: settings.file, maxSize: settings.maxFileSize, maxFiles: settings.maxFiles)
+            } catch {
+                throw AuditError(description: "cannot open the audit file: \(error)")
+            }
+        }
+        if !settings.redisStream.isEmpty && redisSettings.endpoint != nil {
+            let connection = RedisConnection(settings: redisSettings, loop: loop, log: log)
+            connection.setupCommands = RedisConnection.handshake(for: redisSettings)
+            connection.onReady = { [unowned self] _ in self.sendBacklog() }
+            connection.start()
+            redis = connection
+        }
+        timer = try Alarm(loop: loop, delay: 50_000_000, interval: 50_000_000) { [unowned self] in self.flush() }
+    }
+
+    /// Events dropped because a worker's queue was full.
+    var dropped: Int { queues.reduce(0) { $0 + $1.dropped } }
+
+    /// The current time for events, in epoch milliseconds.
+    func now() -> Int64 { clock.nanoseconds(monotonic: MonotonicClock.now()) / 1_000_000 }
+
+    /// An event of the control thread itself.
+    func record(_ event: AuditEvent) {
+        queues[queues.count - 1].push(event)
+    }
+
+    /// Writes what is queued (also called once more when the gateway stops).
+    func flush() {
+        for queue in queues {
+            for event in queue.drain() {
+                if let admitted = aggregator.admit(event) { write(admitted) }
+            }
+        }
+        for summary in aggregator.summaries(nowMilliseconds: now()) { write(summary) }
+    }
+
+    func stop() {
+        flush()
+        timer?.cancel(on: loop)
+        redis?.stop()
+    }
+
+    private func write(_ event: AuditEvent) {
+        let line = event.jsonLine()
+        if let file {
+            do {
+                try file.write(line)
+                fileFailed = false
+            } catch {
+                if !fileFailed { log.error("audit: cannot write \(file.path): \(error)") }
+                fileFailed = true
+            }
+        }
+        if settings.stdout { try? FileWriter.writeAll(STDOUT_FILENO, line, name: "standard output") }
+        if redis != nil { addToStream(Array(line.dropLast())) }
+    }
+
+    private func addToStream(_ json: [UInt8]) {
+        guard let redis else { return }
+        let command = RedisCommand([Array("XADD".utf8), Array(settings.redisStream.utf8), Array("MAXLEN".utf8), Array("~".utf8),
+                                    Array(String(settings.redisStreamMaxLength).utf8), Array("*".utf8), Array("event".utf8), json])
+        if !redis.send(command, handle: { _ in }) {
+            if redisBacklog.count >= Self.maxBacklog { redisBacklog.removeFirst() }
+            redisBacklog.append(json)
+        }
+    }
+
+    private func sendBacklog() {
+        let waiting = redisBacklog
+        redisBacklog.removeAll()
+        for json in waiting { addToStream(json) }
+    }
+}
+
+/// The audit sinks could not be set up.
+struct AuditError: Error, CustomStringConvertible {
+    let description: String
+}

@@ -1,0 +1,21 @@
+/// Audit events about the connection's current request: the request's facts are copied out of
+/// its head (only when an event is made, never per request).
+extension ClientConnection {
+    /// Records `type` for the current request. With `withHead` the method, path and user agent
+    /// come from the head, which must not be consumed yet.
+    func auditRequest(_ type: AuditEventType, details: [(String, AuditEvent.Value)], withHead: Bool = true) {
+        let client = withHead && !clientIP.isEmpty ? clientIP : forwarding.peerIP
+        var event = AuditEvent(type, milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client, as: UTF8.self), details: details)
+        if !requestID.isEmpty { event.requestID = String(decoding: requestID, as: UTF8.self) }
+        if withHead {
+            let source = UnsafePointer(input.readPointer)
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
+            event.method = text(head.methodRange)
+            event.path = text(head.pathRange)
+            for field in head.fields where Bytes.equalsLowercase(source + Int(field.nameStart), Int(field.nameEnd - field.nameStart), "user-agent") {
+                event.userAgent = text(Int(field.valueStart)..<Int(field.valueEnd))
+            }
+        }
+        worker.audit(event)
+    }
+}
