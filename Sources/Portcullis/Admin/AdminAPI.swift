@@ -43,7 +43,7 @@ struct AdminAPI {
             return gateway.draining ? .json(503, ["status": "draining"]) : .json(200, ["status": "ok"])
         case ("GET", "/metrics"):
             if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
-            let text = MetricsRenderer.render(gateway.metrics.map { $0.snapshot() }, generation: gateway.configGeneration,
+            let text = MetricsRenderer.render(gateway.metrics, shared: gateway.shared, generation: gateway.configGeneration,
                                               draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [],
                                               auditDropped: gateway.audit?.dropped ?? 0)
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: text)

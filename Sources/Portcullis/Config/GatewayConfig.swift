@@ -275,6 +275,11 @@ extension RouteSettings {
         headers = RouteHeaderSettings(reading: table)
     }
 
+    /// The route's `route` label in metrics: host (unless `*`), path prefix, methods.
+    var metricLabel: String {
+        (host == "*" ? "" : host) + pathPrefix + (methods.isEmpty ? "" : " " + methods.joined(separator: ","))
+    }
+
     private static func isValidHostPattern(_ pattern: String) -> Bool {
         if pattern == "*" { return true }
         let name = pattern.hasPrefix("*.") ? String(pattern.dropFirst(2)) : pattern

@@ -18,6 +18,8 @@ struct RateLimiter: Sendable {
         let sharedPrefix: [UInt8]
         /// `,"rule":"<name>"` for 429 bodies.
         let jsonName: [UInt8]
+        /// Decisions, [admitted, rejected], shared by the workers.
+        let decisions: [Counter]
     }
 
     let rules: [Rule]
@@ -25,7 +27,8 @@ struct RateLimiter: Sendable {
     let clock: FleetClock
 
     /// `sharedKeyPrefix` is Redis's `key_prefix` when counters are shared, else nil.
-    init(settings: [RateLimitRuleSettings], table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?) {
+    init(settings: [RateLimitRuleSettings], table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?,
+         decisionCounters: LabeledCounters) {
         self.table = table
         self.clock = clock
         rules = settings.map { rule in
@@ -36,7 +39,8 @@ struct RateLimiter: Sendable {
                         windowNanoseconds: Int64(rule.window), key: rule.key, headerName: headerName, mode: rule.mode,
                         seed: KeyHash.hash(Array(identity.utf8), seed: 0x5EED),
                         sharedPrefix: sharedKeyPrefix.map { Array("\($0){rl:\(rule.name):".utf8) } ?? [],
-                        jsonName: Array(",\"rule\":\(JSONText.quoted(rule.name))".utf8))
+                        jsonName: Array(",\"rule\":\(JSONText.quoted(rule.name))".utf8),
+                        decisions: decisionCounters.counters(for: rule.name))
         }
     }
 
@@ -134,6 +138,7 @@ struct RateLimiter: Sendable {
                 }
             }
             guard let result else { continue }
+            rule.decisions[result.admitted ? 0 : 1].add(1)
             let retryAfter = result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000)
             report = Report.tighter(report, Report(rule: index, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
                                                    reset: reset, retryAfter: retryAfter))
@@ -146,6 +151,7 @@ struct RateLimiter: Sendable {
     /// the counts it saw (the current one including this request when admitted).
     func strictReport(_ check: StrictCheck, admitted: Bool, current: Int64, previous: Int64) -> Report {
         let rule = rules[check.rule]
+        rule.decisions[admitted ? 0 : 1].add(1)
         let window = SlidingWindow(current: current, previous: previous, elapsed: check.elapsed)
         return Report(rule: check.rule, remaining: admitted ? window.remaining(limit: rule.limit) : 0,
                       reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
@@ -159,6 +165,7 @@ struct RateLimiter: Sendable {
         let rule = rules[check.rule]
         let hash = KeyHash.hash(Array(check.counterName.dropFirst(rule.sharedPrefix.count).dropLast()), seed: rule.seed)
         let result = table.hit(key: hash, window: check.window, elapsed: check.elapsed, limit: limit ?? rule.limit)
+        if limit == nil { rule.decisions[result.admitted ? 0 : 1].add(1) }
         return Report(rule: check.rule, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
                       reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
                       retryAfter: result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))

@@ -7,6 +7,8 @@ extension ClientConnection {
     func startExchange() {
         snapshot = worker.snapshot
         requestsServed += 1
+        requestStartedAt = worker.loop.now
+        routeResponses = nil
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
         let canContinue = canKeepAliveAfterLocalAnswer
@@ -94,7 +96,8 @@ extension ClientConnection {
 
     /// After a response the gateway wrote itself: consume the head, then go on or close.
     func answeredLocally(status: Int, keepAlive: Bool) {
-        worker.metrics.countResponse(status: status)
+        countResponse(status: status)
+        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
         requestBodyDone = head.bodyFraming == .none
         input.consume(head.headLength)
         parser.reset()
@@ -234,6 +237,7 @@ extension ClientConnection {
             if upstream.output.isEmpty && requestBodyDone && !requestSent {
                 requestSent = true
                 phaseStartedAt = worker.loop.now
+                upstreamSentAt = worker.loop.now
             }
             return true
         case .wouldBlock:
@@ -304,7 +308,8 @@ extension ClientConnection {
             return
         }
         responseStarted = true
-        worker.metrics.countResponse(status: responseHead.status)
+        countResponse(status: responseHead.status)
+        if requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - upstreamSentAt) }
         forwardedHead.clear()
         upstream.server.recordSuccess()
         if responseHead.status == 101 {
@@ -429,6 +434,7 @@ extension ClientConnection {
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
+        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
         if let upstream {
             self.upstream = nil
             if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
@@ -485,6 +491,7 @@ extension ClientConnection {
 
     /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
     private func bodyTooLarge() {
+        worker.metrics.requestsTooLarge.add(1)
         auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(requestBodyReceived)), ("limit", .number(requestBodyLimit))],
                      withHead: false)
         if responseStarted {
@@ -506,7 +513,8 @@ extension ClientConnection {
         }
         pool = nil
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
-        worker.metrics.countResponse(status: status)
+        countResponse(status: status)
+        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
         phase = .closing
     }
 }

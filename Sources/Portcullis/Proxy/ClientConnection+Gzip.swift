@@ -15,25 +15,31 @@ extension ClientConnection {
 
     func compressResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
         guard let gzip, count > 0 else { return }
-        gzip.compress(bytes, count: count, flush: .none, scratch: worker.gzipStreams.scratch) { appendFramed($0, count: $1) }
+        worker.metrics.gzipBytesIn.add(count)
+        gzip.compress(bytes, count: count, flush: .none, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
         gzipHoldsData = true
     }
 
     /// The upstream has nothing more for now: send what zlib holds.
     func flushGzip() {
         guard let gzip, gzipHoldsData else { return }
-        gzip.compress(nil, count: 0, flush: .sync, scratch: worker.gzipStreams.scratch) { appendFramed($0, count: $1) }
+        gzip.compress(nil, count: 0, flush: .sync, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
         gzipHoldsData = false
     }
 
     /// The response body is complete: the gzip trailer, the last chunk, done.
     func finishResponseBody() {
         if let gzip {
-            gzip.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendFramed($0, count: $1) }
+            gzip.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
             releaseGzip()
         }
         if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
         responseState = .done
+    }
+
+    private func appendCompressed(_ bytes: UnsafePointer<UInt8>, count: Int) {
+        worker.metrics.gzipBytesOut.add(count)
+        appendFramed(bytes, count: count)
     }
 
     /// Gives the stream back (response finished, or the connection closed in the middle).

@@ -60,6 +60,11 @@ final class ClientConnection: Selectable {
     /// Where the request goes once its strict checks pass.
     var strictForward: (upstreamIndex: Int, maxBody: Int64) = (0, 0)
     var strictOutcome = StrictOutcome.admitted
+    /// The route's response counters (nil before a route matched).
+    var routeResponses: [Counter]?
+    /// When the current request's head was complete, and when it was sent upstream whole.
+    var requestStartedAt: UInt64 = 0
+    var upstreamSentAt: UInt64 = 0
     /// The current request's client address (set when it waits on strict checks).
     var clientAddress = IPAddress(high: 0, low: 0)
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
@@ -145,6 +150,13 @@ final class ClientConnection: Selectable {
         requestID.reserveCapacity(128)
         super.init(fd: fd)
         if tls != nil { phase = .handshaking }
+    }
+
+    /// Counts a response sent to the client, for the worker and the request's route.
+    @inline(__always)
+    func countResponse(status: Int) {
+        worker.metrics.countResponse(status: status)
+        routeResponses?[min(max(status / 100, 1), 5)].add(1)
     }
 
     /// What the gateway adds to the current response.
@@ -282,7 +294,7 @@ final class ClientConnection: Selectable {
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
-        worker.metrics.countResponse(status: status)
+        countResponse(status: status)
         input.clear()
         phase = .closing
     }
@@ -304,7 +316,8 @@ final class ClientConnection: Selectable {
         guard readable, !peerClosed else { return false }
         let (result, drained) = transportRead()
         switch result {
-        case .bytes:
+        case .bytes(let count):
+            worker.metrics.bytesIn.add(count)
             if drained && !pendingEndOfStream { readable = false }
             requestProgressAt = worker.loop.now
             return true
@@ -325,7 +338,8 @@ final class ClientConnection: Selectable {
     func flushClient() -> Bool {
         guard writable, !output.isEmpty else { return false }
         switch tls?.write(from: output) ?? Socket.write(fd, from: output) {
-        case .bytes:
+        case .bytes(let count):
+            worker.metrics.bytesOut.add(count)
             if !output.isEmpty { waitForWritable() }
             responseProgressAt = worker.loop.now
             return true

@@ -75,6 +75,7 @@ enum RequestPath {
             return .respond(status: 404)
         }
         connection.responseHeaders = route.headers
+        connection.routeResponses = route.responses
 
         // Phase 7: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
         if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
@@ -89,6 +90,7 @@ enum RequestPath {
 
         // Phase 9: size limits, before any body byte is read.
         if case .length(let length) = head.bodyFraming, length > route.maxBody {
+            connection.worker.metrics.requestsTooLarge.add(1)
             connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.maxBody))])
             return .respond(status: 413)
         }

@@ -23,11 +23,14 @@ public struct Router: Sendable {
         let maxBody: Int64
         /// Response fields added and dropped.
         let headers: ResponseHeaderPolicy
+        /// Responses by status class (index 1–5), shared by the workers.
+        let responses: [Counter]
     }
 
     let routes: [Route]
 
-    init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings) {
+    init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings,
+         responseCounters: LabeledCounters = LabeledCounters(width: 6)) {
         routes = settings.map { route in
             let pattern: Route.HostPattern
             if route.host == "*" {
@@ -41,7 +44,8 @@ public struct Router: Sendable {
                          methods: route.methods.map { Array($0.utf8) },
                          upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
                          maxBody: route.maxBody ?? defaultMaxBody,
-                         headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers))
+                         headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers),
+                         responses: responseCounters.counters(for: route.metricLabel))
         }
     }
 

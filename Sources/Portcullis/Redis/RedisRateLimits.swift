@@ -12,9 +12,11 @@ final class RedisRateLimits {
     private let shared: GatewayShared
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
+    private let metrics: WorkerMetrics
 
     init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger,
-         audit: @escaping (AuditEvent) -> Void) throws {
+         metrics: WorkerMetrics, audit: @escaping (AuditEvent) -> Void) throws {
+        self.metrics = metrics
         self.loop = loop
         self.shared = shared
         table = shared.rateLimitCounters
@@ -60,13 +62,16 @@ final class RedisRateLimits {
         guard connection.isReady else { return }
         items.removeAll(keepingCapacity: true)
         table.takeUnsynced(shardIndices: shardIndices, into: &items)
+        let sentAt = loop.now
         for item in items {
             let sent = run(RateLimitScripts.sync, sha: RateLimitScripts.syncSHA,
                            keys: [Self.windowKey(item.sharedName, item.window), Self.windowKey(item.sharedName, item.window - 1)],
                            arguments: [Array(String(item.delta).utf8), Array(String(2 * item.windowLength / 1_000_000).utf8)]) { [unowned self] reply in
                 if let counts = reply?.integers, counts.count == 2 {
+                    self.metrics.redisSyncDuration.observe(nanoseconds: self.loop.now - sentAt)
                     self.table.applySynced(item, current: counts[0], previous: counts[1])
                 } else {
+                    self.metrics.redisErrors.add(1)
                     self.table.restoreUnsynced(item)
                 }
             }
@@ -81,8 +86,9 @@ final class RedisRateLimits {
         let sent = run(RateLimitScripts.check, sha: RateLimitScripts.checkSHA,
                        keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
                        arguments: [Array(String(limit).utf8), Array(String(check.elapsed).utf8),
-                                   Array(String(2 * windowLength / 1_000_000).utf8)]) { reply in
+                                   Array(String(2 * windowLength / 1_000_000).utf8)]) { [unowned self] reply in
             guard let answer = reply?.integers, answer.count == 3 else {
+                self.metrics.redisErrors.add(1)
                 failed()
                 return
             }

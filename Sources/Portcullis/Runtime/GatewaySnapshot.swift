@@ -5,6 +5,10 @@ public final class GatewayShared: Sendable {
     let rateLimitCounters: RateLimitTable
     let clock = FleetClock()
     let redisHealth = RedisHealth()
+    /// Responses by route (label) and status class (index 1–5).
+    let routeResponses = LabeledCounters(width: 6)
+    /// Rate-limit decisions by rule: [admitted, rejected].
+    let rateLimitDecisions = LabeledCounters(width: 2)
 
     init(maxRateLimitKeys: Int) {
         rateLimitCounters = RateLimitTable(maxKeys: maxRateLimitKeys)
@@ -41,8 +45,10 @@ public final class GatewaySnapshot: Sendable {
         redirectPort = httpsPort.map { $0 == 443 ? [] : Array(":\($0)".utf8) }
         defaultHeaders = ResponseHeaderPolicy(settings: config.securityHeaders, route: .standard)
         router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody,
-                        headerSettings: config.securityHeaders)
-        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock, sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix)
+                        headerSettings: config.securityHeaders, responseCounters: shared.routeResponses)
+        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock,
+                                  sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix,
+                                  decisionCounters: shared.rateLimitDecisions)
         trustedProxies = config.clientIP.trustedProxies
     }
 }

@@ -76,7 +76,7 @@ final class Worker {
             if snapshot.config.redis.endpoint != nil {
                 let queue = auditQueue
                 redisLimits = try RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,
-                                                  workerCount: snapshot.config.server.workers, log: log) { queue.push($0) }
+                                                  workerCount: snapshot.config.server.workers, log: log, metrics: metrics) { queue.push($0) }
             }
         } catch {
             log.critical("worker \(index) cannot start: \(error)")

@@ -17,6 +17,21 @@ public final class WorkerMetrics: Sendable {
     let rateLimitedRequests = Counter()
     /// Upstream failures, by `UpstreamErrorKind`.
     let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
+    /// Bytes read from and written to clients (TLS payload on HTTPS).
+    let bytesIn = Counter()
+    let bytesOut = Counter()
+    /// Requests refused with 413.
+    let requestsTooLarge = Counter()
+    /// Response body bytes before and after gzip.
+    let gzipBytesIn = Counter()
+    let gzipBytesOut = Counter()
+    /// From the request head to the end of the response, and from sending the request upstream
+    /// to the upstream's response head.
+    let requestDuration = Histogram()
+    let upstreamDuration = Histogram()
+    /// Round trips of batched rate-limit syncs, and failed syncs and strict checks.
+    let redisSyncDuration = Histogram()
+    let redisErrors = Counter()
 
     public init() {}
 
