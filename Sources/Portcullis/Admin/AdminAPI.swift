@@ -41,6 +41,10 @@ struct AdminAPI {
         switch (request.method, request.path) {
         case ("GET", "/healthz"):
             return gateway.draining ? .json(503, ["status": "draining"]) : .json(200, ["status": "ok"])
+        case ("GET", "/readyz"):
+            let checks = gateway.readiness()
+            let ready = checks.allSatisfy(\.value)
+            return .json(ready ? 200 : 503, ["ready": ready, "checks": checks])
         case ("GET", "/metrics"):
             if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
             let text = MetricsRenderer.render(gateway.metrics, shared: gateway.shared, generation: gateway.configGeneration,
@@ -62,7 +66,7 @@ struct AdminAPI {
         case (_, _) where request.path.hasPrefix(Self.challengePrefix):
             if let denied = authenticate(request) { return denied }
             return challenge(request, token: String(request.path.dropFirst(Self.challengePrefix.count)))
-        case (_, "/healthz"), (_, "/metrics"), (_, "/admin/certs/reload"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/certs/reload"):
             return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
         default:
             if let denied = authenticate(request) { return denied }

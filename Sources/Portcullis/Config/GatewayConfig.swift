@@ -22,6 +22,7 @@ public struct GatewayConfig: Sendable {
     public var redis: RedisSettings
     public var gzip: GzipSettings
     public var audit: AuditSettings
+    public var accessLog: AccessLogSettings
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -168,6 +169,7 @@ extension GatewayConfig {
         redis = RedisSettings(reading: root.table("redis"))
         gzip = GzipSettings(reading: root.table("gzip"))
         audit = AuditSettings(reading: root.table("audit"))
+        accessLog = AccessLogSettings(reading: root.table("access_log"))
         certificates = root.tables("certificates").map { CertificateSettings(reading: $0) }
         upstreams = root.tables("upstreams").map { UpstreamSettings(reading: $0) }
         routes = root.tables("routes").map { RouteSettings(reading: $0) }

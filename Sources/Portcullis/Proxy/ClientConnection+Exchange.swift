@@ -11,6 +11,7 @@ extension ClientConnection {
         routeResponses = nil
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
+        beginAccessRecord(source: source)
         let canContinue = canKeepAliveAfterLocalAnswer
         switch RequestPath.decide(for: self, source: source) {
         case .respond(let status):
@@ -98,6 +99,7 @@ extension ClientConnection {
     func answeredLocally(status: Int, keepAlive: Bool) {
         countResponse(status: status)
         worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
+        finishAccessRecord(status: status)
         requestBodyDone = head.bodyFraming == .none
         input.consume(head.headLength)
         parser.reset()
@@ -316,6 +318,7 @@ extension ClientConnection {
             ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
                                      connection: .upgrade, added: addedFields, into: output)
             upstream.input.consume(responseHead.headLength)
+            finishAccessRecord(status: 101)
             phase = .tunnel
             return
         }
@@ -435,6 +438,7 @@ extension ClientConnection {
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
         worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
+        finishAccessRecord(status: responseHead.status)
         if let upstream {
             self.upstream = nil
             if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
@@ -515,6 +519,7 @@ extension ClientConnection {
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
         countResponse(status: status)
         worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
+        finishAccessRecord(status: status)
         phase = .closing
     }
 }

@@ -62,6 +62,11 @@ final class ClientConnection: Selectable {
     var strictOutcome = StrictOutcome.admitted
     /// The route's response counters (nil before a route matched).
     var routeResponses: [Counter]?
+    /// The access-log record of the current request (nil when the access log is off).
+    var accessRecord: AccessRecord?
+    /// Bytes written to the client so far, and where the current request's response began.
+    var bytesFlushed: Int64 = 0
+    var accessBytesMark: Int64 = 0
     /// When the current request's head was complete, and when it was sent upstream whole.
     var requestStartedAt: UInt64 = 0
     var upstreamSentAt: UInt64 = 0
@@ -340,6 +345,7 @@ final class ClientConnection: Selectable {
         switch tls?.write(from: output) ?? Socket.write(fd, from: output) {
         case .bytes(let count):
             worker.metrics.bytesOut.add(count)
+            bytesFlushed += Int64(count)
             if !output.isEmpty { waitForWritable() }
             responseProgressAt = worker.loop.now
             return true

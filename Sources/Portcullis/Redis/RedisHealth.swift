@@ -11,7 +11,8 @@ final class RedisHealth: Sendable {
 
     private let state = Atomic<Int>(State.unknown.rawValue)
 
-    var isDown: Bool { state.load(ordering: .relaxed) == State.down.rawValue }
+    /// Connected, and not lost since.
+    var isUp: Bool { state.load(ordering: .relaxed) == State.up.rawValue }
 
     /// True when this call is the one that found Redis gone (and logged it).
     @discardableResult

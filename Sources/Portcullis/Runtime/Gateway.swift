@@ -25,6 +25,8 @@ public final class Gateway {
     private var blocklistSync: BlocklistSync?
     /// Audit events (set up in `run`).
     private(set) var audit: AuditLog?
+    /// The access log (nil when off).
+    private var accessLog: AccessLogWriter?
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -56,6 +58,9 @@ public final class Gateway {
         let token = try AdminToken.load(settings: config.admin)
         audit = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
                              loop: loop, log: log)
+        if !config.accessLog.file.isEmpty {
+            accessLog = try AccessLogWriter(settings: config.accessLog, workers: config.server.workers, loop: loop, log: log)
+        }
         certificates = try loadCertificates(for: config)
         blocklist = try BlocklistStore(path: config.blocklist.file)
         if !config.blocklist.file.isEmpty { log.info("blocklist \(config.blocklist.file): \(blocklist.count) entries") }
@@ -83,6 +88,7 @@ public final class Gateway {
         loop.run()
         blocklistSync?.stop()
         audit?.stop()
+        accessLog?.stop()
         for thread in threads { thread.join() }
         withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
         log.info("portcullis stopped")
@@ -95,6 +101,7 @@ public final class Gateway {
         let shared = shared
         let control = control
         let auditQueues = audit?.queues ?? []
+        let accessQueues = accessLog?.queues
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
@@ -110,7 +117,8 @@ public final class Gateway {
                 do {
                     let worker = try Worker(index: index, snapshot: snapshot, shared: shared, blocklist: blocklist,
                                             listenerSockets: listenerSockets, mailbox: mailbox, control: control,
-                                            audit: auditQueues.isEmpty ? AuditQueue(capacity: 1) : auditQueues[index], metrics: workerMetrics)
+                                            audit: auditQueues.isEmpty ? AuditQueue(capacity: 1) : auditQueues[index],
+                                            accessLog: accessQueues?[index], metrics: workerMetrics)
                     worker.run()
                 } catch {
                     Logger(label: "portcullis").critical("worker \(index) failed to start: \(error)")
@@ -211,6 +219,16 @@ public final class Gateway {
         let snapshot = makeSnapshot()
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         log.info("session ticket key rotated")
+    }
+
+    /// What `GET /readyz` checks: listeners up (workers running, not draining), certificates
+    /// loaded when an HTTPS listener needs them, and Redis reachable when the policy needs it
+    /// (`on_redis_failure = "deny"`).
+    func readiness() -> [String: Bool] {
+        var checks = ["listeners": !threads.isEmpty && !draining && !threads.contains(where: \.hasFinished)]
+        if config.hasTLSListener { checks["certificates"] = !(certificates?.contexts.isEmpty ?? true) }
+        if config.redis.endpoint != nil && config.redis.onFailure == .deny { checks["redis"] = shared.redisHealth.isUp }
+        return checks
     }
 
     /// Records an audit event of the control thread.

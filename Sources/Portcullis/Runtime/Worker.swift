@@ -33,6 +33,8 @@ final class Worker {
     private let control: Mailbox<ControlMessage>
     /// Where this worker's audit events wait for the control thread.
     let auditQueue: AuditQueue
+    /// Where access-log records wait (nil when the access log is off).
+    let accessQueue: BoundedQueue<AccessRecord>?
     private(set) var snapshot: GatewaySnapshot
     private(set) var blocklist: IPBlocklist
     /// Scratch bytes for rate-limit counter names (one request at a time on a worker).
@@ -47,8 +49,10 @@ final class Worker {
     private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
 
     init(index: Int, snapshot: GatewaySnapshot, shared: GatewayShared, blocklist: IPBlocklist, listenerSockets: [(Int32, ListenerSettings)],
-         mailbox: Mailbox<WorkerMessage>, control: Mailbox<ControlMessage>, audit: AuditQueue, metrics: WorkerMetrics) throws {
+         mailbox: Mailbox<WorkerMessage>, control: Mailbox<ControlMessage>, audit: AuditQueue, accessLog: BoundedQueue<AccessRecord>?,
+         metrics: WorkerMetrics) throws {
         auditQueue = audit
+        accessQueue = accessLog
         self.index = index
         self.snapshot = snapshot
         self.shared = shared

@@ -140,6 +140,8 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         ("workers = 2", "workers = 2\n[redis]\nurl = \"http://redis\"", "redis.url"),
         ("workers = 2", "workers = 2\n[redis]\non_redis_failure = \"panic\"", "redis.on_redis_failure"),
         ("workers = 2", "workers = 2\n[gzip]\nlevel = 10", "gzip.level"),
+        ("workers = 2", "workers = 2\n[access_log]\nformat = \"apache\"", "access_log.format"),
+        ("workers = 2", "workers = 2\n[audit]\nredis_stream = \"s\"", "audit.redis_stream"),
         ("workers = 2", "workers = 2\n[gzip]\ntypes = [\"text/html; charset=utf-8\"]", "gzip.types[0]"),
         ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"get /x\"\nlimit = 5", "rate_limits[0].match"),
         ("upstream = \"app\"", "upstream = \"app\"\n[[rate_limits]]\nmatch = \"*\"", "rate_limits[0].limit"),

@@ -1,9 +1,9 @@
 import Synchronization
 
-/// A bounded queue of audit events from one worker to the control thread. Pushing never waits:
-/// when the queue is full the event is dropped and counted.
-final class AuditQueue: Sendable {
-    private let events: Mutex<[AuditEvent]>
+/// A bounded queue from one worker to the control thread (audit events, access-log records).
+/// Pushing never waits: when the queue is full the element is dropped and counted.
+final class BoundedQueue<Element: Sendable>: Sendable {
+    private let events: Mutex<[Element]>
     private let capacity: Int
     private let droppedCount = Atomic<Int>(0)
 
@@ -12,10 +12,10 @@ final class AuditQueue: Sendable {
         events = Mutex([])
     }
 
-    /// Events dropped because the queue was full.
+    /// Elements dropped because the queue was full.
     var dropped: Int { droppedCount.load(ordering: .relaxed) }
 
-    func push(_ event: AuditEvent) {
+    func push(_ event: Element) {
         let accepted = events.withLock { queue in
             guard queue.count < capacity else { return false }
             queue.append(event)
@@ -25,10 +25,13 @@ final class AuditQueue: Sendable {
     }
 
     /// Takes everything queued (control thread).
-    func drain() -> [AuditEvent] {
+    func drain() -> [Element] {
         events.withLock { queue in
             defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
     }
 }
+
+/// A worker's queue of audit events.
+typealias AuditQueue = BoundedQueue<AuditEvent>

@@ -1,0 +1,31 @@
+/// The access log's view of the connection's requests: the record is begun from the request
+/// head (only when the access log is on) and finished when the response is complete.
+extension ClientConnection {
+    /// Call before the head is consumed.
+    func beginAccessRecord(source: UnsafePointer<UInt8>) {
+        guard worker.accessQueue != nil else { return }
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
+        var record = AccessRecord(milliseconds: worker.epochMilliseconds, clientIP: String(decoding: forwarding.peerIP, as: UTF8.self),
+                                  method: text(head.methodRange), target: text(head.pathAndQueryRange),
+                                  version: head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1", requestID: String(decoding: requestID, as: UTF8.self))
+        for field in head.fields {
+            let name = source + Int(field.nameStart)
+            let count = Int(field.nameEnd - field.nameStart)
+            if Bytes.equalsLowercase(name, count, "user-agent") { record.userAgent = text(Int(field.valueStart)..<Int(field.valueEnd)) }
+            if Bytes.equalsLowercase(name, count, "referer") { record.referer = text(Int(field.valueStart)..<Int(field.valueEnd)) }
+        }
+        accessRecord = record
+        accessBytesMark = bytesFlushed + Int64(output.readableCount)
+    }
+
+    /// The response is complete (or the gateway answered): the record goes to the control thread.
+    func finishAccessRecord(status: Int) {
+        guard var record = accessRecord, let queue = worker.accessQueue else { return }
+        accessRecord = nil
+        if !clientIP.isEmpty { record.clientIP = String(decoding: clientIP, as: UTF8.self) }
+        record.status = status
+        record.bytesSent = bytesFlushed + Int64(output.readableCount) - accessBytesMark
+        record.durationMicroseconds = Int64((worker.loop.now - requestStartedAt) / 1000)
+        queue.push(record)
+    }
+}
