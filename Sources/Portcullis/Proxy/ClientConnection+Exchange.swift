@@ -39,31 +39,6 @@ extension ClientConnection {
         }
     }
 
-    /// After a local answer the connection can go on only if no request body is pending.
-    var canKeepAliveAfterLocalAnswer: Bool { head.bodyFraming == .none && head.keepAlive && !worker.draining }
-
-    /// Answers the current request with a gateway error page.
-    func answer(status: Int) {
-        let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
-                              headOnly: head.method == .head, added: addedFields, into: output)
-        answeredLocally(status: status, keepAlive: canContinue)
-    }
-
-    /// 429, naming the rule; audited and counted towards auto-ban.
-    func answerRateLimited(rule: Int) {
-        let limit = snapshot.rateLimiter.rules[rule]
-        auditRequest(.rateLimitExceeded, details: [
-            ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),
-            ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(rateLimitReport?.retryAfter ?? 1)),
-        ])
-        worker.rateLimitRejected(client: clientAddress)
-        let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
-                              added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
-        answeredLocally(status: 429, keepAlive: canContinue)
-    }
-
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
     func beginForwarding(upstreamIndex: Int, maxBody: Int64) {
         let source = UnsafePointer(input.readPointer)
@@ -93,18 +68,6 @@ extension ClientConnection {
         triedServer = nil
         phase = .proxying
         connectUpstream(fresh: false)
-    }
-
-    /// After a response the gateway wrote itself: consume the head, then go on or close.
-    func answeredLocally(status: Int, keepAlive: Bool) {
-        countResponse(status: status)
-        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
-        finishAccessRecord(status: status)
-        requestBodyDone = head.bodyFraming == .none
-        input.consume(head.headLength)
-        parser.reset()
-        phase = keepAlive ? .readingHead : .closing
-        phaseStartedAt = worker.loop.now
     }
 
     /// Takes an idle connection to the next available server, or opens one.

@@ -35,7 +35,7 @@ final class ClientConnection: Selectable {
 
     /// Most bytes buffered in one direction before reading from the sender pauses.
     static let highWater = 64 * 1024
-    private static let lingeringTime: UInt64 = 2_000_000_000
+    static let lingeringTime: UInt64 = 2_000_000_000
 
     /// The owning worker outlives every connection it accepts.
     unowned(unsafe) let worker: Worker
@@ -207,7 +207,7 @@ final class ClientConnection: Selectable {
 
     /// Takes the connection's buffers from the worker's pool for the work `drive` is about to do.
     @inline(__always)
-    private func borrowBuffers() {
+    func borrowBuffers() {
         guard !holdsBuffers else { return }
         input = worker.buffers.take()
         output = worker.buffers.take()
@@ -259,7 +259,7 @@ final class ClientConnection: Selectable {
         }
     }
 
-    private func handshakeFailed(reason: String) {
+    func handshakeFailed(reason: String) {
         worker.metrics.tlsHandshakeFailures.add(1)
         auditRequest(.tlsHandshakeFailed, details: [("reason", .text(reason))], withHead: false)
         close()
@@ -295,7 +295,7 @@ final class ClientConnection: Selectable {
 
     /// Answers a request the parser refused, then closes: after a framing error nothing that
     /// follows on the connection can be trusted.
-    private func refuse(status: Int) {
+    func refuse(status: Int) {
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
@@ -422,89 +422,7 @@ final class ClientConnection: Selectable {
         giveBuffersBack()
     }
 
-    // MARK: Timeouts
-
-    private func updateDeadline() {
-        let timeouts = snapshot.config.timeouts
-        let deadline: UInt64
-        switch phase {
-        case .handshaking:
-            deadline = phaseStartedAt + (tls?.handshakeTimeout ?? timeouts.clientHeader)
-        case .readingHead:
-            if !output.isEmpty {
-                deadline = responseProgressAt + timeouts.upstreamBodyIdle
-            } else if input.isEmpty && requestsServed > 0 {
-                deadline = phaseStartedAt + timeouts.keepAliveIdle
-            } else {
-                deadline = phaseStartedAt + timeouts.clientHeader
-            }
-        case .awaitingPolicy:
-            // Redis's command timeout bounds the wait; the connection sets no clock of its own.
-            deadline = 0
-        case .proxying:
-            deadline = exchangeDeadline(timeouts)
-        case .tunnel:
-            deadline = max(requestProgressAt, responseProgressAt) + timeouts.tunnelIdle
-        case .closing:
-            deadline = responseProgressAt + timeouts.upstreamBodyIdle
-        case .lingering:
-            deadline = phaseStartedAt + Self.lingeringTime
-        }
-        worker.loop.setDeadline(deadline, for: self)
-    }
-
-    /// The earliest of the waits an exchange is in: connecting, the client's body, the
-    /// response head (once the request is sent), the response body.
-    private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
-        if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
-        var deadline = UInt64.max
-        if !requestBodyDone { deadline = requestProgressAt + timeouts.clientBodyIdle }
-        switch responseState {
-        case .awaitingHead where requestBodyDone:
-            deadline = min(deadline, phaseStartedAt + timeouts.upstreamResponseHead)
-        case .body:
-            deadline = min(deadline, responseProgressAt + timeouts.upstreamBodyIdle)
-        default:
-            break
-        }
-        return deadline
-    }
-
     override func deadlineReached() {
-        borrowBuffers()
-        switch phase {
-        case .handshaking:
-            handshakeFailed(reason: "handshake timeout")
-            return
-        case .readingHead:
-            if input.isEmpty || !output.isEmpty {
-                close()
-                return
-            }
-            refuse(status: 408)
-        case .awaitingPolicy:
-            return
-        case .proxying:
-            let timeouts = snapshot.config.timeouts
-            if upstream?.connecting == true {
-                upstreamFailed(.connectTimeout)
-            } else if !requestBodyDone && worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
-                if responseStarted {
-                    close()
-                    return
-                }
-                failExchange(status: 408)
-            } else if responseState == .awaitingHead {
-                upstreamFailed(.responseTimeout)
-            } else {
-                worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")
-                close()
-                return
-            }
-        case .tunnel, .closing, .lingering:
-            close()
-            return
-        }
-        drive()
+        timeoutReached()
     }
 }
