@@ -52,10 +52,12 @@ final class OriginConnection {
             discardBody(request)
             return respond(200, type: "application/octet-stream", body: pattern(number), head: request.method == "HEAD")
         case "text":
-            // /text/N: N bytes of JSON-like text (compressible, not trivially), with a length.
+            // /text/N: N bytes of JSON-like text (compressible, not trivially), with a length;
+            // /text/N?no-transform adds Cache-Control: no-transform.
             discardBody(request)
+            let noTransform = request.target.hasSuffix("?no-transform") ? "Cache-Control: no-transform\r\n" : ""
             return respond(200, type: "application/json", body: text(number), head: request.method == "HEAD",
-                           extraFields: "ETag: \"v\(number)\"\r\n")
+                           extraFields: "ETag: \"v\(number)\"\r\n" + noTransform)
         case "chunked", "textchunked":
             // /chunked/N: N pattern bytes; /textchunked/N: N bytes of /text/N; both chunked.
             discardBody(request)

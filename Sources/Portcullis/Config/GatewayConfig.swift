@@ -96,6 +96,9 @@ public struct RouteSettings: Sendable, Equatable {
     public var maxBody: Int64?
     /// The route's response header profile and its changes to it.
     public var headers: RouteHeaderSettings
+    /// Compress this route's responses (when `[gzip]` is on). Off for routes whose responses
+    /// reflect request input next to secrets (BREACH).
+    public var gzip: Bool
 }
 
 /// `[acme]`: HTTP-01 challenges answered on plain-HTTP listeners.
@@ -275,6 +278,7 @@ extension RouteSettings {
         allowHTTP = table.bool("allow_http", default: false)
         maxBody = table.size("max_body", default: GatewayConfig.defaultMaxBody)
         headers = RouteHeaderSettings(reading: table)
+        gzip = table.bool("gzip", default: true)
     }
 
     /// The route's `route` label in metrics: host (unless `*`), path prefix, methods.

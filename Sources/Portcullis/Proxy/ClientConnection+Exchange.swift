@@ -56,7 +56,7 @@ extension ClientConnection {
         requestBodyForwarded = false
         requestSent = false
         expectContinue = head.expectContinue
-        clientAcceptsGzip = snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
+        clientAcceptsGzip = routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
         forwardedHead.clear()
         RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
                                 hostFallback: localHost, into: forwardedHead)

@@ -130,8 +130,9 @@ final class ClientConnection: Selectable {
     var clientFraming = BodyFraming.none
     var responseStarted = false
     var upstreamReusable = false
-    /// The request's `Accept-Encoding` allows gzip.
+    /// The request's `Accept-Encoding` allows gzip, and its route does.
     var clientAcceptsGzip = false
+    var routeAllowsGzip = false
     /// Compressing the current response body (`ClientConnection+Gzip`).
     var gzip: GzipStream?
     /// Compressed input not yet flushed out of zlib.

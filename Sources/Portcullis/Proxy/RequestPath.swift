@@ -58,6 +58,7 @@ enum RequestPath {
         connection.responseHeaders = snapshot.defaultHeaders
         connection.rateLimitFields.removeAll(keepingCapacity: true)
         connection.clientIP.removeAll(keepingCapacity: true)
+        connection.routeAllowsGzip = false
 
         // Phase 4: ACME HTTP-01 challenges, on plain HTTP only (RFC 8555 §8.3).
         if !secure && path.starts(with: challengePrefix) {
@@ -76,6 +77,7 @@ enum RequestPath {
         }
         connection.responseHeaders = route.headers
         connection.routeResponses = route.responses
+        connection.routeAllowsGzip = route.gzip
 
         // Phase 7: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
         if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }

@@ -25,6 +25,8 @@ public struct Router: Sendable {
         let headers: ResponseHeaderPolicy
         /// Responses by status class (index 1–5), shared by the workers.
         let responses: [Counter]
+        /// Responses may be gzipped.
+        let gzip: Bool
     }
 
     let routes: [Route]
@@ -45,7 +47,7 @@ public struct Router: Sendable {
                          upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
                          maxBody: route.maxBody ?? defaultMaxBody,
                          headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers),
-                         responses: responseCounters.counters(for: route.metricLabel))
+                         responses: responseCounters.counters(for: route.metricLabel), gzip: route.gzip)
         }
     }
 

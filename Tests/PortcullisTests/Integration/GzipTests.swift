@@ -15,6 +15,11 @@ import Testing
             path_prefix = "/set-headers"
             upstream = "app"
             security_headers = "none"
+
+            [[routes]]
+            path_prefix = "/textchunked/77"
+            upstream = "app"
+            gzip = false
             """, routesFirst: false)
     }
 
@@ -56,6 +61,9 @@ import Testing
 
     @Test func someResponsesStayAsTheyAre() throws {
         #expect(try get("/bytes/5000").header("Content-Encoding") == nil, "type not listed")
+        #expect(try get("/textchunked/77").header("Content-Encoding") == nil, "the route turns gzip off")
+        #expect(try get("/textchunked/78").header("Content-Encoding") == "gzip", "other chunked text is compressed")
+        #expect(try get("/text/5000?no-transform").header("Content-Encoding") == nil, "Cache-Control: no-transform")
         #expect(try get("/text/5000", method: "HEAD").header("Content-Encoding") == nil, "HEAD")
         #expect(try get("/status/204").header("Content-Encoding") == nil)
         let encoded = try get("/set-headers?Content-Encoding=br&Content-Length-Hint=1")

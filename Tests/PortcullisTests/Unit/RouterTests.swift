@@ -3,10 +3,10 @@ import Testing
 
 @Suite struct RouterTests {
     private let router = Router(settings: [
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false, maxBody: nil, headers: .standard),
-        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false, maxBody: nil, headers: .standard),
-        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false, maxBody: nil, headers: .standard),
-        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true, maxBody: nil, headers: .standard),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: ["GET"], upstream: "api-read", allowHTTP: false, maxBody: nil, headers: .standard, gzip: true),
+        RouteSettings(host: "api.example.com", pathPrefix: "/v1", methods: [], upstream: "api", allowHTTP: false, maxBody: nil, headers: .standard, gzip: true),
+        RouteSettings(host: "*.example.com", pathPrefix: "/static/", methods: [], upstream: "static", allowHTTP: false, maxBody: nil, headers: .standard, gzip: true),
+        RouteSettings(host: "*", pathPrefix: "/", methods: [], upstream: "default", allowHTTP: true, maxBody: nil, headers: .standard, gzip: true),
     ], upstreamNames: ["api-read", "api", "static", "default"], defaultMaxBody: 1024,
                                 headerSettings: .defaults)
 
