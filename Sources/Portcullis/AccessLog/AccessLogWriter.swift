@@ -9,7 +9,6 @@ final class AccessLogWriter {
     private let log: Logger
     private unowned(unsafe) let loop: EventLoop
     private var timer: Alarm?
-    private var failing = false
 
     init(settings: AccessLogSettings, workers: Int, loop: EventLoop, log: Logger) throws {
         queues = (0..<workers).map { _ in BoundedQueue(capacity: settings.queueSize) }
@@ -33,13 +32,7 @@ final class AccessLogWriter {
             for record in queue.drain() { lines += record.line(format) }
         }
         guard !lines.isEmpty else { return }
-        do {
-            try file.write(lines)
-            failing = false
-        } catch {
-            if !failing { log.error("access log: cannot write \(file.path): \(error)") }
-            failing = true
-        }
+        file.append(lines, log: log, what: "access log")
     }
 
     func stop() {

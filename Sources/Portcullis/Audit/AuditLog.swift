@@ -15,7 +15,6 @@ final class AuditLog {
     private var file: RotatingFile?
     private var redis: RedisConnection?
     private var timer: Alarm?
-    private var fileFailed = false
     /// Lines for the Redis stream while Redis is away (sent when it is back; oldest dropped
     /// past `maxBacklog`), so an outage's own events reach the stream too.
     private var redisBacklog: [[UInt8]] = []
@@ -73,15 +72,7 @@ final class AuditLog {
 
     private func write(_ event: AuditEvent) {
         let line = event.jsonLine()
-        if let file {
-            do {
-                try file.write(line)
-                fileFailed = false
-            } catch {
-                if !fileFailed { log.error("audit: cannot write \(file.path): \(error)") }
-                fileFailed = true
-            }
-        }
+        file?.append(line, log: log, what: "audit")
         if settings.stdout { try? FileWriter.writeAll(STDOUT_FILENO, line, name: "standard output") }
         if redis != nil { addToStream(Array(line.dropLast())) }
     }

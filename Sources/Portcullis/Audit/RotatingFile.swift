@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 
 /// An append-only file rotated by size: past `maxSize` the file becomes `<path>.1`, the older
 /// ones move up to `<path>.<maxFiles>` and the oldest is deleted. Written by the control thread
@@ -34,11 +35,25 @@ final class RotatingFile {
     }
 
     /// Appends bytes (whole lines), rotating first when they would pass the size limit.
-    func write(_ bytes: [UInt8]) throws(SystemError) {
+    private func write(_ bytes: [UInt8]) throws(SystemError) {
         if size > 0 && size + Int64(bytes.count) > maxSize { try rotate() }
         try FileWriter.writeAll(fd, bytes, name: path)
         size += Int64(bytes.count)
     }
+
+    /// Appends, logging a failure once per run of failures (a full disk must not flood the log);
+    /// the lines of a failed write are lost.
+    func append(_ bytes: [UInt8], log: Logger, what: String) {
+        do {
+            try write(bytes)
+            failing = false
+        } catch {
+            if !failing { log.error("\(what): cannot write \(path): \(error)") }
+            failing = true
+        }
+    }
+
+    private var failing = false
 
     private func rotate() throws(SystemError) {
         close(fd)
