@@ -156,14 +156,17 @@ public final class Gateway {
             return .failure(ReloadFailure(description: "\(error)"))
         }
         if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin
-            || newConfig.rateLimiting.maxKeys != config.rateLimiting.maxKeys || newConfig.redis != config.redis {
-            log.warning("listener, worker, admin, redis and rate_limiting.max_keys changes take effect at the next restart")
+            || newConfig.rateLimiting.maxKeys != config.rateLimiting.maxKeys || newConfig.redis != config.redis
+            || newConfig.audit != config.audit || newConfig.accessLog != config.accessLog {
+            log.warning("listener, worker, admin, redis, audit, access_log and rate_limiting.max_keys changes take effect at the next restart")
         }
         var applied = newConfig
         applied.listeners = config.listeners
         applied.server.workers = config.server.workers
         applied.admin = config.admin
         applied.redis = config.redis
+        applied.audit = config.audit
+        applied.accessLog = config.accessLog
         config = applied
         certificates = newCertificates
         blocklist = newBlocklist
