@@ -81,6 +81,14 @@ enum Bytes {
         return true
     }
 
+    /// Whether `count` bytes at `pointer` contain a lowercase ASCII literal, case-insensitively.
+    static func containsLowercase(_ pointer: UnsafePointer<UInt8>, _ count: Int, _ literal: StaticString) -> Bool {
+        let length = literal.utf8CodeUnitCount
+        guard length <= count else { return false }
+        for start in 0...(count - length) where equalsLowercase(pointer + start, length, literal) { return true }
+        return false
+    }
+
     /// Parses a run of decimal digits; nil if empty, not all digits, or longer than 18 digits.
     @inline(__always)
     static func decimal(_ pointer: UnsafePointer<UInt8>, _ count: Int) -> Int64? {

@@ -5,7 +5,8 @@ extension ClientConnection {
     /// Called once the response head is parsed and the client framing chosen.
     func startGzipIfQualifies(source: UnsafePointer<UInt8>) {
         let settings = snapshot.config.gzip
-        guard clientAcceptsGzip, GzipDecision.compresses(responseHead, source: source, requestMethod: method, settings: settings),
+        guard clientAcceptsGzip,
+              GzipDecision.compresses(responseHead, source: source, requestMethod: method, settings: settings, mediaTypes: snapshot.gzipMediaTypes),
               let stream = worker.gzipStreams.take(level: settings.level, limit: settings.maxStreams) else { return }
         gzip = stream
         gzipHoldsData = false

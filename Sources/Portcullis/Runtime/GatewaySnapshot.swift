@@ -28,6 +28,8 @@ public final class GatewaySnapshot: Sendable {
     /// The header policy of answers outside any route (404 and parse errors).
     let defaultHeaders: ResponseHeaderPolicy
     let rateLimiter: RateLimiter
+    /// `[gzip] types` as lower-case bytes, compared with response Content-Types.
+    let gzipMediaTypes: [[UInt8]]
     /// Peers whose `X-Forwarded-For` names the client.
     let trustedProxies: [CIDR]
     /// ACME HTTP-01 tokens (shared by every snapshot: tokens survive reloads).
@@ -50,5 +52,6 @@ public final class GatewaySnapshot: Sendable {
                                   sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix,
                                   decisionCounters: shared.rateLimitDecisions)
         trustedProxies = config.clientIP.trustedProxies
+        gzipMediaTypes = config.gzip.types.map { Array($0.utf8) }
     }
 }
