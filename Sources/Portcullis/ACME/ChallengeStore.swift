@@ -64,8 +64,7 @@ public final class ChallengeStore: Sendable {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= 4096 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        guard read(fd, &bytes, bytes.count) == bytes.count else { return nil }
+        guard let bytes = try? FileIO.readAll(fd, name: token) else { return nil }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -18,7 +18,7 @@ struct AccessRecord: Sendable {
     func line(_ format: AccessLogSettings.Format) -> [UInt8] {
         switch format {
         case .json:
-            var text = "{\"timestamp\":\"\(AuditEvent.rfc3339(milliseconds))\",\"client_ip\":\(JSONText.quoted(clientIP))"
+            var text = "{\"timestamp\":\"\(UTCTime.rfc3339(milliseconds: milliseconds))\",\"client_ip\":\(JSONText.quoted(clientIP))"
             text += ",\"method\":\(JSONText.quoted(method)),\"target\":\(JSONText.quoted(target)),\"version\":\(JSONText.quoted(version))"
             text += ",\"status\":\(status),\"bytes_sent\":\(bytesSent),\"duration_ms\":\(Double(durationMicroseconds) / 1000)"
             text += ",\"request_id\":\(JSONText.quoted(requestID)),\"referer\":\(referer.map(JSONText.quoted) ?? "null")"
@@ -29,17 +29,8 @@ struct AccessRecord: Sendable {
                 "\"" + (value ?? "-").replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
             }
             let request = quoted("\(method) \(target) \(version)")
-            return Array("\(clientIP) - - [\(Self.commonLogTime(milliseconds))] \(request) \(status) \(bytesSent) \(quoted(referer)) \(quoted(userAgent)) \(requestID) \(Double(durationMicroseconds) / 1_000_000)\n".utf8)
+            return Array("\(clientIP) - - [\(UTCTime.format(milliseconds / 1000, "%d/%b/%Y:%H:%M:%S +0000"))] \(request) \(status) \(bytesSent) \(quoted(referer)) \(quoted(userAgent)) \(requestID) \(Double(durationMicroseconds) / 1_000_000)\n".utf8)
         }
-    }
-
-    /// `23/Nov/2026:03:04:05 +0000`.
-    static func commonLogTime(_ milliseconds: Int64) -> String {
-        let iso = BlocklistFile.formatTime(UInt32(truncatingIfNeeded: milliseconds / 1000))   // 2026-11-23T03:04:05Z
-        let parts = iso.split(whereSeparator: { $0 == "-" || $0 == "T" || $0 == "Z" })
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let month = months[(Int(parts[1]) ?? 1) - 1]
-        return "\(parts[2])/\(month)/\(parts[0]):\(parts[3]) +0000"
     }
 }
 

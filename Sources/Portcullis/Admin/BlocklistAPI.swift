@@ -90,6 +90,6 @@ struct BlocklistAPI {
 
     static func json(_ entry: BlocklistEntry) -> [String: any Sendable] {
         ["cidr": entry.cidr.description, "allow": entry.allow, "reason": entry.reason,
-         "expires_at": entry.expiresAt == 0 ? NSNull() : BlocklistFile.formatTime(entry.expiresAt)]
+         "expires_at": entry.expiresAt == 0 ? NSNull() : UTCTime.rfc3339(Int64(entry.expiresAt))]
     }
 }

@@ -5,6 +5,7 @@ enum MetricsRenderer {
         let samples = workers.map { $0.snapshot() }
         guard let first = samples.first else { return "" }
         let total = samples.dropFirst().reduce(first, +)
+        let decisions = shared.rateLimitDecisions.values()
         var text = ""
         /// One histogram summed over workers, cumulative buckets as Prometheus wants them.
         func histogram(_ name: String, _ help: String, _ parts: [Histogram]) {
@@ -37,9 +38,11 @@ enum MetricsRenderer {
         family("portcullis_gzip_bytes_total", "counter", "Response body bytes before (in) and after (out) gzip.",
                [("stage=\"in\"", sum(\.gzipBytesIn)), ("stage=\"out\"", sum(\.gzipBytesOut))])
         family("portcullis_rate_limit_decisions_total", "counter", "Rate-limit decisions by rule.",
-               shared.rateLimitDecisions.values().flatMap { rule, counts in
+               decisions.flatMap { rule, counts in
                    [("rule=\(JSONText.quoted(rule)),decision=\"admitted\"", counts[0]), ("rule=\(JSONText.quoted(rule)),decision=\"rejected\"", counts[1])]
                })
+        family("portcullis_redis_ready_connections", "gauge", "Workers whose Redis connection is ready now.",
+               [("", shared.redisHealth.readyConnections)])
         family("portcullis_redis_errors_total", "counter", "Failed Redis syncs and strict checks.", [("", sum(\.redisErrors))])
         histogram("portcullis_request_duration_seconds", "From a complete request head to the end of the response.", workers.map(\.requestDuration))
         histogram("portcullis_upstream_duration_seconds", "From the request sent upstream to the upstream's response head.",
@@ -52,7 +55,8 @@ enum MetricsRenderer {
                [("", total.tlsHandshakeFailures)])
         family("portcullis_blocked_total", "counter", "Refused by the IP blocklist: connections at accept, requests after parsing.",
                [("stage=\"connection\"", total.blockedConnections), ("stage=\"request\"", total.blockedRequests)])
-        family("portcullis_rate_limited_total", "counter", "Requests refused with 429.", [("", total.rateLimitedRequests)])
+        family("portcullis_rate_limited_total", "counter", "Requests refused with 429 (the rejections of every rule).",
+               [("", decisions.reduce(0) { $0 + $1.1[1] })])
         family("portcullis_certificate_expiry_timestamp_seconds", "gauge", "End of validity of each served certificate.",
                certificates.map { ("name=\"\($0.names.first ?? $0.serial)\",serial=\"\($0.serial)\"", $0.notAfter) })
         family("portcullis_upstream_errors_total", "counter", "Failed upstream exchanges, by kind.",

@@ -52,7 +52,7 @@ struct AuditEvent: Sendable {
 
     /// The JSON line (with its newline).
     func jsonLine() -> [UInt8] {
-        var text = "{\"timestamp\":\"\(Self.rfc3339(milliseconds))\",\"event_type\":\"\(type.rawValue)\",\"severity\":\"\(type.severity)\""
+        var text = "{\"timestamp\":\"\(UTCTime.rfc3339(milliseconds: milliseconds))\",\"event_type\":\"\(type.rawValue)\",\"severity\":\"\(type.severity)\""
         for (key, value) in [("request_id", requestID), ("method", method), ("path", path), ("client_ip", clientIP), ("user_agent", userAgent)] {
             text += ",\"\(key)\":" + (value.map(JSONText.quoted) ?? "null")
         }
@@ -65,12 +65,5 @@ struct AuditEvent: Sendable {
         }.joined(separator: ",")
         text += "}}\n"
         return Array(text.utf8)
-    }
-
-    /// `2026-11-23T03:04:05.678Z`.
-    static func rfc3339(_ milliseconds: Int64) -> String {
-        let seconds = BlocklistFile.formatTime(UInt32(truncatingIfNeeded: milliseconds / 1000))
-        let fraction = milliseconds % 1000
-        return seconds.dropLast() + "." + (fraction < 100 ? (fraction < 10 ? "00" : "0") : "") + String(fraction) + "Z"
     }
 }

@@ -35,7 +35,6 @@ final class AuditLog {
         }
         if !settings.redisStream.isEmpty && redisSettings.endpoint != nil {
             let connection = RedisConnection(settings: redisSettings, loop: loop, log: log)
-            connection.setupCommands = RedisConnection.handshake(for: redisSettings)
             connection.onReady = { [unowned self] _ in self.sendBacklog() }
             connection.start()
             redis = connection
@@ -73,7 +72,7 @@ final class AuditLog {
     private func write(_ event: AuditEvent) {
         let line = event.jsonLine()
         file?.append(line, log: log, what: "audit")
-        if settings.stdout { try? FileWriter.writeAll(STDOUT_FILENO, line, name: "standard output") }
+        if settings.stdout { try? FileIO.writeAll(STDOUT_FILENO, line, name: "standard output") }
         if redis != nil { addToStream(Array(line.dropLast())) }
     }
 

@@ -37,7 +37,7 @@ final class RotatingFile {
     /// Appends bytes (whole lines), rotating first when they would pass the size limit.
     private func write(_ bytes: [UInt8]) throws(SystemError) {
         if size > 0 && size + Int64(bytes.count) > maxSize { try rotate() }
-        try FileWriter.writeAll(fd, bytes, name: path)
+        try FileIO.writeAll(fd, bytes, name: path)
         size += Int64(bytes.count)
     }
 

@@ -99,16 +99,6 @@ enum BlocklistFile {
         return seconds > 0 && seconds < Int(UInt32.max) ? UInt32(seconds) : nil
     }
 
-    /// `2026-12-01T00:00:00Z`.
-    static func formatTime(_ seconds: UInt32) -> String {
-        var value = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&value, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     static let header = """
         # Portcullis blocklist: one entry a line, [allow] <address or CIDR> [expires=<RFC 3339 UTC>] [# reason]
         # "allow" entries override every block (monitoring, office ranges). Expired entries are ignored.
@@ -123,7 +113,7 @@ enum BlocklistFile {
         for entry in entries {
             if entry.allow { out.append(contentsOf: "allow ".utf8) }
             out.append(contentsOf: entry.cidr.description.utf8)
-            if entry.expiresAt != 0 { out.append(contentsOf: " expires=\(formatTime(entry.expiresAt))".utf8) }
+            if entry.expiresAt != 0 { out.append(contentsOf: " expires=\(UTCTime.rfc3339(Int64(entry.expiresAt)))".utf8) }
             if !entry.reason.isEmpty { out.append(contentsOf: " # \(entry.reason)".utf8) }
             out.append(ASCII.lf)
         }
@@ -140,7 +130,7 @@ enum AtomicFile {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("open \(temporary)") }
         do {
-            try FileWriter.writeAll(fd, bytes, name: temporary)
+            try FileIO.writeAll(fd, bytes, name: temporary)
         } catch {
             close(fd)
             unlink(temporary)

@@ -87,15 +87,8 @@ final class BlocklistStore {
         return effective
     }
 
-    /// Drops entries expired before `now` (epoch seconds); returns how many.
-    func pruneExpired(now: UInt32) throws(SystemError) -> Int {
-        let expired = table.allEntries.filter { $0.expiresAt != 0 && $0.expiresAt <= now }
-        guard !expired.isEmpty else { return 0 }
-        var changed = table
-        for entry in expired { changed.remove(entry.cidr) }
-        try commit(changed)
-        return expired.count
-    }
+    /// The entries expired at `now` (epoch seconds), for pruning.
+    func expired(at now: UInt32) -> [CIDR] { table.expired(at: now) }
 
     private func commit(_ changed: PrefixTable) throws(SystemError) {
         if !path.isEmpty {
@@ -128,19 +121,6 @@ final class BlocklistStore {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open \(path)") }
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SystemError("stat \(path)") }
-        // Read straight into one buffer of the file's size (a blocklist can be tens of MB).
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw SystemError("read \(path)") }
-            if count == 0 { break }
-            filled += count
-        }
-        bytes.removeLast(bytes.count - filled)
-        return bytes
+        return try FileIO.readAll(fd, name: path)
     }
 }

@@ -104,6 +104,13 @@ struct PrefixTable: Sendable {
         return (entries, slot <= mask ? slot : nil)
     }
 
+    /// The blocks whose expiry has passed at `now` (a scan of the slots, no entry copies).
+    func expired(at now: UInt32) -> [CIDR] {
+        (0...mask).compactMap { slot in
+            metas[slot] != Self.emptyMeta && !isLive(slot, now: now) ? entry(at: slot).cidr : nil
+        }
+    }
+
     /// Every entry (for writing the file).
     var allEntries: [Entry] { (0...mask).filter { metas[$0] != Self.emptyMeta }.map(entry(at:)) }
 
@@ -173,7 +180,7 @@ struct PrefixTable: Sendable {
     }
 
     private mutating func grow() {
-        let old = (0...mask).filter { metas[$0] != Self.emptyMeta }.map(entry(at:))
+        let old = allEntries
         self = PrefixTable(capacity: max(16, (mask + 1)))
         for entry in old { place(entry) }
     }

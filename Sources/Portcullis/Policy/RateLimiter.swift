@@ -95,6 +95,8 @@ struct RateLimiter: Sendable {
     /// A strict rule's check-and-increment, to send to Redis.
     struct StrictCheck {
         let rule: Int
+        /// The local counter's key, for counting the request here too.
+        let key: UInt64
         /// `<prefix>{rl:<rule>:<key>}` (the window number is appended when sent).
         let counterName: [UInt8]
         let window: Int64
@@ -118,7 +120,6 @@ struct RateLimiter: Sendable {
             }
             let windowID = now / rule.windowNanoseconds
             let elapsed = Double(now % rule.windowNanoseconds) / Double(rule.windowNanoseconds)
-            let reset = (windowID + 1) * rule.windowNanoseconds / 1_000_000_000
             let result: (admitted: Bool, window: SlidingWindow)? = withKey(of: rule, subject) { key in
                 let hash = KeyHash.hash(key, seed: rule.seed)
                 guard !rule.sharedPrefix.isEmpty else {
@@ -129,7 +130,7 @@ struct RateLimiter: Sendable {
                 scratch.append(contentsOf: key)
                 scratch.append(UInt8(ascii: "}"))
                 if case .up = redis, rule.mode == .strict {
-                    strictChecks.append(StrictCheck(rule: index, counterName: scratch, window: windowID, elapsed: elapsed))
+                    strictChecks.append(StrictCheck(rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
                     return nil
                 }
                 return scratch.withUnsafeBufferPointer { name in
@@ -138,10 +139,7 @@ struct RateLimiter: Sendable {
                 }
             }
             guard let result else { continue }
-            rule.decisions[result.admitted ? 0 : 1].add(1)
-            let retryAfter = result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000)
-            report = Report.tighter(report, Report(rule: index, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
-                                                   reset: reset, retryAfter: retryAfter))
+            report = Report.tighter(report, decided(rule: index, window: windowID, admitted: result.admitted, counts: result.window))
             if !result.admitted { return .rejected(rule: index) }
         }
         return strictChecks.isEmpty ? .admitted : .checkStrict
@@ -150,25 +148,29 @@ struct RateLimiter: Sendable {
     /// The report for a strict rule from Redis's answer: whether it admitted the request and
     /// the counts it saw (the current one including this request when admitted).
     func strictReport(_ check: StrictCheck, admitted: Bool, current: Int64, previous: Int64) -> Report {
-        let rule = rules[check.rule]
-        rule.decisions[admitted ? 0 : 1].add(1)
-        let window = SlidingWindow(current: current, previous: previous, elapsed: check.elapsed)
-        return Report(rule: check.rule, remaining: admitted ? window.remaining(limit: rule.limit) : 0,
-                      reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
-                      retryAfter: admitted ? nil : window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
+        decided(rule: check.rule, window: check.window, admitted: admitted,
+                counts: SlidingWindow(current: current, previous: previous, elapsed: check.elapsed))
     }
 
-    /// Counts a strict rule locally: with `limit` nil only to remember a request Redis admitted
-    /// (so an outage starts from this instance's own counts), else to decide when Redis failed.
-    @discardableResult
-    func strictFallback(_ check: StrictCheck, limit: Int64? = nil) -> Report {
-        let rule = rules[check.rule]
-        let hash = KeyHash.hash(Array(check.counterName.dropFirst(rule.sharedPrefix.count).dropLast()), seed: rule.seed)
-        let result = table.hit(key: hash, window: check.window, elapsed: check.elapsed, limit: limit ?? rule.limit)
-        if limit == nil { rule.decisions[result.admitted ? 0 : 1].add(1) }
-        return Report(rule: check.rule, remaining: result.admitted ? result.window.remaining(limit: rule.limit) : 0,
-                      reset: (check.window + 1) * rule.windowNanoseconds / 1_000_000_000,
-                      retryAfter: result.admitted ? nil : result.window.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
+    /// Decides a strict rule with this instance's own counts (Redis failed while the request
+    /// waited, `local` policy).
+    func strictFallback(_ check: StrictCheck) -> Report {
+        let result = table.hit(key: check.key, window: check.window, elapsed: check.elapsed, limit: rules[check.rule].limit)
+        return decided(rule: check.rule, window: check.window, admitted: result.admitted, counts: result.window)
+    }
+
+    /// Counts here a request Redis admitted, so an outage starts from this instance's own counts.
+    func rememberAdmitted(_ check: StrictCheck) {
+        _ = table.hit(key: check.key, window: check.window, elapsed: check.elapsed, limit: .max)
+    }
+
+    /// Counts the decision in the rule's metrics and makes its report.
+    private func decided(rule index: Int, window: Int64, admitted: Bool, counts: SlidingWindow) -> Report {
+        let rule = rules[index]
+        rule.decisions[admitted ? 0 : 1].add(1)
+        return Report(rule: index, remaining: admitted ? counts.remaining(limit: rule.limit) : 0,
+                      reset: (window + 1) * rule.windowNanoseconds / 1_000_000_000,
+                      retryAfter: admitted ? nil : counts.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
     }
 
     /// Writes `X-RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After` for a rejection).

@@ -1,5 +1,6 @@
-/// The access log's view of the connection's requests: the record is begun from the request
-/// head (only when the access log is on) and finished when the response is complete.
+/// The end of each request as operators see it: the latency histogram and the access log (the
+/// record is begun from the request head, only when the access log is on, and finished when the
+/// response is complete).
 extension ClientConnection {
     /// Call before the head is consumed.
     func beginAccessRecord(source: UnsafePointer<UInt8>) {
@@ -18,8 +19,14 @@ extension ClientConnection {
         accessBytesMark = bytesFlushed + Int64(output.readableCount)
     }
 
+    /// The request is answered in full: its latency is measured and its record logged.
+    func requestCompleted(status: Int) {
+        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
+        finishAccessRecord(status: status)
+    }
+
     /// The response is complete (or the gateway answered): the record goes to the control thread.
-    func finishAccessRecord(status: Int) {
+    private func finishAccessRecord(status: Int) {
         guard var record = accessRecord, let queue = worker.accessQueue else { return }
         accessRecord = nil
         if !clientIP.isEmpty { record.clientIP = String(decoding: clientIP, as: UTF8.self) }

@@ -281,7 +281,7 @@ extension ClientConnection {
             ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
                                      connection: .upgrade, added: addedFields, into: output)
             upstream.input.consume(responseHead.headLength)
-            finishAccessRecord(status: 101)
+            requestCompleted(status: 101)
             phase = .tunnel
             return
         }
@@ -400,8 +400,7 @@ extension ClientConnection {
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
-        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
-        finishAccessRecord(status: responseHead.status)
+        requestCompleted(status: responseHead.status)
         if let upstream {
             self.upstream = nil
             if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
@@ -481,8 +480,7 @@ extension ClientConnection {
         pool = nil
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
         countResponse(status: status)
-        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
-        finishAccessRecord(status: status)
+        requestCompleted(status: status)
         phase = .closing
     }
 }

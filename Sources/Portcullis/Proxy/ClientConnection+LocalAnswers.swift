@@ -19,7 +19,7 @@ extension ClientConnection {
             ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),
             ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(rateLimitReport?.retryAfter ?? 1)),
         ])
-        worker.rateLimitRejected(client: clientAddress)
+        worker.countTowardsAutoBan(client: clientAddress)
         let canContinue = canKeepAliveAfterLocalAnswer
         GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
                               added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
@@ -29,8 +29,7 @@ extension ClientConnection {
     /// After a response the gateway wrote itself: consume the head, then go on or close.
     func answeredLocally(status: Int, keepAlive: Bool) {
         countResponse(status: status)
-        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
-        finishAccessRecord(status: status)
+        requestCompleted(status: status)
         requestBodyDone = head.bodyFraming == .none
         input.consume(head.headLength)
         parser.reset()

@@ -26,7 +26,7 @@ extension ClientConnection {
         for check in strictChecks {
             let rule = limiter.rules[check.rule]
             redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
-                if admitted { limiter.strictFallback(check, limit: .max) }
+                if admitted { limiter.rememberAdmitted(check) }
                 strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous))
             }, failed: { [self] in
                 strictFailed(request, check)

@@ -70,7 +70,7 @@ final class ClientConnection: Selectable {
     /// When the current request's head was complete, and when it was sent upstream whole.
     var requestStartedAt: UInt64 = 0
     var upstreamSentAt: UInt64 = 0
-    /// The current request's client address (set when it waits on strict checks).
+    /// The current request's client address (set by the request path's client-IP phase).
     var clientAddress = IPAddress(high: 0, low: 0)
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]

@@ -20,8 +20,6 @@ final class BlocklistSync {
         self.log = log
         commands = RedisConnection(settings: settings, loop: loop, log: log)
         subscriber = RedisConnection(settings: settings, loop: loop, log: log)
-        commands.setupCommands = RedisConnection.handshake(for: settings)
-        subscriber.setupCommands = RedisConnection.handshake(for: settings)
         commands.onReady = { [unowned self] connection in self.loadAll(connection) }
         subscriber.onReady = { [unowned self] connection in
             connection.subscribe(self.channel) { [unowned self] message in self.received(message) }

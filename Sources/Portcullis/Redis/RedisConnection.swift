@@ -34,12 +34,14 @@ final class RedisConnection: Selectable {
     private var writeWanted = false
     private var stopped = false
 
-    /// Sent after every (re)connection, in order, before the connection counts as ready.
-    var setupCommands: [RedisCommand] = []
+    /// Sent after every (re)connection, in order, before the connection counts as ready: AUTH
+    /// and SELECT from the URL, then whatever the owner adds (scripts to load).
+    var setupCommands: [RedisCommand]
     /// Called once the connection is ready (after every reconnection).
     var onReady: ((RedisConnection) -> Void)?
-    /// Called when a connection attempt fails or a ready connection is lost, with the reason.
-    var onLost: ((String) -> Void)?
+    /// Called when a connection attempt fails or a ready connection is lost, with the reason and
+    /// whether it had been ready.
+    var onLost: ((_ reason: String, _ wasReady: Bool) -> Void)?
     /// Set by `subscribe`: from then on every reply is a pushed message.
     private var onMessage: ((RedisValue) -> Void)?
 
@@ -50,11 +52,12 @@ final class RedisConnection: Selectable {
         self.settings = settings
         self.loop = loop
         self.log = log
+        setupCommands = Self.handshake(for: settings)
         super.init(fd: -1)
     }
 
     /// The commands that authenticate and select the database.
-    static func handshake(for settings: RedisSettings) -> [RedisCommand] {
+    private static func handshake(for settings: RedisSettings) -> [RedisCommand] {
         var commands: [RedisCommand] = []
         if let password = settings.password {
             commands.append(settings.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
@@ -91,25 +94,26 @@ final class RedisConnection: Selectable {
     /// subscription's confirmation) goes to `onMessage`. Subscribe again after a reconnection.
     @discardableResult
     func subscribe(_ channel: String, onMessage: @escaping (RedisValue) -> Void) -> Bool {
-        guard state == .ready, let context else { return false }
+        guard state == .ready else { return false }
         self.onMessage = onMessage
-        let command = RedisCommand("SUBSCRIBE", channel)
+        return write(RedisCommand("SUBSCRIBE", channel))
+    }
+
+    private func enqueue(_ command: RedisCommand, handle: @escaping (RedisValue?) -> Void) -> Bool {
+        guard write(command) else { return false }
+        handlers.append((loop.now, handle))
+        updateDeadline()
+        return true
+    }
+
+    /// Hands the command to hiredis (sent when the socket is writable); replies come to `onReply`.
+    private func write(_ command: RedisCommand) -> Bool {
+        guard let context else { return false }
         return command.bytes.withUnsafeBufferPointer { bytes in
             bytes.withMemoryRebound(to: CChar.self) {
                 redisAsyncFormattedCommand(context, { context, reply, _ in RedisConnection.onReply(context, reply) }, nil, $0.baseAddress, $0.count)
             }
         } == REDIS_OK
-    }
-
-    private func enqueue(_ command: RedisCommand, handle: @escaping (RedisValue?) -> Void) -> Bool {
-        guard let context else { return false }
-        let status = command.bytes.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { redisAsyncFormattedCommand(context, { context, reply, _ in RedisConnection.onReply(context, reply) }, nil, $0.baseAddress, $0.count) }
-        }
-        guard status == REDIS_OK else { return false }
-        handlers.append((loop.now, handle))
-        updateDeadline()
-        return true
     }
 
     // MARK: Connecting
@@ -206,7 +210,7 @@ final class RedisConnection: Selectable {
         failHandlers()
         loop.setDeadline(0, for: self)
         if !stopped {
-            onLost?(wasUp ? "connection lost: \(reason)" : reason)
+            onLost?(wasUp ? "connection lost: \(reason)" : reason, wasUp)
             scheduleReconnect()
         }
     }

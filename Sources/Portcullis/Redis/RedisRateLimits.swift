@@ -22,15 +22,15 @@ final class RedisRateLimits {
         table = shared.rateLimitCounters
         shardIndices = Array(stride(from: workerIndex, to: RateLimitTable.shardCount, by: workerCount))
         connection = RedisConnection(settings: settings, loop: loop, log: log)
-        connection.setupCommands = RedisConnection.handshake(for: settings) + RateLimitScripts.loadCommands
+        connection.setupCommands += RateLimitScripts.loadCommands
         connection.onReady = { [unowned self] connection in
             self.alignClock(connection)
             if shared.redisHealth.restored(log: log) {
                 audit(AuditEvent(.redisRestored, milliseconds: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000))
             }
         }
-        connection.onLost = { reason in
-            if shared.redisHealth.lost(reason: reason, log: log) {
+        connection.onLost = { reason, wasReady in
+            if shared.redisHealth.lost(reason: reason, wasReady: wasReady, log: log) {
                 audit(AuditEvent(.redisUnavailable, milliseconds: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000,
                                  details: [("reason", .text(reason)), ("on_redis_failure", .text(settings.onFailure.rawValue))]))
             }

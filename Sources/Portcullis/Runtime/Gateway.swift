@@ -56,8 +56,9 @@ public final class Gateway {
         let loop = try EventLoop()
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
-        audit = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
-                             loop: loop, log: log)
+        let auditLog = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
+                                    loop: loop, log: log)
+        audit = auditLog
         if !config.accessLog.file.isEmpty {
             accessLog = try AccessLogWriter(settings: config.accessLog, workers: config.server.workers, loop: loop, log: log)
         }
@@ -78,7 +79,7 @@ public final class Gateway {
         let blocklistPrune = try Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
-        try startWorkers()
+        try startWorkers(audit: auditLog)
         let rotation = config.tls.ticketKeyRotation
         let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
         let expiryCheck = try Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
@@ -95,12 +96,12 @@ public final class Gateway {
         return 0
     }
 
-    private func startWorkers() throws {
+    private func startWorkers(audit: AuditLog) throws {
         let snapshot = makeSnapshot()
         let blocklist = blocklist.current
         let shared = shared
         let control = control
-        let auditQueues = audit?.queues ?? []
+        let auditQueues = audit.queues
         let accessQueues = accessLog?.queues
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
@@ -117,7 +118,7 @@ public final class Gateway {
                 do {
                     let worker = try Worker(index: index, snapshot: snapshot, shared: shared, blocklist: blocklist,
                                             listenerSockets: listenerSockets, mailbox: mailbox, control: control,
-                                            audit: auditQueues.isEmpty ? AuditQueue(capacity: 1) : auditQueues[index],
+                                            audit: auditQueues[index],
                                             accessLog: accessQueues?[index], metrics: workerMetrics)
                     worker.run()
                 } catch {
@@ -178,7 +179,7 @@ public final class Gateway {
         auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])
         for context in newCertificates?.contexts ?? [] {
             auditControl(.certReloaded, details: [("names", .text(context.names.joined(separator: ","))), ("serial", .text(context.serial)),
-                                                  ("not_after", .text(BlocklistFile.formatTime(UInt32(clamping: context.notAfter))))])
+                                                  ("not_after", .text(UTCTime.rfc3339(Int64(context.notAfter))))])
         }
         return .success(generation)
     }
@@ -225,12 +226,14 @@ public final class Gateway {
     }
 
     /// What `GET /readyz` checks: listeners up (workers running, not draining), certificates
-    /// loaded when an HTTPS listener needs them, and Redis reachable when the policy needs it
-    /// (`on_redis_failure = "deny"`).
+    /// loaded when an HTTPS listener needs them, and Redis reachable from every worker when the
+    /// policy needs it (`on_redis_failure = "deny"`).
     func readiness() -> [String: Bool] {
         var checks = ["listeners": !threads.isEmpty && !draining && !threads.contains(where: \.hasFinished)]
         if config.hasTLSListener { checks["certificates"] = !(certificates?.contexts.isEmpty ?? true) }
-        if config.redis.endpoint != nil && config.redis.onFailure == .deny { checks["redis"] = shared.redisHealth.isUp }
+        if config.redis.endpoint != nil && config.redis.onFailure == .deny {
+            checks["redis"] = shared.redisHealth.readyConnections == config.server.workers
+        }
         return checks
     }
 
@@ -278,7 +281,7 @@ public final class Gateway {
                 auditControl(.blocklistUpdated, details: [
                     ("action", .text(entry.allow ? "allow" : "block")), ("cidr", .text(entry.cidr.description)), ("origin", .text(origin)),
                     ("reason", .text(entry.reason)),
-                    ("expires_at", .text(entry.expiresAt == 0 ? "never" : BlocklistFile.formatTime(entry.expiresAt))),
+                    ("expires_at", .text(entry.expiresAt == 0 ? "never" : UTCTime.rfc3339(Int64(entry.expiresAt)))),
                 ])
             case .remove(let cidr):
                 log.notice("blocklist (\(origin)): \(cidr) removed")
@@ -308,13 +311,12 @@ public final class Gateway {
         }
     }
 
+    /// Removes expired entries from memory and the file, like any other change.
     private func pruneBlocklist() {
+        let expired = blocklist.expired(at: IPBlocklist.now())
+        guard !expired.isEmpty else { return }
         do {
-            let removed = try blocklist.pruneExpired(now: IPBlocklist.now())
-            if removed > 0 {
-                log.info("blocklist: \(removed) expired entr\(removed == 1 ? "y" : "ies") removed")
-                publishBlocklist()
-            }
+            try applyBlocklist(expired.map { .remove($0) }, origin: "expiry")
         } catch {
             log.error("blocklist: cannot write \(blocklist.path) after removing expired entries: \(error)")
         }

@@ -128,8 +128,7 @@ final class Worker {
 
     /// Counts a 429 towards auto-ban: past the threshold within the period, the control thread
     /// is asked to ban the client.
-    func rateLimitRejected(client: IPAddress) {
-        metrics.rateLimitedRequests.add(1)
+    func countTowardsAutoBan(client: IPAddress) {
         let settings = snapshot.config.rateLimiting
         guard settings.autoBanRejections > 0 else { return }
         let period = Int64(settings.autoBanPeriod)

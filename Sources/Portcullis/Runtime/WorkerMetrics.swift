@@ -13,8 +13,6 @@ public final class WorkerMetrics: Sendable {
     let blockedConnections = Counter()
     /// Requests refused with 403 (blocked client behind a proxy, or banned since connecting).
     let blockedRequests = Counter()
-    /// Requests refused with 429.
-    let rateLimitedRequests = Counter()
     /// Upstream failures, by `UpstreamErrorKind`.
     let upstreamErrors = UpstreamErrorKind.allCases.map { _ in Counter() }
     /// Bytes read from and written to clients (TLS payload on HTTPS).
@@ -56,7 +54,6 @@ public final class WorkerMetrics: Sendable {
             tlsHandshakeFailures: tlsHandshakeFailures.value,
             blockedConnections: blockedConnections.value,
             blockedRequests: blockedRequests.value,
-            rateLimitedRequests: rateLimitedRequests.value,
             upstreamErrors: upstreamErrors.map(\.value))
     }
 }
@@ -91,7 +88,6 @@ struct MetricsSample {
     var tlsHandshakeFailures: Int
     var blockedConnections: Int
     var blockedRequests: Int
-    var rateLimitedRequests: Int
     var upstreamErrors: [Int]
 
     static func + (lhs: MetricsSample, rhs: MetricsSample) -> MetricsSample {
@@ -103,7 +99,6 @@ struct MetricsSample {
             tlsHandshakeFailures: lhs.tlsHandshakeFailures + rhs.tlsHandshakeFailures,
             blockedConnections: lhs.blockedConnections + rhs.blockedConnections,
             blockedRequests: lhs.blockedRequests + rhs.blockedRequests,
-            rateLimitedRequests: lhs.rateLimitedRequests + rhs.rateLimitedRequests,
             upstreamErrors: zip(lhs.upstreamErrors, rhs.upstreamErrors).map(+))
     }
 }

@@ -24,9 +24,10 @@ import Testing
         }
     }
 
+    /// Until every worker (2 each) has its Redis connection ready.
     private func waitUntilConnected(_ gateways: [GatewayUnderTest]) {
         for gateway in gateways {
-            #expect(gateway.child.waitFor(seconds: 10) { gateway.child.output.contains("redis connected") })
+            #expect(gateway.child.waitFor(seconds: 10) { (try? gateway.metric("portcullis_redis_ready_connections")) == 2 })
         }
     }
 
@@ -141,7 +142,9 @@ import Testing
     @Test func denyPolicyRefusesWhileRedisIsDown() throws {
         let redis = try RedisServer()
         let gateway = try gateways(1, redis: redis, rule: Self.rule(mode: "strict", limit: 100), failure: "deny")[0]
-        waitUntilConnected([gateway])
+        // Ready once every worker's connection is up: no request is refused for a worker still connecting.
+        #expect(gateway.child.waitFor(seconds: 10) { (try? TestClient.get(port: gateway.adminPort, "/readyz").status) == 200 })
+        #expect(try gateway.metric("portcullis_redis_ready_connections") == 2)
         #expect(try gateway.get("/bytes/1").status == 200)
         redis.kill()
         #expect(gateway.child.waitFor(seconds: 5) { (try? gateway.get("/bytes/1").status) == 503 })

@@ -110,7 +110,7 @@ import Testing
         let parsed = BlocklistFile.parse(Array(text.utf8))
         #expect(parsed.errors.isEmpty && parsed.entries.count == 4)
         #expect(parsed.entries[0].reason == "scanners" && parsed.entries[1].allow)
-        #expect(BlocklistFile.formatTime(parsed.entries[2].expiresAt) == "2030-01-02T03:04:05Z")
+        #expect(UTCTime.rfc3339(Int64(parsed.entries[2].expiresAt)) == "2030-01-02T03:04:05Z")
         #expect(BlocklistFile.parse(BlocklistFile.render(parsed.entries)).entries == parsed.entries)
         let bad = BlocklistFile.parse(Array("10.0.0.1/8\nok.example\n1.2.3.4 expires=soon\n1.2.3.5\n".utf8))
         #expect(bad.errors.map(\.line) == [1, 2, 3] && bad.entries.count == 1)
