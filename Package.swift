@@ -35,7 +35,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL"]),
+        .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL", "CZlib"]),
         .executableTarget(name: "PortcullisBench", dependencies: ["Portcullis"]),
         .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL", "CZlib"]),
     ]

@@ -13,7 +13,7 @@ struct BlocklistCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Block (or, with --allow, always allow) an address or CIDR block.")
 
-        @OptionGroup var options: ConfigOption
+        @OptionGroup var options: AdminOptions
         @Argument(help: "An IPv4/IPv6 address or CIDR block, e.g. 203.0.113.0/24.") var cidr: String
         @Option(help: "Seconds until the entry expires (default: never).") var ttl: Int?
         @Option(help: "Why (kept in the blocklist file and the API).") var reason: String?
@@ -25,19 +25,19 @@ struct BlocklistCommand: ParsableCommand {
             if let reason { body["reason"] = reason }
             if allow { body["allow"] = true }
             let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
-            try callAdmin("portcullis blocklist add", "POST", path: "/admin/blocklist", body: json, config: options.config, expecting: 201)
+            try callAdmin("portcullis blocklist add", "POST", path: "/admin/blocklist", body: json, options: options, expecting: 201)
         }
     }
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove an entry.")
 
-        @OptionGroup var options: ConfigOption
+        @OptionGroup var options: AdminOptions
         @Argument(help: "The entry's address or CIDR block, as listed.") var cidr: String
 
         func run() throws {
             let encoded = cidr.replacingOccurrences(of: "/", with: "%2F")
-            try callAdmin("portcullis blocklist remove", "DELETE", path: "/admin/blocklist/\(encoded)", config: options.config, expecting: 204)
+            try callAdmin("portcullis blocklist remove", "DELETE", path: "/admin/blocklist/\(encoded)", options: options, expecting: 204)
             print("removed \(cidr)")
         }
     }
@@ -45,24 +45,25 @@ struct BlocklistCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List entries (one page; --cursor takes next_cursor).")
 
-        @OptionGroup var options: ConfigOption
+        @OptionGroup var options: AdminOptions
         @Option(help: "Where to start (next_cursor of the previous page).") var cursor = 0
         @Option(help: "Entries per page (1-1000).") var limit = 100
 
         func run() throws {
             try callAdmin("portcullis blocklist list", "GET", path: "/admin/blocklist?cursor=\(cursor)&limit=\(limit)",
-                          config: options.config, expecting: 200)
+                          options: options, expecting: 200)
         }
     }
 }
 
 /// Calls the admin API named in the configuration; prints the answer; exit status 1 unless the
 /// status is `expecting`.
-func callAdmin(_ command: String, _ method: String, path: String, body: String = "", config configPath: String, expecting: Int) throws {
+func callAdmin(_ command: String, _ method: String, path: String, body: String = "", options: AdminOptions, expecting: Int) throws {
     try reportingErrors(as: command) {
-        let config = try ConfigLoader.load(path: configPath)
+        let config = try ConfigLoader.load(path: options.config)
         let token = try AdminToken.load(settings: config.admin)
-        let (status, answer) = try AdminClient.request(method, path: path, body: body, to: config.admin.address, token: token)
+        let address = try options.admin.map { try SocketAddress(parsing: $0) } ?? config.admin.address
+        let (status, answer) = try AdminClient.request(method, path: path, body: body, to: address, token: token)
         if !answer.isEmpty { print(answer, terminator: answer.hasSuffix("\n") ? "" : "\n") }
         if status != expecting { throw ExitCode(1) }
     }

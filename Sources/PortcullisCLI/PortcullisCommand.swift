@@ -19,6 +19,14 @@ struct ConfigOption: ParsableArguments {
     var config = "conf/portcullis.toml"
 }
 
+/// Options of the commands that call the running gateway's admin API.
+struct AdminOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "Path to the configuration file (admin address and token variable).")
+    var config = "conf/portcullis.toml"
+    @Option(help: "The admin API's host:port, when it is not the configured one (a gateway started with port 0 logs it).")
+    var admin: String?
+}
+
 extension PortcullisCommand {
     /// `portcullis run`: start the gateway in the foreground.
     struct Run: ParsableCommand {
@@ -69,10 +77,10 @@ extension PortcullisCommand {
         static let configuration = CommandConfiguration(
             abstract: "Reload the running gateway's configuration and certificates (admin API; token from the environment).")
 
-        @OptionGroup var options: ConfigOption
+        @OptionGroup var options: AdminOptions
 
         func run() throws {
-            try callAdmin("portcullis reload", "POST", path: "/admin/certs/reload", config: options.config, expecting: 200)
+            try callAdmin("portcullis reload", "POST", path: "/admin/certs/reload", options: options, expecting: 200)
         }
     }
 

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Glibc
 
@@ -43,6 +44,10 @@ final class OriginConnection {
         let parts = request.target.split(separator: "?")[0].split(separator: "/").map(String.init)
         let first = parts.first ?? ""
         let number = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+        // `?piece=S`: the body leaves in S-byte writes instead of one (how much arrives at once).
+        let piece = request.target.split(separator: "?").dropFirst().first
+            .flatMap { $0.split(separator: "&").first { $0.hasPrefix("piece=") } }
+            .flatMap { Int($0.dropFirst(6)) }
         switch first {
         case "":
             discardBody(request)
@@ -50,7 +55,11 @@ final class OriginConnection {
             return respond(200, type: "text/html; charset=utf-8", body: Array(page.utf8))
         case "bytes":
             discardBody(request)
-            return respond(200, type: "application/octet-stream", body: pattern(number), head: request.method == "HEAD")
+            guard let piece, request.method != "HEAD" else {
+                return respond(200, type: "application/octet-stream", body: pattern(number), head: request.method == "HEAD")
+            }
+            writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(number)\r\nX-Origin: \(name)\r\n\r\n".utf8))
+            return writeInPieces(pattern(number), piece: piece)
         case "text":
             // /text/N: N bytes of JSON-like text (compressible, not trivially), with a length;
             // /text/N?no-transform adds Cache-Control: no-transform.
@@ -59,20 +68,29 @@ final class OriginConnection {
             return respond(200, type: "application/json", body: text(number), head: request.method == "HEAD",
                            extraFields: "ETag: \"v\(number)\"\r\n" + noTransform)
         case "chunked", "textchunked":
-            // /chunked/N: N pattern bytes; /textchunked/N: N bytes of /text/N; both chunked.
+            // /chunked/N: N pattern bytes; /textchunked/N: N bytes of /text/N; both chunked, in
+            // chunks of 4096 bytes sent one by one (or of `piece` bytes).
             discardBody(request)
             let type = first == "chunked" ? "application/octet-stream" : "text/plain; charset=utf-8"
             writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: \(type)\r\nTransfer-Encoding: chunked\r\nX-Origin: \(name)\r\n\r\n".utf8))
-            var remaining = number
             let body = first == "chunked" ? pattern(number) : text(number)
+            let size = max(piece ?? 4096, 1)
             var offset = 0
-            while remaining > 0 {
-                let size = min(remaining, 4096)
-                writeAll(Array(String(size, radix: 16).utf8) + [13, 10] + Array(body[offset..<(offset + size)]) + [13, 10])
-                offset += size
-                remaining -= size
+            while offset < body.count {
+                let end = min(offset + size, body.count)
+                writeAll(Array(String(end - offset, radix: 16).utf8) + [13, 10] + Array(body[offset..<end]) + [13, 10])
+                offset = end
             }
             return writeAll(Array("0\r\n\r\n".utf8))
+        case "digest":
+            // The request body's length and CRC-32, so large uploads are checked without an echo.
+            var count = 0
+            var crc = crc32(0, nil, 0)
+            readBody(request) { chunk in
+                count += chunk.count
+                crc = chunk.withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
+            }
+            return respond(200, type: "text/plain", body: Array("bytes=\(count) crc32=\(crc)\n".utf8))
         case "close":
             discardBody(request)
             writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n".utf8))
@@ -236,10 +254,36 @@ final class OriginConnection {
         return true
     }
 
-    /// A recognisable body: the bytes `a`…`z` repeated.
-    private func pattern(_ count: Int) -> [UInt8] {
-        (0..<max(count, 0)).map { UInt8(97 + $0 % 26) }
+    /// Sends `body` in writes of at most `piece` bytes, with Nagle off so each leaves on its own.
+    private func writeInPieces(_ body: [UInt8], piece: Int) -> Bool {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var offset = 0
+        while offset < body.count {
+            let end = min(offset + max(piece, 1), body.count)
+            guard writeAll(Array(body[offset..<end])) else { return false }
+            offset = end
+        }
+        return true
     }
+
+    /// A recognisable body: the bytes `a`…`z` repeated (copied from one precomputed cycle, so
+    /// 100 MB bodies are quick to make).
+    private func pattern(_ count: Int) -> [UInt8] {
+        let cycle = Self.alphabetCycle
+        return [UInt8](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+            var offset = 0
+            while offset < buffer.count {
+                let take = min(cycle.count, buffer.count - offset)
+                cycle.withUnsafeBufferPointer { memcpy(buffer.baseAddress! + offset, $0.baseAddress!, take) }
+                offset += take
+            }
+            initialized = buffer.count
+        }
+    }
+
+    /// `a`…`z` repeated over 64 KiB + 26 bytes, ending where it began.
+    private static let alphabetCycle: [UInt8] = (0..<(26 * 2521)).map { UInt8(97 + $0 % 26) }
 
     /// `count` bytes of JSON-like records with varying numbers (what an API returns): 64 KiB of
     /// them, repeated.

@@ -204,8 +204,9 @@ extension GatewayConfig {
         if !audit.redisStream.isEmpty && redis.endpoint == nil {
             root.report("audit.redis_stream", "needs [redis] url")
         }
+        // Port 0 (any free port, chosen at start) can appear on several listeners.
         var addresses: Set<String> = []
-        for (index, listener) in listeners.enumerated() where !addresses.insert(listener.address.text).inserted {
+        for (index, listener) in listeners.enumerated() where listener.address.port != 0 && !addresses.insert(listener.address.text).inserted {
             root.report("listeners[\(index)].address", "address \(listener.address) is listed twice")
         }
         if certificates.filter(\.isDefault).count > 1 {

@@ -27,6 +27,10 @@ public final class Gateway {
     private(set) var audit: AuditLog?
     /// The access log (nil when off).
     private var accessLog: AccessLogWriter?
+    /// The listener and admin addresses as the file gives them (port 0 allowed), to tell a
+    /// reload that changes them from one that does not; `config` holds the ports actually bound.
+    private var configuredListeners: [ListenerSettings]
+    private var configuredAdmin: AdminSettings
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -34,6 +38,8 @@ public final class Gateway {
     public init(configPath: String, config: GatewayConfig) throws {
         self.configPath = configPath
         self.config = config
+        configuredListeners = config.listeners
+        configuredAdmin = config.admin
         shared = GatewayShared(maxRateLimitKeys: config.rateLimiting.maxKeys)
         control = try Mailbox<ControlMessage>()
         var logger = Logger(label: "portcullis")
@@ -78,14 +84,17 @@ public final class Gateway {
         let prune = config.blocklist.pruneInterval
         let blocklistPrune = try Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
+        config.admin.address = Socket.localAddress(adminFD) ?? config.admin.address
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
-        try startWorkers(audit: auditLog)
+        let listenerSockets = try bindListeners()
+        try startWorkers(audit: auditLog, listenerSockets: listenerSockets)
         let rotation = config.tls.ticketKeyRotation
         let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
         let expiryCheck = try Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
             if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
         }
-        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map(\.address.text).joined(separator: ", ")), admin on \(config.admin.address)")
+        // Tests and scripts that bind port 0 read the ports from this line.
+        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
         blocklistSync?.stop()
         audit?.stop()
@@ -96,17 +105,32 @@ public final class Gateway {
         return 0
     }
 
-    private func startWorkers(audit: AuditLog) throws {
+    /// Binds every listener once per worker (`SO_REUSEPORT`). A listener on port 0 gets a port
+    /// from the kernel for the first worker and the others bind that same port; `config` then
+    /// holds the bound addresses (for redirects and the startup line).
+    private func bindListeners() throws -> [[(Int32, ListenerSettings)]] {
+        var sockets: [[(Int32, ListenerSettings)]] = []
+        for _ in 0..<config.server.workers {
+            var workerSockets: [(Int32, ListenerSettings)] = []
+            for index in config.listeners.indices {
+                let fd = try Socket.listen(on: config.listeners[index].address, reusePort: true)
+                if config.listeners[index].address.port == 0, let bound = Socket.localAddress(fd) {
+                    config.listeners[index].address = bound
+                }
+                workerSockets.append((fd, config.listeners[index]))
+            }
+            sockets.append(workerSockets)
+        }
+        return sockets
+    }
+
+    private func startWorkers(audit: AuditLog, listenerSockets sockets: [[(Int32, ListenerSettings)]]) throws {
         let snapshot = makeSnapshot()
         let blocklist = blocklist.current
         let shared = shared
         let control = control
         let auditQueues = audit.queues
         let accessQueues = accessLog?.queues
-        var sockets: [[(Int32, ListenerSettings)]] = []
-        for _ in 0..<config.server.workers {
-            sockets.append(try config.listeners.map { (try Socket.listen(on: $0.address, reusePort: true), $0) })
-        }
         let cpuCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         for index in 0..<config.server.workers {
             let mailbox = try Mailbox<WorkerMessage>()
@@ -156,7 +180,7 @@ public final class Gateway {
             auditControl(.configReloaded, details: [("outcome", .text("refused")), ("error", .text("\(error)"))])
             return .failure(ReloadFailure(description: "\(error)"))
         }
-        if newConfig.listeners != config.listeners || newConfig.server.workers != config.server.workers || newConfig.admin != config.admin
+        if newConfig.listeners != configuredListeners || newConfig.server.workers != config.server.workers || newConfig.admin != configuredAdmin
             || newConfig.rateLimiting.maxKeys != config.rateLimiting.maxKeys || newConfig.redis != config.redis
             || newConfig.audit != config.audit || newConfig.accessLog != config.accessLog {
             log.warning("listener, worker, admin, redis, audit, access_log and rate_limiting.max_keys changes take effect at the next restart")

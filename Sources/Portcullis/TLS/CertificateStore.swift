@@ -54,10 +54,10 @@ public final class CertificateStore: @unchecked Sendable {
         return nil
     }
 
-    /// A new server-side TLS session on `fd` (its certificate is chosen by SNI during the handshake).
-    func makeSession(fd: Int32) -> OpaquePointer? {
+    /// A new server-side TLS session, not yet attached to a socket (its certificate is chosen by
+    /// SNI during the handshake).
+    func makeSession() -> OpaquePointer? {
         guard let ssl = SSL_new(defaultContext.context) else { return nil }
-        SSL_set_fd(ssl, fd)
         SSL_set_accept_state(ssl)
         return ssl
     }

@@ -2,8 +2,10 @@ import CShims
 import COpenSSL
 import Glibc
 
-/// OpenSSL on a client connection's non-blocking socket (`SSL_set_fd`, no memory BIOs): the
-/// handshake, then reads and writes that report the same outcomes as plain sockets.
+/// OpenSSL on a client connection's non-blocking socket (through `SocketBIO`, no memory BIOs):
+/// the handshake, then reads and writes that report the same outcomes as plain sockets, with the
+/// same meaning for edge-triggered readiness: a write stops only when the socket is full, and a
+/// read reports `drained` only when the socket itself was emptied.
 final class TLSSession {
     /// What a handshake step needs next.
     enum HandshakeStep {
@@ -14,6 +16,8 @@ final class TLSSession {
     }
 
     private let ssl: OpaquePointer
+    /// The socket under the session; kept alive as long as `ssl`, which points at it.
+    private let socket: SocketBIO
     /// Kept alive for the servername callback, which points at it.
     private let store: CertificateStore
     /// A fatal error happened: no close_notify may be sent.
@@ -21,8 +25,14 @@ final class TLSSession {
     private var shutDown = false
 
     init?(fd: Int32, store: CertificateStore) {
-        guard let ssl = store.makeSession(fd: fd) else { return nil }
+        guard let socket = SocketBIO(fd: fd) else { return nil }
+        guard let ssl = store.makeSession() else {
+            BIO_free(socket.bio)
+            return nil
+        }
+        socket.attach(to: ssl)
         self.ssl = ssl
+        self.socket = socket
         self.store = store
     }
 
@@ -47,28 +57,37 @@ final class TLSSession {
     }
 
     /// Reads decrypted bytes into the free tail of `buffer`. `drained` is true when neither the
-    /// socket nor OpenSSL's own buffer holds more (so edge-triggered readiness may be cleared).
+    /// socket nor OpenSSL's own buffer holds more (so edge-triggered readiness may be cleared):
+    /// the length of one `SSL_read` (one record at most) does not tell.
     func read(into buffer: ByteBuffer) -> (result: Socket.IOResult, drained: Bool) {
         let destination = buffer.reserve(4096)
-        let room = buffer.tailRoom
         var count = 0
         ERR_clear_error()
-        if SSL_read_ex(ssl, destination, room, &count) == 1 {
+        if SSL_read_ex(ssl, destination, buffer.tailRoom, &count) == 1 {
             buffer.commit(count)
-            return (.bytes(count), count < room && SSL_has_pending(ssl) == 0)
+            return (.bytes(count), socket.socketDrained && SSL_has_pending(ssl) == 0)
         }
         return (outcome(of: 0), true)
     }
 
-    /// Writes as much of `buffer` as the connection takes and consumes it.
+    /// Writes `buffer` until it is empty or the socket is full, and consumes what was written.
+    /// With partial writes on, one `SSL_write` sends about one record; stopping there would leave
+    /// bytes behind on a socket with room, and the caller waiting for a writability edge that
+    /// never comes.
     func write(from buffer: ByteBuffer) -> Socket.IOResult {
-        var count = 0
-        ERR_clear_error()
-        if SSL_write_ex(ssl, buffer.readPointer, buffer.readableCount, &count) == 1 {
+        var total = 0
+        while !buffer.isEmpty {
+            var count = 0
+            ERR_clear_error()
+            guard SSL_write_ex(ssl, buffer.readPointer, buffer.readableCount, &count) == 1 else {
+                let result = outcome(of: 0)
+                if result == .wouldBlock && total > 0 { break }
+                return result
+            }
             buffer.consume(count)
-            return .bytes(count)
+            total += count
         }
-        return outcome(of: 0)
+        return .bytes(total)
     }
 
     /// Sends close_notify once, when the session is healthy (never after a fatal error).

@@ -42,7 +42,7 @@ import Testing
         let redis = try RedisServer()
         let blocklist = directory.appendingPathComponent("blocklist.txt")
         try "127.0.0.40 # audit test\n".write(to: blocklist, atomically: true, encoding: .utf8)
-        let dead = TestPorts.next()
+        let dead = ClosedPort()
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
             [tls]
             self_signed_dev = true
@@ -60,7 +60,7 @@ import Testing
             max_body = "1KB"
             [[upstreams]]
             name = "dead"
-            servers = ["127.0.0.1:\(dead)"]
+            servers = ["127.0.0.1:\(dead.port)"]
             [[routes]]
             path_prefix = "/dead"
             upstream = "dead"
@@ -88,24 +88,31 @@ import Testing
         _ = try gateway.admin("POST", "/admin/certs/reload")                                        // CERT_RELOADED, CONFIG_RELOADED
         _ = try gateway.admin("PUT", "/admin/acme/challenges/tok", body: "tok.thumb")
         raw(gateway.port, "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: a\r\n\r\n")         // ACME_CHALLENGE_SERVED
+        func types(_ text: String) -> Set<String> { Set(events(in: text).compactMap { $0["event_type"] as? String }) }
+        var streamTypes: Set<String> = []
+        func streamHolds(_ wanted: Set<String>) -> Bool {
+            gateway.child.waitFor(seconds: 10) {
+                streamTypes = (try? redis.streamEvents("audit-test")).map { types($0.joined(separator: "\n")) } ?? []
+                return streamTypes.isSuperset(of: wanted)
+            }
+        }
+        // The stream lives in Redis's memory: check it before the outage, which empties it.
+        let beforeOutage = Set(["RATE_LIMIT_EXCEEDED", "IP_BLOCKED", "REQUEST_TOO_LARGE", "MALFORMED_REQUEST", "TLS_HANDSHAKE_FAILED",
+                                "UPSTREAM_UNAVAILABLE", "ADMIN_AUTH_FAILURE", "BLOCKLIST_UPDATED", "CERT_RELOADED", "CONFIG_RELOADED",
+                                "CERT_EXPIRING", "ACME_CHALLENGE_SERVED"])
+        #expect(streamHolds(beforeOutage), "redis stream: missing \(beforeOutage.subtracting(streamTypes))")
         redis.kill()                                                                                // REDIS_UNAVAILABLE
         #expect(gateway.child.waitFor(seconds: 10) { gateway.child.output.contains("REDIS_UNAVAILABLE") })
         try redis.restart()                                                                         // REDIS_RESTORED
         #expect(gateway.child.waitFor(seconds: 15) { gateway.child.output.contains("REDIS_RESTORED") })
+        // Events of the outage waited in the backlog and reach the new server.
+        #expect(streamHolds(["REDIS_UNAVAILABLE", "REDIS_RESTORED"]), "redis stream after the outage: \(streamTypes)")
 
-        let all = Set(["RATE_LIMIT_EXCEEDED", "IP_BLOCKED", "REQUEST_TOO_LARGE", "MALFORMED_REQUEST", "TLS_HANDSHAKE_FAILED",
-                       "UPSTREAM_UNAVAILABLE", "ADMIN_AUTH_FAILURE", "BLOCKLIST_UPDATED", "CERT_RELOADED", "CONFIG_RELOADED",
-                       "CERT_EXPIRING", "ACME_CHALLENGE_SERVED", "REDIS_UNAVAILABLE", "REDIS_RESTORED"])
-        func types(_ text: String) -> Set<String> { Set(events(in: text).compactMap { $0["event_type"] as? String }) }
+        let all = beforeOutage.union(["REDIS_UNAVAILABLE", "REDIS_RESTORED"])
         #expect(gateway.child.waitFor(seconds: 5) { types((try? String(contentsOf: auditFile, encoding: .utf8)) ?? "").isSuperset(of: all) },
                 "file: missing \(all.subtracting(types((try? String(contentsOf: auditFile, encoding: .utf8)) ?? "")))")
         let stdoutLines = gateway.child.output.split(separator: "\n").filter { $0.hasPrefix("{\"timestamp\"") }.joined(separator: "\n")
         #expect(types(stdoutLines).isSuperset(of: all), "stdout: missing \(all.subtracting(types(stdoutLines)))")
-        var streamTypes: Set<String> = []
-        #expect(gateway.child.waitFor(seconds: 5) {
-            streamTypes = (try? redis.streamEvents("audit-test")).map { types($0.joined(separator: "\n")) } ?? []
-            return streamTypes.isSuperset(of: all)
-        }, "redis stream: missing \(all.subtracting(streamTypes))")
 
         let file = events(in: try String(contentsOf: auditFile, encoding: .utf8))
         let limited = file.first { $0["event_type"] as? String == "RATE_LIMIT_EXCEEDED" }

@@ -94,7 +94,7 @@ import Testing
 
     @Test func refusesToStartWithoutAGoodAdminToken() throws {
         for environment in [["PORTCULLIS_ADMIN_TOKEN": ""], ["PORTCULLIS_ADMIN_TOKEN": "too-short"]] {
-            let gateway = try GatewayUnderTest(upstreams: [TestPorts.next()], environment: environment, waitUntilReady: false)
+            let gateway = try GatewayUnderTest(upstreams: [ClosedPort().port], environment: environment, waitUntilReady: false)
             #expect(gateway.child.waitForExit(seconds: 10) == 1)
             #expect(gateway.child.output.contains("PORTCULLIS_ADMIN_TOKEN"))
             #expect(!TestClient.canConnect(port: gateway.port))
@@ -131,9 +131,9 @@ import Testing
     }
 
     @Test func metricsCanRequireTheToken() throws {
-        let gateway = try GatewayUnderTest(upstreams: [TestPorts.next()])
+        let gateway = try GatewayUnderTest(upstreams: [ClosedPort().port])
         #expect(try TestClient.get(port: gateway.adminPort, "/metrics").status == 200)
-        let guarded = try GatewayUnderTest(upstreams: [TestPorts.next()], adminOptions: "metrics_require_auth = true")
+        let guarded = try GatewayUnderTest(upstreams: [ClosedPort().port], adminOptions: "metrics_require_auth = true")
         #expect(try TestClient.get(port: guarded.adminPort, "/metrics").status == 401)
         let authorised = try TestClient.get(port: guarded.adminPort, "/metrics",
                                             headers: ["Authorization": "Bearer \(GatewayUnderTest.adminToken)"])

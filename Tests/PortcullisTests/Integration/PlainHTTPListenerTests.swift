@@ -60,35 +60,17 @@ import Testing
 
     @Test func routesCanAllowPlainHTTP() throws {
         let certificates = webroot.appendingPathComponent("certs").path
-        let port = TestPorts.next(), adminPort = TestPorts.next(), tlsPort = TestPorts.next()
-        let config = """
-            [[listeners]]
-            address = "127.0.0.1:\(port)"
-            [[listeners]]
-            address = "127.0.0.1:\(tlsPort)"
-            protocol = "https"
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
             [tls]
             self_signed_dev = true
             dev_certificate_dir = "\(certificates)"
-            [admin]
-            address = "127.0.0.1:\(adminPort)"
-            [[upstreams]]
-            name = "app"
-            servers = ["127.0.0.1:\(origin.port)"]
             [[routes]]
             path_prefix = "/public"
             upstream = "app"
             allow_http = true
-            [[routes]]
-            upstream = "app"
-            """
-        let url = webroot.appendingPathComponent("routes.toml")
-        try config.write(to: url, atomically: true, encoding: .utf8)
-        let child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", url.path],
-                                     environment: ["PORTCULLIS_ADMIN_TOKEN": GatewayUnderTest.adminToken])
-        #expect(child.waitFor(seconds: 15) { TestClient.canConnect(port: port) })
-        #expect(try TestClient.get(port: port, "/public/x").status == 404, "proxied: the origin answers 404")
-        #expect(try TestClient.get(port: port, "/private").status == 308)
+            """, https: true, routesFirst: false)
+        #expect(try gateway.get("/public/x").status == 404, "proxied: the origin answers 404")
+        #expect(try gateway.get("/private").status == 308)
     }
 
     @Test func servesChallengesFromTheWebroot() throws {
@@ -159,11 +141,11 @@ import Testing
 
     @Test func reloadCommandUsesTheAdminAPI() throws {
         let gateway = try gateway()
-        let reload = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["reload", "--config", gateway.configURL.path],
+        let reload = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["reload"] + gateway.adminArguments,
                                       environment: ["PORTCULLIS_ADMIN_TOKEN": GatewayUnderTest.adminToken])
         #expect(reload.waitForExit(seconds: 10) == 0)
         #expect(reload.output.contains("\"status\":\"reloaded\""))
-        let refused = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["reload", "--config", gateway.configURL.path],
+        let refused = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["reload"] + gateway.adminArguments,
                                        environment: ["PORTCULLIS_ADMIN_TOKEN": String(repeating: "w", count: 40)])
         #expect(refused.waitForExit(seconds: 10) == 1)
         #expect(refused.output.contains("unauthorized"))

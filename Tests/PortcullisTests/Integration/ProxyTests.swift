@@ -2,14 +2,15 @@ import Foundation
 import Glibc
 import Testing
 
-/// The proxy path through the real binary, in front of the real demo origin.
+/// The proxy path through the real binary, in front of the real demo origin. Every test that
+/// moves a body runs over plain HTTP and over TLS (`Transport`).
 @Suite struct ProxyTests {
     let origin: Origin
     let gateway: GatewayUnderTest
 
     init() throws {
         origin = try Origin()
-        gateway = try GatewayUnderTest(upstreams: [origin.port])
+        gateway = try GatewayUnderTest(upstreams: [origin.port], bothTransports: true)
     }
 
     @Test func forwardsWithRewrittenHeaders() throws {
@@ -56,8 +57,8 @@ import Testing
         #expect(opened <= 3, "opened \(opened) upstream connections for 70 requests")
     }
 
-    @Test func pipelinedResponsesComeBackInOrder() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func pipelinedResponsesComeBackInOrder(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         let sizes = [5, 3000, 0, 70000, 1, 12, 100000, 7]
         try client.send(sizes.map { "GET /bytes/\($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined())
         for size in sizes {
@@ -67,8 +68,8 @@ import Testing
         }
     }
 
-    @Test func chunkedBothWays() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func chunkedBothWays(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         let pieces = ["hello ", String(repeating: "x", count: 70000), " world"]
         var request = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
         for piece in pieces { request += String(piece.utf8.count, radix: 16) + ";note=1\r\n" + piece + "\r\n" }
@@ -85,8 +86,8 @@ import Testing
         #expect(chunked.body.prefix(3) == [97, 98, 99])
     }
 
-    @Test func contentLengthBodyAndHTTP10Client() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func contentLengthBodyAndHTTP10Client(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         try client.send("POST /echo HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello there")
         let response = try client.readResponse()
         #expect(response.status == 200)
@@ -95,13 +96,15 @@ import Testing
         #expect(client.isClosedByPeer())
     }
 
-    @Test func closeDelimitedUpstreamBecomesChunked() throws {
-        let response = try gateway.get("/close/5000")
+    @Test(arguments: Transport.allCases) func closeDelimitedUpstreamBecomesChunked(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
+        try client.send("GET /close/5000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let response = try client.readResponse()
         #expect(response.status == 200 && response.wasChunked && response.body.count == 5000)
     }
 
-    @Test func headRequestHasNoBody() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func headRequestHasNoBody(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         try client.send("HEAD /bytes/500 HTTP/1.1\r\nHost: a\r\n\r\n")
         let response = try client.readResponse(head: true)
         #expect(response.status == 200)
@@ -110,8 +113,8 @@ import Testing
         #expect(try client.readResponse().text == "abc")
     }
 
-    @Test func noContentAndNotModified() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func noContentAndNotModified(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         for status in [204, 304] {
             try client.send("GET /status/\(status) HTTP/1.1\r\nHost: a\r\n\r\n")
             #expect(try client.readResponse().status == status)
@@ -120,8 +123,8 @@ import Testing
         #expect(try client.readResponse().text == "ab")
     }
 
-    @Test func expectContinue() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func expectContinue(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         try client.send("PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
         let interim = try client.readResponse()
         #expect(interim.status == 100)
@@ -130,8 +133,8 @@ import Testing
         #expect(response.status == 200 && response.text == "data")
     }
 
-    @Test func webSocketEcho() throws {
-        let client = try TestClient(port: gateway.port)
+    @Test(arguments: Transport.allCases) func webSocketEcho(_ transport: Transport) throws {
+        let client = try gateway.client(transport)
         try client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
         let handshake = try client.readResponse(head: true)
         #expect(handshake.status == 101)
@@ -148,7 +151,7 @@ import Testing
             var received: [UInt8] = []
             while received.count < header + payload.count {
                 var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = recv(client.fd, &chunk, chunk.count, 0)
+                let count = chunk.withUnsafeMutableBytes { client.receive(into: $0.baseAddress!, count: $0.count) }
                 guard count > 0 else { break }
                 received += chunk[0..<count]
             }
@@ -157,7 +160,7 @@ import Testing
         }
     }
 
-    @Test func refusesMalformedRequestsAndCloses() throws {
+    @Test(arguments: Transport.allCases) func refusesMalformedRequestsAndCloses(_ transport: Transport) throws {
         let cases: [(String, Int)] = [
             ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
@@ -169,7 +172,7 @@ import Testing
             ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
         ]
         for (raw, status) in cases {
-            let client = try TestClient(port: gateway.port)
+            let client = try gateway.client(transport)
             try client.send(raw)
             let response = try client.readResponse()
             #expect(response.status == status, "\(raw.prefix(60))")

@@ -5,8 +5,8 @@ import Testing
 /// What the client sees when the upstream is down, slow or drops connections.
 @Suite struct UpstreamFailureTests {
     @Test func connectFailureIs502WithRequestID() throws {
-        let deadPort = TestPorts.next()
-        let gateway = try GatewayUnderTest(upstreams: [deadPort])
+        let dead = ClosedPort()
+        let gateway = try GatewayUnderTest(upstreams: [dead.port])
         let response = try gateway.get("/anything")
         #expect(response.status == 502)
         let requestID = try #require(response.header("X-Request-ID"))
@@ -53,8 +53,8 @@ import Testing
 
     @Test func failedServerIsSkippedUntilFailTimeout() throws {
         let origin = try Origin()
-        let deadPort = TestPorts.next()
-        let gateway = try GatewayUnderTest(upstreams: [deadPort, origin.port], workers: 1)
+        let dead = ClosedPort()
+        let gateway = try GatewayUnderTest(upstreams: [dead.port, origin.port], workers: 1)
         // Round robin over a dead and a live server: connect failures move on to the next server,
         // so every request succeeds, and after max_fails the dead one is no longer tried.
         for _ in 0..<10 {

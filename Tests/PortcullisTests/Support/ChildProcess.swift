@@ -16,31 +16,29 @@ enum BuiltProducts {
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
 
-/// Free loopback ports for this test process: the kernel picks one, we make sure no other test
-/// in this process gets it again (listeners use SO_REUSEPORT, which would silently share it).
-enum TestPorts {
-    private static let taken = NSLock()
-    nonisolated(unsafe) private static var handedOut: Set<UInt16> = []
+/// A loopback port that refuses connections and that no other process can take while the
+/// value lives: bound, never listening (a dead upstream, a stopped service).
+final class ClosedPort: @unchecked Sendable {
+    private let fd: Int32
+    let port: UInt16
 
-    static func next() -> UInt16 {
-        while true {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(fd, pointer, length)
-                    return getsockname(fd, pointer, &length)
-                }
+    init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length)
+                return getsockname(fd, pointer, &length)
             }
-            close(fd)
-            let port = UInt16(bigEndian: address.sin_port)
-            let fresh = taken.withLock { handedOut.insert(port).inserted }
-            if fresh { return port }
         }
+        port = UInt16(bigEndian: address.sin_port)
     }
+
+    deinit { close(fd) }
 }
 
 /// A child process with its output captured in a temporary file.
@@ -80,6 +78,21 @@ final class ChildProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Waits until the output has a line containing `text`; returns the first such line.
+    func waitForLine(containing text: String, seconds: Double) -> String? {
+        var found: String?
+        _ = waitFor(seconds: seconds) {
+            found = output.split(separator: "\n").first { $0.contains(text) }.map(String.init)
+            return found != nil || !process.isRunning
+        }
+        return found
+    }
+
+    /// How many lines of the output contain `text`.
+    func lineCount(containing text: String) -> Int {
+        output.split(separator: "\n").reduce(0) { $1.contains(text) ? $0 + 1 : $0 }
     }
 
     /// Polls `condition` until it holds or `seconds` pass.

@@ -8,11 +8,23 @@ final class RedisServer: @unchecked Sendable {
     private let password: String?
     private(set) var child: ChildProcess
 
-    /// Starts a server; with `password`, clients must AUTH.
+    /// Starts a server on a free port; with `password`, clients must AUTH. redis-server cannot
+    /// report a port of its own choosing, so a free one is picked; if another process takes it
+    /// first, redis-server fails to bind (it does not share ports) and another is tried.
     init(password: String? = nil) throws {
-        port = TestPorts.next()
         self.password = password
-        child = try Self.start(port: port, password: password)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let candidate = ClosedPort().port
+            do {
+                child = try Self.start(port: candidate, password: password)
+                port = candidate
+                return
+            } catch where attempt < 5 {
+                continue
+            }
+        }
     }
 
     var url: String { "redis://127.0.0.1:\(port)" }

@@ -4,10 +4,10 @@ import Foundation
 import Glibc
 @testable import Portcullis
 
-/// A blocking TLS client built on OpenSSL, so tests see exactly what a real client negotiates:
-/// the version, ALPN, the certificate served for a server name, session reuse.
-final class TLSTestClient {
-    let fd: Int32
+/// A client-side TLS session on a connected blocking socket, built on OpenSSL, so tests see
+/// exactly what a real client negotiates: the version, ALPN, the certificate served for a server
+/// name, session reuse.
+final class TLSChannel {
     private let context: OpaquePointer
     let ssl: OpaquePointer
 
@@ -18,10 +18,13 @@ final class TLSTestClient {
         var session: OpaquePointer?
     }
 
-    /// Connects and completes the handshake, or throws with OpenSSL's reason.
-    init(port: UInt16, options: Options = Options()) throws {
-        let plain = try TestClient(port: port)
-        fd = dup(plain.fd)
+    /// OpenSSL writes with write(2): a peer that closed first (a blocked client) must give an
+    /// error, not kill the test process with SIGPIPE.
+    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Completes the handshake on `fd`, or throws with OpenSSL's reason.
+    init(fd: Int32, options: Options) throws {
+        Self.ignoreBrokenPipes
         context = SSL_CTX_new(TLS_client_method())!
         if options.maxVersion != 0 { _ = cshims_ssl_ctx_set_max_proto_version(context, options.maxVersion) }
         _ = cshims_ssl_ctx_set_min_proto_version(context, 0x0301)
@@ -34,6 +37,7 @@ final class TLSTestClient {
             _ = SSL_set_alpn_protos(ssl, wire, UInt32(wire.count))
         }
         if let session = options.session { SSL_set_session(ssl, session) }
+        ERR_clear_error()
         guard SSL_connect(ssl) == 1 else {
             // deinit runs for an initializer that throws once every property is set: it frees.
             throw HarnessError("handshake failed: \(TLSErrorText.drain())")
@@ -42,56 +46,76 @@ final class TLSTestClient {
 
     deinit {
         // Without a shutdown OpenSSL marks the session non-resumable.
-        if SSL_is_init_finished(ssl) == 1 { SSL_shutdown(ssl) }
+        shutdown()
         SSL_free(ssl)
         SSL_CTX_free(context)
-        close(fd)
     }
 
-    var version: String { String(cString: SSL_get_version(ssl)) }
-    var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
+    /// Sends close_notify once the handshake is done (idempotent).
+    func shutdown() {
+        if SSL_is_init_finished(ssl) == 1 && SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN == 0 { SSL_shutdown(ssl) }
+    }
+
+    /// Bytes written (> 0), or <= 0 on failure.
+    func write(_ bytes: UnsafeRawPointer, count: Int) -> Int {
+        ERR_clear_error()
+        var written = 0
+        return SSL_write_ex(ssl, bytes, count, &written) == 1 ? written : -1
+    }
+
+    /// Bytes read (> 0), 0 at the end of the stream (close_notify or a plain close), < 0 on error.
+    func read(into destination: UnsafeMutableRawPointer, count: Int) -> Int {
+        ERR_clear_error()
+        var received = 0
+        if SSL_read_ex(ssl, destination, count, &received) == 1 { return received }
+        switch SSL_get_error(ssl, 0) {
+        case SSL_ERROR_ZERO_RETURN: return 0
+        case SSL_ERROR_SYSCALL where errno == 0: return 0
+        default: return -1
+        }
+    }
+}
+
+/// A TLS client for the questions TLS tests ask (version, ALPN, certificate, resumption), over
+/// the ordinary test client.
+final class TLSTestClient {
+    let connection: TestClient
+    private var channel: TLSChannel { connection.tls! }
+
+    init(port: UInt16, options: TLSChannel.Options = .init()) throws {
+        connection = try TestClient(port: port, transport: .tls, tlsOptions: options)
+    }
+
+    var version: String { String(cString: SSL_get_version(channel.ssl)) }
+    var sessionReused: Bool { SSL_session_reused(channel.ssl) == 1 }
 
     var alpn: String? {
         var data: UnsafePointer<UInt8>?
         var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
+        SSL_get0_alpn_selected(channel.ssl, &data, &length)
         guard let data, length > 0 else { return nil }
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
     /// The serial number of the certificate the server presented, in hex.
     var peerSerial: String {
-        guard let certificate = SSL_get1_peer_certificate(ssl) else { return "" }
+        guard let certificate = SSL_get1_peer_certificate(channel.ssl) else { return "" }
         defer { X509_free(certificate) }
         return CertificateInspector.serial(certificate)
     }
 
     /// A session to resume later (retained; free with SSL_SESSION_free).
-    func session() -> OpaquePointer? { SSL_get1_session(ssl) }
+    func session() -> OpaquePointer? { SSL_get1_session(channel.ssl) }
 
     /// The response head of the last `get`.
     private(set) var lastHead = ""
 
     /// One GET over the TLS connection; returns status and body.
     func get(_ path: String) throws -> (status: Int, body: String) {
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
-        guard SSL_write(ssl, request, Int32(request.count)) == Int32(request.count) else { throw HarnessError("TLS write failed") }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let text = String(decoding: received, as: UTF8.self)
-            if let headEnd = text.range(of: "\r\n\r\n"),
-               let lengthLine = text[..<headEnd.lowerBound].split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
-               let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
-               text.utf8.distance(from: text.utf8.startIndex, to: headEnd.upperBound.samePosition(in: text.utf8)!) + length <= received.count {
-                let status = Int(text.split(separator: " ")[1]) ?? 0
-                lastHead = String(text[..<headEnd.lowerBound])
-                return (status, String(text[headEnd.upperBound...]))
-            }
-            let count = SSL_read(ssl, &buffer, Int32(buffer.count))
-            guard count > 0 else { throw HarnessError("TLS read failed after \(received.count) bytes") }
-            received += buffer[0..<Int(count)]
-        }
+        try connection.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let response = try connection.readResponse()
+        lastHead = (["HTTP/1.1 \(response.status)"] + response.headers.map { "\($0.0): \($0.1)" }).joined(separator: "\r\n")
+        return (response.status, response.text)
     }
 }
 
@@ -110,6 +134,18 @@ enum TLSErrorText {
 
 /// Test certificates made by the real `openssl` command.
 enum TestCertificates {
+    /// One certificate for `localhost`, made once per test run and shared by every gateway
+    /// that serves both transports.
+    static func localhost() throws -> (String, String) {
+        try sharedLocalhost.get()
+    }
+
+    private static let sharedLocalhost = Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-localhost-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try make(["localhost"], in: directory, file: "localhost")
+    }
+
     /// Writes a self-signed P-256 certificate for `names` into `directory`; returns (cert, key).
     static func make(_ names: [String], in directory: URL, file: String, rsa: Bool = false) throws -> (String, String) {
         let certificate = directory.appendingPathComponent("\(file).pem").path

@@ -1,5 +1,16 @@
+import COpenSSL
+import CShims
 import Foundation
 import Glibc
+import Testing
+
+/// How a test client reaches the gateway. Every test that moves a body runs over both.
+enum Transport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case plain
+    case tls
+
+    var testDescription: String { rawValue }
+}
 
 /// A response as a test sees it.
 struct TestResponse {
@@ -16,15 +27,24 @@ struct TestResponse {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// A blocking HTTP/1.1 client over a raw socket, so tests control every byte (pipelining,
-/// malformed requests, half-closes) and check every byte of the answer.
+/// A blocking HTTP/1.1 client over a raw socket, or over TLS on it, so tests control every byte
+/// (pipelining, malformed requests, half-closes) and check every byte of the answer.
 final class TestClient: @unchecked Sendable {
     let fd: Int32
+    /// The TLS session, with `.tls`.
+    private(set) var tls: TLSChannel?
     private var buffer: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port`, from `source` (another loopback address) when given.
-    init(port: UInt16, timeoutSeconds: Int = 15, source: String? = nil) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` (another loopback address) when given, and
+    /// with `.tls` completes a handshake (or throws with OpenSSL's reason).
+    /// `receiveBufferBytes` shrinks the socket's receive buffer (a slow client's small window).
+    init(port: UInt16, transport: Transport = .plain, tlsOptions: TLSChannel.Options = .init(), timeoutSeconds: Int = 15,
+         source: String? = nil, receiveBufferBytes: Int32 = 0) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if receiveBufferBytes > 0 {
+            var size = receiveBufferBytes
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
@@ -48,9 +68,13 @@ final class TestClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if transport == .tls { tls = try TLSChannel(fd: fd, options: tlsOptions) }
     }
 
-    deinit { close(fd) }
+    deinit {
+        tls = nil
+        close(fd)
+    }
 
     static func canConnect(port: UInt16) -> Bool {
         (try? TestClient(port: port)) != nil
@@ -67,15 +91,39 @@ final class TestClient: @unchecked Sendable {
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
     func send(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try send($0) }
+    }
+
+    /// Sends every byte, through TLS when the client has it.
+    func send(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw HarnessError("send: \(String(cString: strerror(errno)))") }
+            let written: Int
+            if let tls {
+                written = tls.write(bytes.baseAddress! + offset, count: bytes.count - offset)
+            } else {
+                written = Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            guard written > 0 else { throw HarnessError("send: \(tls == nil ? String(cString: strerror(errno)) : TLSErrorText.drain())") }
             offset += written
         }
     }
 
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    /// One read of at most `count` bytes: > 0 bytes, 0 at the end of the stream, < 0 on error
+    /// (a receive timeout included).
+    func receive(into destination: UnsafeMutableRawPointer, count: Int) -> Int {
+        if let tls { return tls.read(into: destination, count: count) }
+        return recv(fd, destination, count, 0)
+    }
+
+    /// Decrypted bytes wait inside OpenSSL (poll(2) would not report them).
+    var hasBufferedInput: Bool { tls.map { SSL_pending($0.ssl) > 0 } ?? false }
+
+    /// Ends our sending side (with TLS, close_notify first).
+    func shutdownWrite() {
+        tls?.shutdown()
+        shutdown(fd, Int32(SHUT_WR))
+    }
 
     /// Reads one response; `head` for responses to HEAD (no body whatever the fields say).
     func readResponse(head: Bool = false) throws -> TestResponse {
@@ -112,7 +160,7 @@ final class TestClient: @unchecked Sendable {
     func isClosedByPeer() -> Bool {
         guard buffer.isEmpty else { return false }
         var byte: UInt8 = 0
-        return recv(fd, &byte, 1, 0) == 0
+        return receive(into: &byte, count: 1) == 0
     }
 
     private func readChunkedBody() throws -> [UInt8] {
@@ -156,7 +204,7 @@ final class TestClient: @unchecked Sendable {
     /// Reads once; false at end of stream.
     private func fillMore() throws -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let count = recv(fd, &chunk, chunk.count, 0)
+        let count = chunk.withUnsafeMutableBytes { receive(into: $0.baseAddress!, count: $0.count) }
         if count < 0 { throw HarnessError("recv: \(String(cString: strerror(errno)))") }
         if count == 0 { return false }
         buffer += chunk[0..<count]

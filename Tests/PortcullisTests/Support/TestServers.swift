@@ -7,13 +7,14 @@ final class Origin: @unchecked Sendable {
     let port: UInt16
 
     init(name: String = "origin") throws {
-        let port = TestPorts.next()
-        child = try ChildProcess(executable: BuiltProducts.path("portcullis-origin"),
-                                 arguments: ["--port", String(port), "--name", name])
-        self.port = port
-        guard child.waitFor(seconds: 10, { child.output.contains("listening on") }) else {
+        child = try ChildProcess(executable: BuiltProducts.path("portcullis-origin"), arguments: ["--port", "0", "--name", name])
+        // The origin binds port 0 and prints the port it got: no port is picked, released and
+        // reused by another process in between.
+        guard let line = child.waitForLine(containing: "listening on", seconds: 10),
+              let port = line.split(separator: ":").last.flatMap({ UInt16($0) }) else {
             throw HarnessError("origin did not start: \(child.output)")
         }
+        self.port = port
     }
 
     /// `{"connections":N,"requests":M}` from the origin itself.
@@ -28,30 +29,36 @@ final class Origin: @unchecked Sendable {
 final class GatewayUnderTest: @unchecked Sendable {
     static let adminToken = String(repeating: "t3st", count: 10)
     let child: ChildProcess
-    let port: UInt16
-    let adminPort: UInt16
+    /// The plain-HTTP listener's port, as the gateway reported it (0 if it never started).
+    private(set) var port: UInt16 = 0
+    private(set) var adminPort: UInt16 = 0
     /// The HTTPS listener's port (0 when the gateway has none).
-    let tlsPort: UInt16
+    private(set) var tlsPort: UInt16 = 0
     let configURL: URL
 
-    /// Starts the gateway in front of `upstreams`; `extra` is appended to the config (timeouts…).
-    /// `extra` is appended to the config; with `routesFirst: false` it comes before the catch-all
-    /// route instead (for tests that add routes of their own).
+    /// Starts the gateway in front of `upstreams`. Every listener binds port 0 and the ports are
+    /// read from the gateway's startup line. `extra` is appended to the config (timeouts…); with
+    /// `routesFirst: false` it comes before the catch-all route instead (for tests that add
+    /// routes of their own). `bothTransports` adds an HTTPS listener with a test certificate and
+    /// lets the catch-all route answer plain HTTP too, so one gateway serves a test over both.
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
-         routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
-        port = TestPorts.next()
-        adminPort = TestPorts.next()
-        tlsPort = https ? TestPorts.next() : 0
+         bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
-        try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: workers, extra: extra,
-                        adminOptions: adminOptions, tlsPort: tlsPort, routesFirst: routesFirst)
+        var extra = extra
+        if bothTransports {
+            let certificate = try TestCertificates.localhost()
+            extra += "\n[[certificates]]\ncert = \"\(certificate.0)\"\nkey = \"\(certificate.1)\"\n"
+        }
+        try Self.config(upstreams: upstreams, workers: workers, extra: extra, adminOptions: adminOptions, https: https || bothTransports,
+                        routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst)
             .write(to: configURL, atomically: true, encoding: .utf8)
         child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", configURL.path],
                                  environment: environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken])
         if waitUntilReady {
-            guard child.waitFor(seconds: 15, { TestClient.canConnect(port: port) && TestClient.canConnect(port: adminPort) }) else {
+            guard let line = child.waitForLine(containing: "portcullis started:", seconds: 15) else {
                 throw HarnessError("gateway did not start: \(child.output)")
             }
+            readPorts(from: line)
         }
     }
 
@@ -59,21 +66,32 @@ final class GatewayUnderTest: @unchecked Sendable {
         try? FileManager.default.removeItem(at: configURL)
     }
 
-    static func config(port: UInt16, adminPort: UInt16, upstreams: [UInt16], workers: Int, extra: String,
-                       adminOptions: String = "", tlsPort: UInt16 = 0, routesFirst: Bool = true) -> String {
-        let httpsListener = tlsPort == 0 ? "" : "[[listeners]]\naddress = \"127.0.0.1:\(tlsPort)\"\nprotocol = \"https\"\n"
+    /// `… listening on http://127.0.0.1:P, https://127.0.0.1:Q, admin on 127.0.0.1:R`.
+    private func readPorts(from line: String) {
+        func number(after marker: String) -> UInt16 {
+            guard let range = line.range(of: marker) else { return 0 }
+            return UInt16(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+        }
+        port = number(after: "http://127.0.0.1:")
+        tlsPort = number(after: "https://127.0.0.1:")
+        adminPort = number(after: "admin on 127.0.0.1:")
+    }
+
+    static func config(upstreams: [UInt16], workers: Int, extra: String, adminOptions: String = "", https: Bool = false,
+                       routeOptions: String = "", routesFirst: Bool = true) -> String {
+        let httpsListener = https ? "[[listeners]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n" : ""
         return """
         [server]
         workers = \(workers)
         log_level = "info"
 
         [[listeners]]
-        address = "127.0.0.1:\(port)"
+        address = "127.0.0.1:0"
 
         \(httpsListener)
 
         [admin]
-        address = "127.0.0.1:\(adminPort)"
+        address = "127.0.0.1:0"
         \(adminOptions)
 
         [[upstreams]]
@@ -84,17 +102,32 @@ final class GatewayUnderTest: @unchecked Sendable {
 
         [[routes]]
         upstream = "app"
+        \(routeOptions)
 
         \(routesFirst ? extra : "")
         """
     }
 
-    /// Rewrites the configuration file and sends SIGHUP.
+    /// Rewrites the configuration file, sends SIGHUP and waits until the reload is logged.
     func reload(upstreams: [UInt16], extra: String = "") throws {
-        try Self.config(port: port, adminPort: adminPort, upstreams: upstreams, workers: 2, extra: extra)
-            .write(to: configURL, atomically: true, encoding: .utf8)
+        try Self.config(upstreams: upstreams, workers: 2, extra: extra).write(to: configURL, atomically: true, encoding: .utf8)
+        let reloads = child.output.components(separatedBy: "configuration reloaded").count
         child.send(SIGHUP)
+        guard child.waitFor(seconds: 10, { child.output.components(separatedBy: "configuration reloaded").count > reloads }) else {
+            throw HarnessError("the reload was not applied: \(child.output)")
+        }
     }
+
+    /// The port of the listener for `transport`.
+    func port(for transport: Transport) -> UInt16 { transport == .tls ? tlsPort : port }
+
+    /// A connection over `transport`.
+    func client(_ transport: Transport, timeoutSeconds: Int = 15) throws -> TestClient {
+        try TestClient(port: port(for: transport), transport: transport, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// The command-line arguments that point a `portcullis` admin command at this gateway.
+    var adminArguments: [String] { ["--config", configURL.path, "--admin", "127.0.0.1:\(adminPort)"] }
 
     /// One request on a fresh connection.
     func get(_ path: String, headers: [String: String] = [:]) throws -> TestResponse {
