@@ -34,13 +34,23 @@ struct BlocklistAPI {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             return .error(400, "invalid_json", "the body must be a JSON object like {\"cidr\": \"203.0.113.0/24\", \"ttl_seconds\": 3600, \"reason\": \"…\"}")
         }
-        let known: Set<String> = ["cidr", "ttl_seconds", "reason", "allow"]
+        let known: Set<String> = ["cidr", "ttl_seconds", "reason", "allow", "force"]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            return .error(400, "unknown_field", "unknown field \"\(unknown)\" (known: cidr, ttl_seconds, reason, allow)")
+            return .error(400, "unknown_field", "unknown field \"\(unknown)\" (known: cidr, ttl_seconds, reason, allow, force)")
         }
         guard let text = object["cidr"] as? String else { return .error(400, "missing_cidr", "\"cidr\" (a string) is required") }
-        guard let cidr = CIDR(text) else {
-            return .error(400, "invalid_cidr", "\"\(text)\" is not an IP address or CIDR block (host bits must be zero)")
+        let cidr: CIDR
+        switch CIDR.parse(text) {
+        case .success(let parsed): cidr = parsed
+        case .failure(let problem): return .error(400, "invalid_cidr", problem.description)
+        }
+        let forceValue = object["force"]
+        guard forceValue == nil || forceValue.map(Self.isBoolean) == true else {
+            return .error(400, "invalid_force", "\"force\" must be true or false")
+        }
+        let isAllow = object["allow"].flatMap { $0 as? Bool } ?? false
+        if cidr.coversEverything && !isAllow && (forceValue as? Bool) != true {
+            return .error(400, "blocks_everyone", "\(text) covers every address of its family and would cut off every client; send \"force\": true to mean it")
         }
         var expiresAt: UInt32 = 0
         if let ttl = object["ttl_seconds"] {
@@ -58,7 +68,7 @@ struct BlocklistAPI {
         guard allowValue == nil || allowValue.map(Self.isBoolean) == true else {
             return .error(400, "invalid_allow", "\"allow\" must be true or false")
         }
-        let entry = BlocklistEntry(cidr: cidr, allow: allowValue.flatMap { $0 as? Bool } ?? false, expiresAt: expiresAt, reason: reason)
+        let entry = BlocklistEntry(cidr: cidr, allow: isAllow, expiresAt: expiresAt, reason: reason)
         do {
             try gateway.changeBlocklist(.add(entry))
         } catch {
@@ -69,8 +79,10 @@ struct BlocklistAPI {
 
     private func remove(_ encoded: String) -> AdminResponse {
         let text = encoded.removingPercentEncoding ?? encoded
-        guard let cidr = CIDR(text) else {
-            return .error(400, "invalid_cidr", "\"\(text)\" is not an IP address or CIDR block (host bits must be zero)")
+        let cidr: CIDR
+        switch CIDR.parse(text) {
+        case .success(let parsed): cidr = parsed
+        case .failure(let problem): return .error(400, "invalid_cidr", problem.description)
         }
         do {
             guard try gateway.changeBlocklist(.remove(cidr)) else {

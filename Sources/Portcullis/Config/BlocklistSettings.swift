@@ -25,11 +25,13 @@ extension ClientIPSettings {
     init(reading table: TableReader) {
         defer { table.rejectUnknownKeys() }
         trustedProxies = table.strings("trusted_proxies", default: []).enumerated().compactMap { index, text in
-            guard let cidr = CIDR(text) else {
-                table.report("trusted_proxies[\(index)]", "\"\(text)\" is not an IP address or CIDR block (host bits must be zero)")
+            switch CIDR.parse(text) {
+            case .success(let cidr):
+                return cidr
+            case .failure(let problem):
+                table.report("trusted_proxies[\(index)]", problem.description)
                 return nil
             }
-            return cidr
         }
     }
 }

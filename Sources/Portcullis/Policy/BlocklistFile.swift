@@ -62,8 +62,10 @@ enum BlocklistFile {
             words.removeFirst()
         }
         guard let first = words.first else { return .invalid("\"allow\" needs an address or CIDR") }
-        guard let cidr = CIDR(String(decoding: first, as: UTF8.self)) else {
-            return .invalid("\"\(String(decoding: first, as: UTF8.self))\" is not an IP address or CIDR block (host bits must be zero)")
+        let cidr: CIDR
+        switch CIDR.parse(String(decoding: first, as: UTF8.self)) {
+        case .success(let parsed): cidr = parsed
+        case .failure(let problem): return .invalid(problem.description)
         }
         var expiresAt: UInt32 = 0
         for word in words.dropFirst() {

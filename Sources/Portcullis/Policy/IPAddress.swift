@@ -111,21 +111,54 @@ struct CIDR: Hashable, Sendable, CustomStringConvertible {
         self.length = length
     }
 
-    /// Parses `a.b.c.d[/n]` or `v6[/n]`; host bits must be zero (`10.0.0.1/8` is refused as a
-    /// probable typo).
-    init?(_ text: String) {
+    /// Why a text is not a block; each says what is wrong and, where it can, what was meant.
+    enum ParseError: Error, Equatable, CustomStringConvertible {
+        case notAnAddress(String)
+        case badLength(String, maximum: Int)
+        case hostBitsSet(String, network: String)
+
+        var description: String {
+            switch self {
+            case .notAnAddress(let text):
+                return "\"\(text)\" is not an IP address (expected a.b.c.d or an IPv6 address, optionally /prefix-length)"
+            case .badLength(let text, let maximum):
+                return "\"\(text)\": the prefix length must be a number from 0 to \(maximum)"
+            case .hostBitsSet(let text, let network):
+                return "\"\(text)\" has bits set after the prefix (a probable typo): did you mean \(network)?"
+            }
+        }
+    }
+
+    /// Parses `a.b.c.d[/n]` or `v6[/n]`. The family is the one the text is written in:
+    /// `::ffff:127.0.0.0/120` is an IPv6 block (it covers 127.0.0.0/24). Host bits must be zero
+    /// (`10.0.0.1/8` is refused as a probable typo).
+    static func parse(_ text: String) -> Result<CIDR, ParseError> {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress(String(parts[0])) else { return nil }
-        let maximum = address.isV4 ? 32 : 128
+        guard let address = IPAddress(String(parts[0])) else { return .failure(.notAnAddress(text)) }
+        let writtenAsV6 = parts[0].contains(":")
+        let maximum = writtenAsV6 ? 128 : 32
         var length = maximum
         if parts.count == 2 {
-            guard let parsed = Int(parts[1]), (0...maximum).contains(parsed), parts[1].allSatisfy(\.isASCII) else { return nil }
+            guard parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let parsed = Int(parts[1]), (0...maximum).contains(parsed) else {
+                return .failure(.badLength(text, maximum: maximum))
+            }
             length = parsed
         }
-        let full = address.isV4 ? length + 96 : length
-        guard address.masked(to: full) == address else { return nil }
-        self.init(address: address, length: full)
+        let full = writtenAsV6 ? length : length + 96
+        guard address.masked(to: full) == address else {
+            return .failure(.hostBitsSet(text, network: "\(address.masked(to: full).text)/\(length)"))
+        }
+        return .success(CIDR(address: address, length: full))
     }
+
+    /// `parse`, without the reason.
+    init?(_ text: String) {
+        guard case .success(let cidr) = Self.parse(text) else { return nil }
+        self = cidr
+    }
+
+    /// Covers every address of both families (`0.0.0.0/0` covers all of IPv4).
+    var coversEverything: Bool { length == 0 || (address.isV4 && length == 96) }
 
     func contains(_ other: IPAddress) -> Bool { other.masked(to: length) == address }
 

@@ -54,7 +54,8 @@ struct PrefixTable: Sendable {
         guard let slot = found else { return nil }
         var allowed = false
         allowLengths.forEachDescending { length in
-            if let allowSlot = find(address.masked(to: length), length: length), isLive(allowSlot, now: now) {
+            // The slot for this network and length may hold a block: only an allow entry counts.
+            if let allowSlot = find(address.masked(to: length), length: length), isAllow(allowSlot), isLive(allowSlot, now: now) {
                 allowed = true
                 return false
             }

@@ -21,12 +21,13 @@ import Testing
             file = "\(file.path)"
             prune_interval = "200ms"
             \(extra)
-            """)
+            """, bothTransports: true)
     }
 
-    /// True when a connection from `source` gets a response; false when it is closed unanswered.
-    private func served(_ gateway: GatewayUnderTest, from source: String) throws -> Bool {
-        let client = try TestClient(port: gateway.port, source: source)
+    /// True when a connection from `source` gets a response; false when it is closed unanswered
+    /// (over TLS: before the handshake completes).
+    private func served(_ gateway: GatewayUnderTest, from source: String, over transport: Transport = .plain) throws -> Bool {
+        guard let client = try? TestClient(port: gateway.port(for: transport), transport: transport, source: source) else { return false }
         try? client.send("GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n")
         return (try? client.readResponse().status) == 200
     }
@@ -40,6 +41,16 @@ import Testing
         #expect(try served(gateway, from: "127.0.1.5"), "an expired entry is ignored")
         #expect(try served(gateway, from: "127.0.1.6"))
         #expect(try gateway.metric("portcullis_blocked_total{stage=\"connection\"}") == 1)
+    }
+
+    @Test(arguments: Transport.allCases) func anAllowEntryDoesNotSwitchOffOtherBlocks(_ transport: Transport) throws {
+        // The black-box finding: one allow line of the same prefix length disabled every block.
+        let gateway = try gateway(file: "127.0.0.51\nallow 10.9.9.9\n127.0.1.0/24\nallow 10.9.9.0/24\nallow 2001:db8::9\n")
+        #expect(try !served(gateway, from: "127.0.0.51", over: transport))
+        #expect(try !served(gateway, from: "127.0.1.7", over: transport))
+        #expect(try served(gateway, from: "127.0.0.52", over: transport))
+        let expired = try self.gateway(file: "127.0.0.51\nallow 10.9.9.9 expires=2001-01-01T00:00:00Z\n")
+        #expect(try !served(expired, from: "127.0.0.51", over: transport))
     }
 
     @Test func adminChangesArePersistedAndApplied() throws {
@@ -83,15 +94,36 @@ import Testing
             (#"{"cidr": "10.0.0.0/8", "ttl": 60}"#, "unknown_field"),
             (#"{"cidr": "10.0.0.0/8", "reason": "a # b"}"#, "invalid_reason"),
             ("not json", "invalid_json"),
+            (#"{"cidr": "0.0.0.0/0"}"#, "blocks_everyone"),
+            (#"{"cidr": "::/0"}"#, "blocks_everyone"),
+            (#"{"cidr": "0.0.0.0/0", "force": "yes"}"#, "invalid_force"),
         ]
         for (body, code) in cases {
             let response = try gateway.admin("POST", "/admin/blocklist", body: body)
             #expect(response.status == 400 && response.text.contains(code), "\(body) → \(response.status) \(response.text)")
         }
+        // Each malformed block says what is wrong with it.
+        for (cidr, says) in [("10.0.0.1/8", "did you mean 10.0.0.0/8"), ("10.0.0.0/33", "from 0 to 32"), ("2001:db8::/129", "from 0 to 128"),
+                             ("10.0.0.0/x", "from 0 to 32"), ("ten.0.0.0", "is not an IP address")] {
+            let response = try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "\#(cidr)"}"#)
+            #expect(response.status == 400 && response.text.contains(says), "\(cidr) → \(response.text)")
+        }
         #expect(try gateway.admin("DELETE", "/admin/blocklist/nope").status == 400)
         #expect(try gateway.admin("GET", "/admin/blocklist?limit=0").status == 400)
         #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "10.0.0.0/8"}"#, token: "wrong").status == 401)
         #expect(fileText == before)
+    }
+
+    @Test func everythingNeedsForceAndMappedIPv6IsABlock() throws {
+        let gateway = try gateway(file: "")
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "::ffff:127.0.0.0/120"}"#).status == 201)
+        #expect(try !served(gateway, from: "127.0.0.30"), "::ffff:127.0.0.0/120 is 127.0.0.0/24")
+        #expect(try gateway.admin("DELETE", "/admin/blocklist/127.0.0.0%2F24").status == 204)
+        #expect(try served(gateway, from: "127.0.0.30"))
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "0.0.0.0/0", "allow": true}"#).status == 201,
+                "allowing everyone needs no force")
+        #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "::/0", "force": true}"#).status == 201)
+        #expect(try served(gateway, from: "127.0.0.30"), "the allow of every IPv4 address still overrides")
     }
 
     @Test func entriesWithATTLExpireByThemselves() throws {
@@ -124,7 +156,7 @@ import Testing
         let environment = ["PORTCULLIS_ADMIN_TOKEN": GatewayUnderTest.adminToken]
         func cli(_ arguments: [String]) throws -> (Int32, String) {
             let process = try ChildProcess(executable: BuiltProducts.path("portcullis"),
-                                           arguments: arguments + ["--config", gateway.configURL.path], environment: environment)
+                                           arguments: arguments + gateway.adminArguments, environment: environment)
             let status = process.waitForExit(seconds: 15) ?? -1
             return (status, process.output)
         }

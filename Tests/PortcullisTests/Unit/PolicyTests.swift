@@ -76,26 +76,59 @@ import Testing
         #expect(blocked("10.1.2.3") == CIDR("10.1.2.3"))
     }
 
-    @Test func prefixTableAgreesWithABruteForceScan() {
+    @Test func anAllowEntryOfTheSameLengthLeavesOtherBlocksAlone() {
+        // The black-box finding: `127.0.0.51` blocked, `allow 10.9.9.9` switched it off.
+        for (block, allow, probe) in [("127.0.0.51", "10.9.9.9", "127.0.0.51"), ("127.0.0.0/24", "10.9.9.0/24", "127.0.0.9"),
+                                      ("2001:db8::1", "2001:db8::2", "2001:db8::1"), ("127.0.0.51", "2001:db8::2", "127.0.0.51")] {
+            for allowExpiry in [UInt32(0), 100] {
+                var table = PrefixTable()
+                table.insert(PrefixTable.Entry(cidr: CIDR(block)!, allow: false, expiresAt: 0, reason: 0))
+                table.insert(PrefixTable.Entry(cidr: CIDR(allow)!, allow: true, expiresAt: allowExpiry, reason: 0))
+                #expect(table.blockingEntry(for: IPAddress(probe)!, now: 500) != nil, "\(block) with allow \(allow) (expires \(allowExpiry))")
+            }
+        }
+    }
+
+    /// Random tables of blocks and allows, some expired, IPv4 and IPv6, nested and overlapping
+    /// prefixes of equal and different lengths, against a scan of every entry: blocked when a
+    /// live block covers the address and no live allow does; the reported block is the longest.
+    @Test func prefixTableAgreesWithABruteForceModel() {
         var generator = SystemRandomNumberGenerator()
-        var table = PrefixTable()
-        var entries: [CIDR] = []
-        for _ in 0..<3000 {
-            let length = [8, 16, 20, 24, 28, 32].randomElement(using: &generator)!
-            let cidr = CIDR(address: IPAddress(v4: UInt32.random(in: 0...UInt32.max, using: &generator)), length: 96 + length)
-            table.insert(PrefixTable.Entry(cidr: cidr, allow: false, expiresAt: 0, reason: 0))
-            entries.append(cidr)
+        let now: UInt32 = 1_000_000
+        // Addresses drawn near a few bases, so entries nest and overlap instead of scattering.
+        let bases = [IPAddress("10.20.0.0")!, IPAddress("192.0.2.0")!, IPAddress("2001:db8::")!, IPAddress("2001:db8:0:1::")!]
+        func randomAddress() -> IPAddress {
+            let base = bases.randomElement(using: &generator)!
+            let spread: UInt64 = base.isV4 ? 0xFFFF : 0xFFFF_FFFF
+            return IPAddress(high: base.high, low: base.low | UInt64.random(in: 0...spread, using: &generator))
         }
-        for cidr in entries.shuffled().prefix(1500) {
-            table.remove(cidr)
-            entries.removeAll { $0 == cidr }
-        }
-        #expect(table.count == Set(entries).count)
-        for _ in 0..<3000 {
-            let address = IPAddress(v4: UInt32.random(in: 0...UInt32.max, using: &generator))
-            let longest = entries.filter { $0.contains(address) }.max { $0.length < $1.length }
-            let found = table.blockingEntry(for: address, now: 1).map { table.entry(at: $0).cidr }
-            #expect(found == longest)
+        for _ in 0..<20 {
+            var table = PrefixTable()
+            var model: [CIDR: PrefixTable.Entry] = [:]
+            for _ in 0..<Int.random(in: 1...400, using: &generator) {
+                let address = randomAddress()
+                let lengths = address.isV4 ? [104, 112, 116, 120, 124, 126, 128] : [32, 48, 64, 96, 112, 120, 128]
+                let cidr = CIDR(address: address, length: lengths.randomElement(using: &generator)!)
+                let expiry: UInt32 = [0, 0, now - 1, now + 1].randomElement(using: &generator)!
+                let entry = PrefixTable.Entry(cidr: cidr, allow: Int.random(in: 0..<4, using: &generator) == 0, expiresAt: expiry, reason: 0)
+                table.insert(entry)
+                model[cidr] = entry
+            }
+            for cidr in model.keys.shuffled(using: &generator).prefix(model.count / 4) {
+                let removed = table.remove(cidr)
+                #expect(removed)
+                model[cidr] = nil
+            }
+            #expect(table.count == model.count)
+            let live = model.values.filter { $0.expiresAt == 0 || $0.expiresAt > now }
+            for _ in 0..<2000 {
+                let address = randomAddress()
+                let allowed = live.contains { $0.allow && $0.cidr.contains(address) }
+                let longestBlock = live.filter { !$0.allow && $0.cidr.contains(address) }.map(\.cidr.length).max()
+                let found = table.blockingEntry(for: address, now: now).map { table.entry(at: $0).cidr }
+                #expect(found?.length == (allowed ? nil : longestBlock), "\(address): model says \(allowed ? "allowed" : "\(String(describing: longestBlock))")")
+                if let found { #expect(found.contains(address) && !model[found]!.allow) }
+            }
         }
     }
 
