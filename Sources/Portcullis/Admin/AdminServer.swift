@@ -1,10 +1,15 @@
 import CShims
 import Glibc
+import Logging
 
 /// The admin listener on the control thread: accepts connections and serves one request on each.
+/// Out of descriptors, it stops listening for a moment instead of spinning (logged once until
+/// an accept works again).
 final class AdminServer: Selectable {
     private let loop: EventLoop
     private let api: AdminAPI
+    private var shortageLogged = false
+    private static let retryAfter: UInt64 = 200_000_000
 
     init(fd: Int32, loop: EventLoop, token: AdminToken, gateway: Gateway) throws {
         self.loop = loop
@@ -16,7 +21,18 @@ final class AdminServer: Selectable {
     override func handleEvents(_ events: UInt32) {
         while true {
             let clientFD = cshims_accept_nonblocking(fd, nil, nil)
-            guard clientFD >= 0 else { return }
+            guard clientFD >= 0 else {
+                let error = errno
+                if error == EINTR || error == ECONNABORTED { continue }
+                if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                    if !shortageLogged { Logger(label: "portcullis").error("admin accept: \(String(cString: strerror(error))): retrying shortly") }
+                    shortageLogged = true
+                    loop.setInterest(0, for: self)
+                    loop.setDeadline(loop.now + Self.retryAfter, for: self)
+                }
+                return
+            }
+            shortageLogged = false
             let connection = AdminConnection(fd: clientFD, loop: loop, api: api)
             do {
                 try loop.register(connection, events: EventLoop.connectionEventsWithWrite)
@@ -25,6 +41,10 @@ final class AdminServer: Selectable {
                 close(clientFD)
             }
         }
+    }
+
+    override func deadlineReached() {
+        loop.setInterest(EventLoop.readEvents, for: self)
     }
 }
 

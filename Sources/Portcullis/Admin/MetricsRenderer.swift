@@ -50,6 +50,8 @@ enum MetricsRenderer {
         histogram("portcullis_redis_sync_duration_seconds", "Round trips of batched rate-limit syncs.", workers.map(\.redisSyncDuration))
         family("portcullis_active_connections", "gauge", "Client connections open now.", [("", total.activeConnections)])
         family("portcullis_connections_accepted_total", "counter", "Client connections accepted.", [("", total.acceptedConnections)])
+        family("portcullis_accept_pauses_total", "counter", "Times accepting stopped because the process ran out of file descriptors.",
+               [("", sum(\.acceptPauses))])
         family("portcullis_tls_handshakes_total", "counter", "Completed TLS handshakes.", [("", total.tlsHandshakes)])
         family("portcullis_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
                [("", total.tlsHandshakeFailures)])

@@ -27,7 +27,15 @@ final class Listener: Selectable {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { cshims_accept_nonblocking(fd, $0, &length) }
             }
             guard clientFD >= 0 else {
-                if errno == EMFILE || errno == ENFILE { worker.log.error("accept: out of file descriptors") }
+                let error = errno
+                if error == EAGAIN || error == EWOULDBLOCK {
+                    worker.acceptBacklogDrained()
+                    return
+                }
+                if error == EINTR || error == ECONNABORTED { continue }
+                if !worker.acceptFailed(error, on: self) {
+                    worker.log.warning("accept: \(String(cString: strerror(error)))")
+                }
                 return
             }
             // Phase 1 of the request path: a blocked address is closed before anything else.
@@ -57,5 +65,10 @@ final class Listener: Selectable {
             }
             worker.connectionOpened(connection)
         }
+    }
+
+    /// The retry time of a pause for lack of descriptors (`Worker+AcceptPause`).
+    override func deadlineReached() {
+        worker.resumeAccepting()
     }
 }

@@ -42,8 +42,10 @@ final class Worker {
     /// Upstream pools of the current snapshot, in the order of `snapshot.config.upstreams`.
     private(set) var pools: [UpstreamPool] = []
     private var servers: [String: UpstreamServer] = [:]
-    private var listeners: [Listener] = []
+    private(set) var listeners: [Listener] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    /// Accepting paused for lack of descriptors (`Worker+AcceptPause`).
+    var acceptPause = AcceptPause()
     private(set) var draining = false
     private var drainAlarm: Alarm?
     private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
@@ -172,9 +174,13 @@ final class Worker {
         connection.drive()
     }
 
+    /// Client connections open on this worker.
+    var connectionCount: Int { connections.count }
+
     func connectionClosed(_ connection: ClientConnection) {
         guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return }
         metrics.activeConnections.add(-1)
+        resumeAccepting()
         if draining && connections.isEmpty { finish() }
     }
 

@@ -9,6 +9,8 @@ public final class WorkerMetrics: Sendable {
     let acceptedConnections = Counter()
     let tlsHandshakes = Counter()
     let tlsHandshakeFailures = Counter()
+    /// Times accepting was paused for lack of file descriptors (episodes).
+    let acceptPauses = Counter()
     /// Connections closed at accept because the address is blocked.
     let blockedConnections = Counter()
     /// Requests refused with 403 (blocked client behind a proxy, or banned since connecting).

@@ -105,6 +105,14 @@ final class ChildProcess: @unchecked Sendable {
         return condition()
     }
 
+    /// CPU time (user + system) the process has used so far, in seconds, from /proc.
+    func cpuSeconds() -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// Resident and peak resident memory in KiB, from /proc.
     func memoryKiB() -> (rss: Int, peak: Int) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""

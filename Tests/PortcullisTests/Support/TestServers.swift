@@ -41,8 +41,10 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// `routesFirst: false` it comes before the catch-all route instead (for tests that add
     /// routes of their own). `bothTransports` adds an HTTPS listener with a test certificate and
     /// lets the catch-all route answer plain HTTP too, so one gateway serves a test over both.
+    /// `fileLimit` starts it under `ulimit -n` (descriptor exhaustion tests).
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
-         bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true) throws {
+         bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true,
+         fileLimit: Int? = nil) throws {
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         var extra = extra
         if bothTransports {
@@ -52,8 +54,15 @@ final class GatewayUnderTest: @unchecked Sendable {
         try Self.config(upstreams: upstreams, workers: workers, extra: extra, adminOptions: adminOptions, https: https || bothTransports,
                         routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst)
             .write(to: configURL, atomically: true, encoding: .utf8)
-        child = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["run", "--config", configURL.path],
-                                 environment: environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken])
+        let command = [BuiltProducts.path("portcullis"), "run", "--config", configURL.path]
+        let environment = environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken]
+        if let fileLimit {
+            // exec keeps the pid: the test watches the gateway itself.
+            child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\""] + command,
+                                     environment: environment)
+        } else {
+            child = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), environment: environment)
+        }
         if waitUntilReady {
             guard let line = child.waitForLine(containing: "portcullis started:", seconds: 15) else {
                 throw HarnessError("gateway did not start: \(child.output)")
