@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: run test build debug bench deps bench-deps clean
+.PHONY: run test build debug bench soak deps bench-deps clean
 
 run: deps build
 	scripts/run-demo.sh
@@ -25,10 +25,18 @@ bench: bench-deps build
 	bench/gzip.sh
 	bench/idle-memory.sh
 
+# Memory under a million short connections, plain and TLS: prints the RSS curve.
+soak: bench-deps build
+	bench/soak.sh
+
 deps:
 	scripts/install-deps.sh
 
-bench-deps:
+bench-# Memory under a million short connections, plain and TLS: prints the RSS curve.
+soak: bench-deps build
+	bench/soak.sh
+
+deps:
 	scripts/install-deps.sh --bench
 
 clean:

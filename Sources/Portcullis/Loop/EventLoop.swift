@@ -79,7 +79,7 @@ public final class EventLoop {
         // Closing the descriptor removes it from the epoll set.
         close(fd)
         target.fd = -1
-        target.deadline = 0
+        deadlines.set(0, for: target)
     }
 
     /// Removes `target` from the loop without closing its descriptor (a library owns it).
@@ -90,7 +90,11 @@ public final class EventLoop {
         epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         target.fd = -1
         target.interest = 0
+        deadlines.set(0, for: target)
     }
+
+    /// Objects waiting for a deadline (tests).
+    var scheduledCount: Int { deadlines.count }
 
     /// Sets or clears (0) the deadline at which `target.deadlineReached()` is called.
     @inline(__always)
@@ -137,7 +141,7 @@ public final class EventLoop {
     private func fireDeadlines() {
         deadlines.expire(now: now, into: &dueScratch)
         guard !dueScratch.isEmpty else { return }
-        for target in dueScratch where target.fd >= 0 && target.deadline != 0 && target.deadline <= now {
+        for target in dueScratch where target.fd >= 0 {
             target.deadline = 0
             target.deadlineReached()
         }

@@ -14,8 +14,10 @@ open class Selectable {
     var interest: UInt32 = 0
     /// When this object wants `deadlineReached()` (monotonic ns); 0 means no deadline.
     var deadline: UInt64 = 0
-    /// The earliest entry the loop's deadline queue holds for this object (0: none).
+    /// The time the loop's deadline queue has this object scheduled at (0: not queued).
     var scheduledDeadline: UInt64 = 0
+    /// Where this object is in the deadline queue's heap (-1: not there).
+    var heapIndex = -1
 
     public init(fd: Int32) {
         self.fd = fd

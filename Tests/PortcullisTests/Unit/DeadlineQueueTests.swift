@@ -1,0 +1,61 @@
+import CShims
+import Glibc
+@testable import Portcullis
+import Testing
+
+/// The loop's deadline queue: deadlines fire in order and once, moving them works both ways, and
+/// a closed object leaves the queue at once (it used to stay, strongly held, until its deadline:
+/// the memory growth under short connections).
+@Suite struct DeadlineQueueTests {
+    /// An object on an eventfd, as a connection would be on its socket.
+    final class Timed: Selectable {
+        init() { super.init(fd: eventfd(0, Int32(EFD_NONBLOCK))) }
+    }
+
+    @Test func aClosedObjectIsReleasedAtOnce() throws {
+        let loop = try EventLoop()
+        weak var released: Timed?
+        do {
+            let timed = Timed()
+            try loop.register(timed, events: EventLoop.readEvents)
+            loop.setDeadline(loop.now + 10_000_000_000, for: timed)
+            released = timed
+            #expect(loop.scheduledCount == 1)
+            loop.deregisterAndClose(timed)
+        }
+        #expect(loop.scheduledCount == 0)
+        #expect(released == nil, "the deadline queue kept a closed connection alive")
+    }
+
+    @Test func deadlinesFireInOrderAndMoveBothWays() {
+        var queue = DeadlineQueue()
+        let objects = (0..<200).map { _ in Timed() }
+        defer { for object in objects { close(object.fd) } }
+        var generator = SystemRandomNumberGenerator()
+        var expected: [ObjectIdentifier: UInt64] = [:]
+        for object in objects {
+            let first = UInt64.random(in: 1...1000, using: &generator)
+            queue.set(first, for: object)
+            // Half move later (lazily), a quarter earlier, a quarter are cleared.
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0, 1: queue.set(first + UInt64.random(in: 1...500, using: &generator), for: object)
+            case 2: queue.set(max(1, first / 2), for: object)
+            default: queue.set(0, for: object)
+            }
+            if object.deadline != 0 { expected[ObjectIdentifier(object)] = object.deadline }
+        }
+        var order: [UInt64] = []
+        var due: [Selectable] = []
+        for now in stride(from: UInt64(0), through: 1600, by: 7) {
+            queue.expire(now: now, into: &due)
+            for object in due {
+                #expect(object.deadline <= now && expected.removeValue(forKey: ObjectIdentifier(object)) == object.deadline)
+                order.append(object.deadline)
+            }
+            due.removeAll()
+        }
+        #expect(expected.isEmpty, "every live deadline fired once")
+        #expect(order == order.sorted())
+        #expect(queue.count == 0)
+    }
+}
