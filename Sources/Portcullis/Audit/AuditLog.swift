@@ -53,18 +53,18 @@ final class AuditLog {
         queues[queues.count - 1].push(event)
     }
 
-    /// Writes what is queued (also called once more when the gateway stops).
-    func flush() {
+    /// Writes what is queued, and the flood summaries that are due (all of them at the end).
+    func flush(final: Bool = false) {
         for queue in queues {
             for event in queue.drain() {
                 if let admitted = aggregator.admit(event) { write(admitted) }
             }
         }
-        for summary in aggregator.summaries(nowMilliseconds: now()) { write(summary) }
+        for summary in aggregator.summaries(nowMilliseconds: now(), final: final) { write(summary) }
     }
 
     func stop() {
-        flush()
+        flush(final: true)
         timer?.cancel(on: loop)
         redis?.stop()
     }

@@ -2,6 +2,8 @@
 public struct BlocklistSettings: Sendable, Equatable {
     /// The blocklist file ("" keeps it in memory only).
     public var file: String
+    /// A missing file is an empty blocklist (created at the first change) rather than an error.
+    public var optional: Bool
     /// How often expired entries are removed from memory and the file.
     public var pruneInterval: UInt64
 }
@@ -17,6 +19,7 @@ extension BlocklistSettings {
     init(reading table: TableReader) {
         defer { table.rejectUnknownKeys() }
         file = table.string("file", default: "")
+        optional = table.bool("optional", default: false)
         pruneInterval = table.duration("prune_interval", default: "1m")
     }
 }

@@ -17,8 +17,10 @@ final class BlocklistStore {
         let description: String
     }
 
-    /// Loads `path` (a missing file is an empty blocklist, created at the first change).
-    init(path: String) throws(LoadError) {
+    /// Loads `path`. A missing file is an error, like a malformed one (a reload must never empty
+    /// the blocklist because its file went away), unless `optional`: then it is an empty
+    /// blocklist, and the file is created at the first change.
+    init(path: String, optional: Bool = false) throws(LoadError) {
         self.path = path
         table = PrefixTable()
         guard !path.isEmpty else { return }
@@ -26,8 +28,9 @@ final class BlocklistStore {
         do {
             bytes = try Self.readFile(path)
         } catch {
-            if error.code == ENOENT { return }
-            throw LoadError(description: "cannot read the blocklist \(path): \(error)")
+            if error.code == ENOENT && optional { return }
+            let hint = error.code == ENOENT ? " (create it, empty, or set [blocklist] optional = true)" : ""
+            throw LoadError(description: "cannot read the blocklist \(path): \(error)\(hint)")
         }
         var loaded = PrefixTable(capacity: bytes.reduce(0) { $1 == ASCII.lf ? $0 + 1 : $0 })
         let errors = BlocklistFile.parse(bytes) { entry in loaded.insert(tableEntry(entry)) }

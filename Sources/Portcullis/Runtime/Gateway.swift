@@ -69,7 +69,7 @@ public final class Gateway {
             accessLog = try AccessLogWriter(settings: config.accessLog, workers: config.server.workers, loop: loop, log: log)
         }
         certificates = try loadCertificates(for: config)
-        blocklist = try BlocklistStore(path: config.blocklist.file)
+        blocklist = try BlocklistStore(path: config.blocklist.file, optional: config.blocklist.optional)
         if !config.blocklist.file.isEmpty { log.info("blocklist \(config.blocklist.file): \(blocklist.count) entries") }
         let controlReceiver = try MailboxReceiver(control, loop: loop) { [unowned self] message in self.receive(message) }
         if config.redis.endpoint != nil {
@@ -174,7 +174,7 @@ public final class Gateway {
         do {
             newConfig = try ConfigLoader.load(path: configPath)
             newCertificates = try loadCertificates(for: newConfig)
-            newBlocklist = try BlocklistStore(path: newConfig.blocklist.file)
+            newBlocklist = try BlocklistStore(path: newConfig.blocklist.file, optional: newConfig.blocklist.optional)
         } catch {
             log.error("reload failed, keeping the running configuration and certificates:\n\(error)")
             auditControl(.configReloaded, details: [("outcome", .text("refused")), ("error", .text("\(error)"))])

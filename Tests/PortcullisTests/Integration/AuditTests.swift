@@ -147,6 +147,35 @@ import Testing
         #expect(lines.contains { (($0["details"] as? [String: Any])?["repeated"] as? Int ?? 0) > 0 }, "a summary with its count")
     }
 
+    @Test func floodSummariesAccountForEveryEvent() throws {
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [audit]
+            file = "\(auditFile.path)"
+            [[rate_limits]]
+            match = "*"
+            limit = 1
+            window = "1m"
+            """)
+        // Floods that span several seconds, from two workers, of two event types.
+        let started = Date()
+        var rejected = 0
+        var refusedAdmin = 0
+        let client = try TestClient(port: gateway.port)
+        while Date().timeIntervalSince(started) < 2.5 {
+            try client.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            if try client.readResponse().status == 429 { rejected += 1 }
+            if try gateway.admin("GET", "/admin/blocklist", token: "wrong-token").status == 401 { refusedAdmin += 1 }
+        }
+        func accounted(_ type: String) -> Int {
+            let lines = events(in: (try? String(contentsOf: auditFile, encoding: .utf8)) ?? "").filter { $0["event_type"] as? String == type }
+            return lines.reduce(0) { $0 + ((($1["details"] as? [String: Any])?["repeated"] as? Int) ?? 1) }
+        }
+        // The summary of the last second comes once the flood has been quiet for a second.
+        #expect(gateway.child.waitFor(seconds: 5) { accounted("RATE_LIMIT_EXCEEDED") == rejected && accounted("ADMIN_AUTH_FAILURE") == refusedAdmin },
+                "rate limits: \(accounted("RATE_LIMIT_EXCEEDED")) of \(rejected); admin: \(accounted("ADMIN_AUTH_FAILURE")) of \(refusedAdmin)")
+        #expect(rejected > 100 && refusedAdmin > 100)
+    }
+
     @Test func theFileRotatesBySize() throws {
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
             [audit]

@@ -126,6 +126,24 @@ import Testing
         #expect(try served(gateway, from: "127.0.0.30"), "the allow of every IPv4 address still overrides")
     }
 
+    @Test func aMissingFileIsRefusedAtReloadAndAtStart() throws {
+        let gateway = try gateway(file: "127.0.0.60\n127.0.0.61\n192.0.2.0/24\n")
+        try FileManager.default.removeItem(at: file)
+        gateway.child.send(SIGHUP)
+        #expect(gateway.child.waitForLine(containing: "reload failed", seconds: 10) != nil)
+        #expect(gateway.child.output.contains("cannot read the blocklist \(file.path)"))
+        #expect(try !served(gateway, from: "127.0.0.60"), "the running blocklist stays")
+        let page = try gateway.admin("GET", "/admin/blocklist")
+        #expect((try JSONSerialization.jsonObject(with: Data(page.body)) as? [String: Any])?["total"] as? Int == 3)
+
+        let refused = try GatewayUnderTest(upstreams: [origin.port], extra: "[blocklist]\nfile = \"\(file.path)\"\n", waitUntilReady: false)
+        #expect(refused.child.waitForExit(seconds: 10) == 1)
+        #expect(refused.child.output.contains("cannot read the blocklist") && refused.child.output.contains("optional = true"))
+        let optional = try GatewayUnderTest(upstreams: [origin.port], extra: "[blocklist]\nfile = \"\(file.path)\"\noptional = true\n")
+        #expect(try optional.admin("POST", "/admin/blocklist", body: #"{"cidr": "127.0.0.62"}"#).status == 201)
+        #expect(fileText.contains("127.0.0.62"), "an optional file is created at the first change")
+    }
+
     @Test func entriesWithATTLExpireByThemselves() throws {
         let gateway = try gateway(file: "")
         // Expiry has one-second resolution: 3 s leaves at least 2 s to see the entry work.
