@@ -123,6 +123,19 @@ final class OriginConnection {
             writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(2 * number)\r\n\r\n".utf8) + pattern(number))
             sleep(5)
             return false
+        case "badchunk":
+            // /badchunk/N: a chunked response whose first chunk size is not hex, after N good
+            // chunks of 1000 bytes.
+            discardBody(request)
+            var bytes = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+            for _ in 0..<number { bytes += Array("3e8\r\n".utf8) + pattern(1000) + [13, 10] }
+            writeAll(bytes + Array("zz\r\nnot a chunk\r\n".utf8))
+            return false
+        case "interim":
+            // /interim/N: N 103 Early Hints before the 200.
+            discardBody(request)
+            writeAll(Array(String(repeating: "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n", count: number).utf8))
+            return respond(200, type: "text/plain", body: Array("after \(number) hints\n".utf8))
         case "drop":
             return false
         case "drop-next":

@@ -10,7 +10,7 @@ import Glibc
 /// `/digest` (length and CRC-32 of the request body), `?piece=S` on `/bytes` and `/chunked` (the body
 /// in S-byte writes), `/slow/MS`, `/stall/N` (head and half of a 2N body, then silence), `/stats` (connections and requests so far), `/drop` (close without answering),
 /// `/drop-next` (answer, then drop the next request on this connection), `/ws` (WebSocket echo),
-/// `/status/CODE`.
+/// `/status/CODE`, `/badchunk/N` (N good chunks, then a malformed chunk size), `/interim/N` (N 103s, then 200).
 @main
 struct OriginServer {
     static func main() {

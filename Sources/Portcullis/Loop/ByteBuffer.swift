@@ -42,6 +42,12 @@ public final class ByteBuffer {
         }
     }
 
+    /// Keeps the first `count` unread bytes and drops the rest (taking back queued output).
+    public func truncate(keeping count: Int) {
+        writeIndex = readIndex + min(max(count, 0), readableCount)
+        if readIndex == writeIndex { clear() }
+    }
+
     /// Drops everything.
     public func clear() {
         readIndex = 0

@@ -64,6 +64,7 @@ extension ClientConnection {
         parser.reset()
         responseState = .awaitingHead
         responseStarted = false
+        interimResponses = 0
         attempts = 0
         triedServer = nil
         phase = .proxying
@@ -260,6 +261,12 @@ extension ClientConnection {
     private func beginResponse(from upstream: UpstreamConnection) {
         let source = UnsafePointer(upstream.input.readPointer)
         if responseHead.isInterim {
+            interimResponses += 1
+            guard interimResponses <= Self.maxInterimResponses else {
+                worker.log.warning("\(upstream.server.address) sent more than \(Self.maxInterimResponses) interim (1xx) responses; answering 502")
+                upstreamFailed(.invalidResponse)
+                return
+            }
             // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
             if responseHead.status != 100 && clientMinorVersion == 1 {
                 ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
@@ -273,6 +280,7 @@ extension ClientConnection {
             return
         }
         responseStarted = true
+        responseStartsAt = bytesFlushed + Int64(output.readableCount)
         countResponse(status: responseHead.status)
         if requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - upstreamSentAt) }
         forwardedHead.clear()
@@ -364,9 +372,9 @@ extension ClientConnection {
                     source.consume(consumed)
                     finishResponseBody()
                 case .invalid(let reason):
-                    worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason); closing the client connection")
-                    close()
-                    return false
+                    worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason)")
+                    responseBodyFailed()
+                    return true
                 }
             case .none:
                 responseState = .done
@@ -413,6 +421,25 @@ extension ClientConnection {
         if !requestBodyDone { clientKeepAlive = false }
         phase = clientKeepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now
+    }
+
+    /// The upstream's body framing broke. While no byte of the response has reached the client
+    /// it is taken back and the client gets a 502; after that, cutting the connection is the only
+    /// honest signal left (a truncated body must not look complete).
+    private func responseBodyFailed() {
+        worker.metrics.countUpstreamError(.invalidResponse)
+        let queuedBefore = responseStartsAt - bytesFlushed
+        guard queuedBefore >= 0, let upstream else {
+            worker.log.warning("the response had begun: closing the client connection")
+            close()
+            return
+        }
+        output.truncate(keeping: Int(queuedBefore))
+        releaseGzip()
+        upstream.close()
+        self.upstream = nil
+        if let pool { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
+        failExchange(status: 502)
     }
 
     /// The upstream failed: retry where that is safe, else answer 502/504 (or cut the response).

@@ -35,6 +35,9 @@ final class ClientConnection: Selectable {
 
     /// Most bytes buffered in one direction before reading from the sender pauses.
     static let highWater = 64 * 1024
+    /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
+    /// would otherwise be relayed without end).
+    static let maxInterimResponses = 8
     static let lingeringTime: UInt64 = 2_000_000_000
 
     /// The owning worker outlives every connection it accepts.
@@ -67,6 +70,11 @@ final class ClientConnection: Selectable {
     /// Bytes written to the client so far, and where the current request's response began.
     var bytesFlushed: Int64 = 0
     var accessBytesMark: Int64 = 0
+    /// Where the current response begins in the stream of bytes to the client: until
+    /// `bytesFlushed` passes it, the response can still be taken back and replaced by a 502.
+    var responseStartsAt: Int64 = 0
+    /// Interim (1xx) responses relayed for the current request.
+    var interimResponses = 0
     /// When the current request's head was complete, and when it was sent upstream whole.
     var requestStartedAt: UInt64 = 0
     var upstreamSentAt: UInt64 = 0

@@ -26,6 +26,40 @@ import Testing
         #expect(try gateway.get("/slow/10").status == 200)
     }
 
+    @Test(arguments: Transport.allCases) func malformedUpstreamBodyFramingIs502OrACut(_ transport: Transport) throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], bothTransports: true)
+        // Nothing of the response has reached the client yet: it gets a 502, not an empty reply.
+        let early = try gateway.client(transport)
+        try early.send("GET /badchunk/0 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let response = try early.readResponse()
+        #expect(response.status == 502 && response.text.contains("bad_gateway"), "\(response.status) \(response.text)")
+        #expect(early.isClosedByPeer())
+        // 200 KB already went out: the connection is cut, so the body cannot look complete.
+        let late = try gateway.client(transport)
+        try late.send("GET /badchunk/200 HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(throws: HarnessError.self) { _ = try late.readResponse() }
+        #expect(try gateway.metric("portcullis_upstream_errors_total{kind=\"invalid_response\"}") == 2)
+    }
+
+    @Test(arguments: Transport.allCases) func interimResponsesAreCapped(_ transport: Transport) throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], bothTransports: true)
+        let client = try gateway.client(transport)
+        try client.send("GET /interim/3 HTTP/1.1\r\nHost: a\r\n\r\n")
+        for _ in 0..<3 { #expect(try client.readResponse().status == 103) }
+        #expect(try client.readResponse().text == "after 3 hints\n")
+        let flooded = try gateway.client(transport)
+        try flooded.send("GET /interim/1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        var interim = 0
+        var final = try flooded.readResponse()
+        while final.status == 103 {
+            interim += 1
+            final = try flooded.readResponse()
+        }
+        #expect(interim == 8 && final.status == 502, "\(interim) interim responses relayed, then \(final.status)")
+    }
+
     @Test func upstreamClosingWithoutAnswerIs502() throws {
         let origin = try Origin()
         let gateway = try GatewayUnderTest(upstreams: [origin.port])
