@@ -33,7 +33,7 @@ final class OriginConnection {
         defer { close(fd) }
         while let request = readHead() {
             if dropNext { return }
-            stats.requestServed()
+            if !request.target.hasPrefix("/stats") { stats.requestServed() }
             guard handle(request) else { return }
             if request.header("connection")?.lowercased() == "close" || request.version == "HTTP/1.0" { return }
         }

@@ -8,7 +8,7 @@ import Glibc
 /// Endpoints: `/` (welcome page), `/bytes/N`, `/chunked/N`, `/close/N` (body delimited by close),
 /// `/echo` (streams the request body back), `/headers` (the request head as received),
 /// `/digest` (length and CRC-32 of the request body), `?piece=S` on `/bytes` and `/chunked` (the body
-/// in S-byte writes), `/slow/MS`, `/stall/N` (head and half of a 2N body, then silence), `/stats` (connections and requests so far), `/drop` (close without answering),
+/// in S-byte writes), `/slow/MS`, `/stall/N` (head and half of a 2N body, then silence), `/stats` (connections, and requests other than /stats, so far), `/drop` (close without answering),
 /// `/drop-next` (answer, then drop the next request on this connection), `/ws` (WebSocket echo),
 /// `/status/CODE`, `/badchunk/N` (N good chunks, then a malformed chunk size), `/interim/N` (N 103s, then 200).
 @main

@@ -37,13 +37,18 @@ import Testing
             }
         }
         load.forEach { $0.start() }
+        // Traffic flows before, between and after the reloads; each reload waits until applied.
+        func servedMore(_ count: Int) {
+            let target = served.load(ordering: .relaxed) + count
+            _ = gateway.child.waitFor(seconds: 10) { served.load(ordering: .relaxed) >= target }
+        }
         for round in 0..<5 {
-            usleep(150_000)
+            servedMore(20)
             try gateway.reload(upstreams: [round % 2 == 0 ? second.port : first.port])
         }
-        usleep(300_000)
+        servedMore(40)
         stop.store(true, ordering: .relaxed)
-        usleep(200_000)
+        load.forEach { $0.waitUntilFinished() }
         #expect(failures.load(ordering: .relaxed) == 0, "first failure: \(firstFailure.withLock { $0 } ?? "-")\n\(gateway.child.output)")
         #expect(served.load(ordering: .relaxed) > 100)
         #expect(try gateway.metric("portcullis_config_generation") == 6)
@@ -69,7 +74,7 @@ import Testing
         let idle = try TestClient(port: gateway.port)
         try idle.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try idle.readResponse().status == 200)
-        usleep(200_000)
+        #expect(gateway.child.waitFor(seconds: 5) { (try? origin.stats().requests) == 2 }, "the slow request is at the origin")
         gateway.child.send(SIGTERM)
         #expect(idle.isClosedByPeer(), "idle keep-alive connections close at once")
         let response = try slow.readResponse()
@@ -85,7 +90,7 @@ import Testing
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\ndrain = \"300ms\"\n")
         let slow = try TestClient(port: gateway.port)
         try slow.send("GET /slow/5000 HTTP/1.1\r\nHost: a\r\n\r\n")
-        usleep(100_000)
+        #expect(gateway.child.waitFor(seconds: 5) { (try? origin.stats().requests) == 1 }, "the slow request is at the origin")
         let started = Date()
         gateway.child.send(SIGTERM)
         #expect(gateway.child.waitForExit(seconds: 4) == 0)

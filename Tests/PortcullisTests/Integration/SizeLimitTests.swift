@@ -37,7 +37,7 @@ import Testing
         #expect(client.isClosedByPeer())
         let (withExpect, _) = try post("/bytes/1", body: 2000, expectContinue: true)
         #expect(withExpect.status == 413, "refused instead of 100 Continue")
-        #expect(try origin.stats().requests == before + 1, "only our own /stats call reached the origin")
+        #expect(try origin.stats().requests == before, "nothing reached the origin")
     }
 
     @Test func routesHaveTheirOwnLimit() throws {

@@ -41,6 +41,13 @@ final class ClosedPort: @unchecked Sendable {
     deinit { close(fd) }
 }
 
+extension Thread {
+    /// Waits until the thread's body has returned.
+    func waitUntilFinished() {
+        while !isFinished { usleep(1000) }
+    }
+}
+
 /// A child process with its output captured in a temporary file.
 final class ChildProcess: @unchecked Sendable {
     let process = Process()

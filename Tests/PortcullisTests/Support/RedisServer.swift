@@ -80,10 +80,3 @@ extension RedisServer {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
     }
 }
-
-/// Waits until the current minute has at least `seconds` left, so a test that must stay inside
-/// one fixed rate-limit window of a minute does not straddle two.
-func waitForMinuteWithRoom(_ seconds: Double) {
-    let intoMinute = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
-    if 60 - intoMinute < seconds { usleep(UInt32((60 - intoMinute + 0.3) * 1_000_000)) }
-}
