@@ -121,6 +121,7 @@ import Testing
             """, extra: """
             [blocklist]
             file = "\(file.path)"
+            optional = true
             [rate_limiting.auto_ban]
             rejections = 3
             period = "1m"

@@ -13,6 +13,7 @@ import Testing
             return try GatewayUnderTest(upstreams: [origin.port], extra: """
                 [blocklist]
                 file = "\(file.path)"
+                optional = true
                 [redis]
                 url = "\(redis.url)"
                 """)
