@@ -1,4 +1,4 @@
-# Shared by bench/run.sh, bench/policy.sh and bench/idle-memory.sh (sourced): DURATION,
+# Shared by bench/run.sh, bench/policy.sh, bench/idle-memory.sh and bench/soak.sh (sourced): DURATION,
 # CONNECTIONS and ROUNDS defaults, a work directory removed on exit, the origin's files, one
 # ECDSA P-256 certificate for both proxies, start_proxies (the nginx origin, the nginx proxy with
 # whatever bench/policy.sh put in $work/policy, and Portcullis), and the

@@ -11,14 +11,9 @@ STEP=${STEP:-10}
 THREADS=${THREADS:-4}
 WORKERS=${WORKERS:-2}
 
-work=$(mktemp -d /tmp/portcullis-soak.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# The work directory, the processes to stop and the cleanup on exit.
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 .build/release/portcullis-origin --port 0 > "$work/origin.log" &
 pids+=($!)
