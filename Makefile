@@ -32,11 +32,7 @@ soak: bench-deps build
 deps:
 	scripts/install-deps.sh
 
-bench-# Memory under a million short connections, plain and TLS: prints the RSS curve.
-soak: bench-deps build
-	bench/soak.sh
-
-deps:
+bench-deps:
 	scripts/install-deps.sh --bench
 
 clean:
