@@ -3,7 +3,7 @@ import Testing
 
 /// gzip through the real binary: what the client inflates is exactly what the origin sent, for
 /// Content-Length and chunked origins from 0 bytes to 10 MB; Accept-Encoding q-values; the
-/// responses that must stay as they are; 100 MB with bounded memory.
+/// responses that must stay as they are; 100 MB with bounded memory; over plain HTTP and TLS.
 @Suite struct GzipTests {
     let origin: Origin
     let gateway: GatewayUnderTest
@@ -15,26 +15,28 @@ import Testing
             path_prefix = "/set-headers"
             upstream = "app"
             security_headers = "none"
+            allow_http = true
 
             [[routes]]
             path_prefix = "/textchunked/77"
             upstream = "app"
             gzip = false
-            """, routesFirst: false)
+            allow_http = true
+            """, bothTransports: true, routesFirst: false)
     }
 
-    private func get(_ path: String, acceptEncoding: String? = "gzip", method: String = "GET") throws -> TestResponse {
-        let client = try TestClient(port: gateway.port)
+    private func get(_ path: String, acceptEncoding: String? = "gzip", method: String = "GET", over transport: Transport = .plain) throws -> TestResponse {
+        let client = try gateway.client(transport)
         let accept = acceptEncoding.map { "Accept-Encoding: \($0)\r\n" } ?? ""
         try client.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(accept)\r\n")
         return try client.readResponse(head: method == "HEAD")
     }
 
-    @Test(arguments: [0, 1, 999, 1000, 4096, 70_001, 1 << 20, 10 << 20])
-    func inflatesToTheOriginsBytes(size: Int) throws {
+    @Test(arguments: Transport.allCases, [0, 1, 999, 1000, 4096, 70_001, 1 << 20, 10 << 20])
+    func inflatesToTheOriginsBytes(_ transport: Transport, size: Int) throws {
         for kind in ["text", "textchunked"] {
             let expected = try TestClient.get(port: origin.port, "/\(kind)/\(size)").body
-            let response = try get("/\(kind)/\(size)")
+            let response = try get("/\(kind)/\(size)", over: transport)
             #expect(response.status == 200)
             let compressed = kind == "textchunked" || size >= 1000
             #expect(response.header("Content-Encoding") == (compressed ? "gzip" : nil), "\(kind) \(size)")
@@ -72,10 +74,10 @@ import Testing
         #expect(try get("/text/5000", acceptEncoding: nil).header("ETag") == "\"v5000\"")
     }
 
-    @Test func hundredMegabytesWithBoundedMemory() throws {
+    @Test(arguments: Transport.allCases) func hundredMegabytesWithBoundedMemory(_ transport: Transport) throws {
         let block = try TestClient.get(port: origin.port, "/text/65536").body
         let before = gateway.child.memoryKiB().peak
-        let client = try TestClient(port: gateway.port, timeoutSeconds: 60)
+        let client = try gateway.client(transport, timeoutSeconds: 60)
         try client.send("GET /textchunked/\(100 << 20) HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n")
         let response = try client.readResponse()
         #expect(response.header("Content-Encoding") == "gzip")
@@ -88,7 +90,7 @@ import Testing
         }
         #expect(reader.finished && matches && offset == 100 << 20, "inflated \(offset) bytes")
         let growthMiB = Double(gateway.child.memoryKiB().peak - before) / 1024
-        print("gzip 100 MB: gateway peak memory grew \(String(format: "%.1f", growthMiB)) MiB")
+        print("gzip 100 MB over \(transport): gateway peak memory grew \(String(format: "%.1f", growthMiB)) MiB")
         #expect(growthMiB < 16)
     }
 }
