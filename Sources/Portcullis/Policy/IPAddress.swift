@@ -135,11 +135,13 @@ struct CIDR: Hashable, Sendable, CustomStringConvertible {
     static func parse(_ text: String) -> Result<CIDR, ParseError> {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPAddress(String(parts[0])) else { return .failure(.notAnAddress(text)) }
-        let writtenAsV6 = parts[0].contains(":")
+        let writtenAsV6 = parts[0].utf8.contains(UInt8(ascii: ":"))
         let maximum = writtenAsV6 ? 128 : 32
         var length = maximum
         if parts.count == 2 {
-            guard parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let parsed = Int(parts[1]), (0...maximum).contains(parsed) else {
+            let digits = parts[1].utf8
+            guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                  let parsed = Int(parts[1]), (0...maximum).contains(parsed) else {
                 return .failure(.badLength(text, maximum: maximum))
             }
             length = parsed
