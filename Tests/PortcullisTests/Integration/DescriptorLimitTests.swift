@@ -30,6 +30,11 @@ import Testing
         }
         #expect(gateway.child.waitForLine(containing: "descriptors available again", seconds: 10) != nil)
         #expect(try gateway.metric("portcullis_accept_pauses_total") ?? 0 >= 1)
-        #expect(gateway.child.lineCount(containing: "not accepting") <= 2)
+        // The descriptor limit is the process's: while one worker's backlog empties the other may
+        // still hold most of them, so a worker can start a second episode. One line per
+        // episode: a new start only ever follows an end.
+        let starts = gateway.child.lineCount(containing: "not accepting")
+        let ends = gateway.child.lineCount(containing: "descriptors available again")
+        #expect(starts <= ends + 2, "\(starts) starts, \(ends) ends")
     }
 }
