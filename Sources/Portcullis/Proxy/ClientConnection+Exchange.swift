@@ -214,9 +214,13 @@ extension ClientConnection {
         }
     }
 
+    /// Reads from the upstream while both buffers on the way to the client have room. Bounding
+    /// `output` alone is not enough: with a slow client, `relayBody` moves only the little room
+    /// left in `output`, and each pass would read more into `upstream.input`, doubling it
+    /// (`<=`: a response head at the limit still reaches the parser, which refuses it).
     private func readUpstream(_ upstream: UpstreamConnection) -> Bool {
         guard upstream.readable, !upstream.endOfStream, responseState != .done,
-              output.readableCount < Self.highWater else { return false }
+              output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
         switch upstream.read() {
         case .bytes:
             responseProgressAt = worker.loop.now

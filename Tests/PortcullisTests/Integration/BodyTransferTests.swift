@@ -64,6 +64,26 @@ import Testing
         static let all = [Sender(pieceSize: 256 * 1024, pause: 0), Sender(pieceSize: 1000, pause: 0), Sender(pieceSize: 4096, pause: 200)]
     }
 
+    /// A slow reader of a body the origin writes at once: the gateway holds at most its buffer
+    /// caps, not the body (found when the 100 MB full-duplex test once grew RSS by 117 MiB).
+    @Test(arguments: Transport.allCases) func aSlowReaderCostsOnlyTheBufferCaps(_ transport: Transport) throws {
+        let size = 20 << 20
+        let (client, reader) = try reader(transport, slow: true)
+        let baseline = gateway.child.memoryKiB().rss
+        try client.send("GET /bytes/\(size) HTTP/1.1\r\nHost: a\r\n\r\n")
+        let head = try reader.readHead()
+        var offset = 0
+        var peakGrowthKiB = 0
+        _ = try reader.readBody(head: head) { piece in
+            offset += piece.count
+            if offset % (1 << 20) < piece.count { peakGrowthKiB = max(peakGrowthKiB, gateway.child.memoryKiB().rss - baseline) }
+            // Past the first mebibyte, read faster: the point is the slow start.
+            if offset > 1 << 20 { reader.speedUp() }
+        }
+        #expect(offset == size)
+        #expect(peakGrowthKiB < 8 * 1024, "\(transport): RSS grew \(peakGrowthKiB / 1024) MiB while a slow client read 20 MiB")
+    }
+
     @Test(arguments: Transport.allCases) func uploadsOfEverySize(_ transport: Transport) throws {
         for chunked in [false, true] {
             for sender in Sender.all {
