@@ -440,8 +440,6 @@ extension ClientConnection {
         }
         output.truncate(keeping: Int(queuedBefore))
         releaseGzip()
-        upstream.close()
-        self.upstream = nil
         if let pool { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
         failExchange(status: 502)
     }
