@@ -8,6 +8,7 @@ public struct GatewayConfig: Sendable {
     public var limits: HeadLimits
     /// Largest request body, unless a route sets its own (`[limits] max_body`).
     public var maxBody: Int64
+    public var requests: RequestSettings
     public var admin: AdminSettings
     public var upstreams: [UpstreamSettings]
     public var routes: [RouteSettings]
@@ -154,6 +155,8 @@ extension GatewayConfig {
             maxHeaderCount: limitTable.int("max_header_count", default: 100, range: 8...10_000))
         maxBody = limitTable.size("max_body", default: Self.defaultMaxBody) ?? Self.defaultMaxBody
         limitTable.rejectUnknownKeys()
+
+        requests = RequestSettings(reading: root.table("requests"))
 
         let adminTable = root.table("admin")
         admin = AdminSettings(

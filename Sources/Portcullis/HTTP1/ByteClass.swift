@@ -53,6 +53,9 @@ enum ASCII {
     static let quote: UInt8 = 34
     static let backslash: UInt8 = 92
     static let equals: UInt8 = 61
+    static let hash: UInt8 = 35
+    static let leftBracket: UInt8 = 91
+    static let rightBracket: UInt8 = 93
 }
 
 /// Byte-range helpers over raw buffers, shared by the request, response and chunk parsers.

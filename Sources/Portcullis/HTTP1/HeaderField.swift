@@ -20,13 +20,20 @@ public enum FieldKind: UInt8, Sendable {
     case xRequestID
     case proxyAuthenticate
     case proxyAuthorization
+    /// RFC 7239 `Forwarded`: kept only from a trusted proxy (the gateway vouches for what it
+    /// forwards).
+    case forwarded
+    /// The h2c upgrade's settings (RFC 7540 §3.2.1): connection-specific, never forwarded.
+    case http2Settings
+    case secWebSocketKey
+    case secWebSocketVersion
 
     /// Fields that describe one connection hop and are never forwarded (RFC 9110 §7.6.1).
     @inline(__always)
     public var isHopByHop: Bool {
         switch self {
         case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade, .transferEncoding,
-             .proxyAuthenticate, .proxyAuthorization:
+             .proxyAuthenticate, .proxyAuthorization, .http2Settings:
             return true
         default:
             return false
@@ -43,12 +50,16 @@ public enum FieldKind: UInt8, Sendable {
         case 7:
             if Bytes.equalsLowercase(name, count, "upgrade") { return .upgrade }
             return Bytes.equalsLowercase(name, count, "trailer") ? .trailer : .other
-        case 9: return Bytes.equalsLowercase(name, count, "x-real-ip") ? .xRealIP : .other
+        case 9:
+            if Bytes.equalsLowercase(name, count, "x-real-ip") { return .xRealIP }
+            return Bytes.equalsLowercase(name, count, "forwarded") ? .forwarded : .other
         case 10:
             if Bytes.equalsLowercase(name, count, "connection") { return .connection }
             return Bytes.equalsLowercase(name, count, "keep-alive") ? .keepAlive : .other
         case 12: return Bytes.equalsLowercase(name, count, "x-request-id") ? .xRequestID : .other
-        case 14: return Bytes.equalsLowercase(name, count, "content-length") ? .contentLength : .other
+        case 14:
+            if Bytes.equalsLowercase(name, count, "content-length") { return .contentLength }
+            return Bytes.equalsLowercase(name, count, "http2-settings") ? .http2Settings : .other
         case 15:
             if Bytes.equalsLowercase(name, count, "x-forwarded-for") { return .xForwardedFor }
             return .other
@@ -59,9 +70,11 @@ public enum FieldKind: UInt8, Sendable {
             return .other
         case 17:
             if Bytes.equalsLowercase(name, count, "transfer-encoding") { return .transferEncoding }
-            return Bytes.equalsLowercase(name, count, "x-forwarded-proto") ? .xForwardedProto : .other
+            if Bytes.equalsLowercase(name, count, "x-forwarded-proto") { return .xForwardedProto }
+            return Bytes.equalsLowercase(name, count, "sec-websocket-key") ? .secWebSocketKey : .other
         case 18: return Bytes.equalsLowercase(name, count, "proxy-authenticate") ? .proxyAuthenticate : .other
         case 19: return Bytes.equalsLowercase(name, count, "proxy-authorization") ? .proxyAuthorization : .other
+        case 21: return Bytes.equalsLowercase(name, count, "sec-websocket-version") ? .secWebSocketVersion : .other
         default: return .other
         }
     }

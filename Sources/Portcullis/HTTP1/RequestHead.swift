@@ -67,6 +67,8 @@ public struct RequestHead {
     public var pathRange: Range<Int> = 0..<0
     /// The authority: from an absolute-form target, else the Host field; nil if neither.
     public var authorityRange: Range<Int>?
+    /// The target was in absolute form: its authority replaces the client's `Host`.
+    public var isAbsoluteForm = false
     /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and higher 1.x minors).
     public var minorVersion = 1
     public var fields: [HeaderField] = []
@@ -75,7 +77,8 @@ public struct RequestHead {
     public var bodyFraming: BodyFraming = .none
     public var keepAlive = true
     public var expectContinue = false
-    /// `Upgrade` present and `Connection: upgrade` (a WebSocket handshake, typically).
+    /// A WebSocket handshake: `GET`, HTTP/1.1, `Upgrade: websocket`, `Connection: upgrade` and
+    /// the `Sec-WebSocket-Key` / `-Version` fields.
     public var isUpgrade = false
     /// A valid client-supplied `X-Request-ID` to keep.
     public var requestIDRange: Range<Int>?
@@ -92,6 +95,7 @@ public struct RequestHead {
         pathAndQueryRange = 0..<0
         pathRange = 0..<0
         authorityRange = nil
+        isAbsoluteForm = false
         minorVersion = 1
         fields.removeAll(keepingCapacity: true)
         headLength = 0

@@ -163,11 +163,15 @@ public struct RequestParser {
                   slash > authorityStart else {
                 return HTTPParseError(400, "absolute-form target without path")
             }
-            for position in authorityStart..<slash where ByteClass.table[Int(pointer[position])] & ByteClass.host == 0 {
+            guard Self.isValidAuthority(pointer, authorityStart, slash) else {
                 return HTTPParseError(400, "invalid authority in request target")
             }
             head.authorityRange = authorityStart..<slash
+            head.isAbsoluteForm = true
             pathStart = slash
+        }
+        if Bytes.find(ASCII.hash, pointer, from: pathStart, to: target.upperBound) != nil {
+            return HTTPParseError(400, "fragment in request target")
         }
         let pathEnd = Bytes.find(ASCII.question, pointer, from: pathStart, to: target.upperBound) ?? target.upperBound
         head.pathRange = pathStart..<pathEnd
@@ -176,6 +180,38 @@ public struct RequestParser {
             return HTTPParseError(400, "dot segment in path")
         }
         return nil
+    }
+
+    /// `host[:port]` (RFC 9110 §7.2): host characters only (no userinfo), an IPv6 literal in
+    /// brackets, and a port, when present, of 1 to 5 digits no greater than 65535. An empty
+    /// authority is allowed (RFC 9112 §3.2: a Host field may be empty).
+    static func isValidAuthority(_ pointer: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        var hostEnd = end
+        if start < end && pointer[start] == ASCII.leftBracket {
+            guard let close = Bytes.find(ASCII.rightBracket, pointer, from: start, to: end), close > start + 1 else { return false }
+            for position in start + 1..<close where !(ByteClass.table[Int(pointer[position])] & ByteClass.hex != 0
+                                                     || pointer[position] == ASCII.colon || pointer[position] == ASCII.dot) {
+                return false
+            }
+            hostEnd = close + 1
+            guard hostEnd == end || pointer[hostEnd] == ASCII.colon else { return false }
+        } else {
+            hostEnd = Bytes.find(ASCII.colon, pointer, from: start, to: end) ?? end
+            for position in start..<hostEnd {
+                let byte = pointer[position]
+                guard ByteClass.table[Int(byte)] & ByteClass.host != 0, byte != ASCII.leftBracket, byte != ASCII.rightBracket else { return false }
+            }
+        }
+        guard hostEnd < end else { return true }
+        let portStart = hostEnd + 1
+        guard hostEnd > start, end - portStart >= 1, end - portStart <= 5 else { return false }
+        var port = 0
+        for position in portStart..<end {
+            let digit = pointer[position]
+            guard digit >= ASCII.zero && digit <= ASCII.nine else { return false }
+            port = port * 10 + Int(digit - ASCII.zero)
+        }
+        return port <= 65535
     }
 
     /// True if a path segment is `.` or `..`, literally or percent-encoded: such paths mean
@@ -218,6 +254,8 @@ public struct RequestParser {
         var hosts = 0
         var connection = ConnectionOptions()
         var upgradeField = false
+        var webSocketKey = false
+        var webSocketVersion = false
         for field in head.fields {
             let start = Int(field.valueStart)
             let end = Int(field.valueEnd)
@@ -233,10 +271,9 @@ public struct RequestParser {
                 }
             case .host:
                 hosts += 1
-                for position in start..<end where ByteClass.table[Int(pointer[position])] & ByteClass.host == 0 {
-                    return HTTPParseError(400, "invalid Host")
-                }
-                if head.authorityRange == nil { head.authorityRange = start..<end }
+                guard Self.isValidAuthority(pointer, start, end) else { return HTTPParseError(400, "invalid Host") }
+                // RFC 9112 §3.2.2: with an absolute-form target, the target's authority is the host.
+                if !head.isAbsoluteForm { head.authorityRange = start..<end }
             case .connection:
                 connection.add(pointer, start, end)
             case .expect:
@@ -245,7 +282,11 @@ public struct RequestParser {
                 }
                 head.expectContinue = true
             case .upgrade:
-                upgradeField = true
+                upgradeField = Bytes.equalsLowercase(pointer + start, end - start, "websocket")
+            case .secWebSocketKey:
+                webSocketKey = end > start
+            case .secWebSocketVersion:
+                webSocketVersion = end > start
             case .xRequestID:
                 if head.requestIDRange == nil && end > start && end - start <= 128
                     && (start..<end).allSatisfy({ pointer[$0] > 0x20 && pointer[$0] < 0x7F }) {
@@ -262,7 +303,10 @@ public struct RequestParser {
         if connection.namesOtherFields { FieldLines.markConnectionOptions(pointer, in: &head.fields) }
         head.bodyFraming = transferEncodings > 0 ? .chunked : (contentLength > 0 ? .length(contentLength) : .none)
         head.keepAlive = !connection.close && (head.minorVersion == 1 || connection.keepAlive)
-        head.isUpgrade = connection.upgrade && upgradeField
+        // Only a WebSocket handshake as RFC 6455 §4.1 requires it is ever upgraded; any other
+        // token (h2c above all) loses its Upgrade field and is served as plain HTTP/1.1.
+        head.isUpgrade = connection.upgrade && upgradeField && webSocketKey && webSocketVersion
+            && head.method == .get && head.minorVersion == 1
         if head.bodyFraming == .none { head.expectContinue = false }
         return nil
     }

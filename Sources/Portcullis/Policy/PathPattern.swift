@@ -3,14 +3,16 @@
 ///
 /// In the glob, `*` matches any run of characters inside one path segment (not `/`); a `*` at
 /// the very end matches everything after it, slashes included, so `/api/v1/auth/*` also covers
-/// `/api/v1/auth/login/` and deeper paths. A lone `*` matches every request. The query string
-/// is not part of the path.
+/// `/api/v1/auth/login/` and deeper paths, and a final `/*` covers the path without it too
+/// (`POST /api/v1/auth/*` protects `POST /api/v1/auth`). A lone `*` matches every request. The
+/// query string is not part of the path; paths arrive in their matching form (`PathNormalizer`).
 struct PathPattern: Sendable, Equatable {
     /// Upper-case method, or empty for any.
     let method: [UInt8]
-    let glob: [UInt8]
+    private(set) var glob: [UInt8]
 
-    init?(_ text: String) {
+    /// `caseInsensitive`: the glob is kept in lower case, like the paths it is compared with.
+    init?(_ text: String, caseInsensitive: Bool = false) {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         switch parts.count {
         case 1:
@@ -24,12 +26,18 @@ struct PathPattern: Sendable, Equatable {
             return nil
         }
         guard glob == [UInt8(ascii: "*")] || glob.first == ASCII.slash else { return nil }
+        if caseInsensitive { glob = glob.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } }
     }
 
     /// True when the request's method and path (no query) match.
     func matches(method requestMethod: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>) -> Bool {
         if !method.isEmpty && !method.elementsEqual(requestMethod) { return false }
-        return glob.withUnsafeBufferPointer { Self.globMatches($0, path) }
+        return glob.withUnsafeBufferPointer { pattern in
+            if Self.globMatches(pattern, path) { return true }
+            // `/a/*` also covers `/a`: the glob without its final `/*`, matched whole.
+            guard pattern.count >= 2, pattern[pattern.count - 1] == Self.star, pattern[pattern.count - 2] == ASCII.slash else { return false }
+            return Self.globMatches(UnsafeBufferPointer(rebasing: pattern[0..<(pattern.count - 2)]), path)
+        }
     }
 
     private static let star = UInt8(ascii: "*")

@@ -27,7 +27,8 @@ struct RateLimiter: Sendable {
     let clock: FleetClock
 
     /// `sharedKeyPrefix` is Redis's `key_prefix` when counters are shared, else nil.
-    init(settings: [RateLimitRuleSettings], table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?,
+    /// `caseInsensitivePaths`: globs compare with the lower-case matching form of paths.
+    init(settings: [RateLimitRuleSettings], caseInsensitivePaths: Bool = true, table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?,
          decisionCounters: LabeledCounters) {
         self.table = table
         self.clock = clock
@@ -35,7 +36,7 @@ struct RateLimiter: Sendable {
             let identity = "\(rule.name)|\(rule.match)|\(rule.limit)|\(rule.window)|\(rule.key)"
             var headerName: [UInt8] = []
             if case .header(let name) = rule.key { headerName = Array(name.utf8) }
-            return Rule(name: rule.name, pattern: PathPattern(rule.match)!, limit: Int64(rule.limit),
+            return Rule(name: rule.name, pattern: PathPattern(rule.match, caseInsensitive: caseInsensitivePaths)!, limit: Int64(rule.limit),
                         windowNanoseconds: Int64(rule.window), key: rule.key, headerName: headerName, mode: rule.mode,
                         seed: KeyHash.hash(Array(identity.utf8), seed: 0x5EED),
                         sharedPrefix: sharedKeyPrefix.map { Array("\($0){rl:\(rule.name):".utf8) } ?? [],

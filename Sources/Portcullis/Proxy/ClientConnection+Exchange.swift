@@ -58,7 +58,8 @@ extension ClientConnection {
         expectContinue = head.expectContinue
         clientAcceptsGzip = routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
         forwardedHead.clear()
-        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP,
+        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP, peerIsTrusted: peerIsTrustedProxy,
+                                paths: snapshot.config.requests.paths,
                                 hostFallback: localHost, into: forwardedHead)
         input.consume(head.headLength)
         parser.reset()

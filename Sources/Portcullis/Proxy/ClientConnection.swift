@@ -48,6 +48,8 @@ final class ClientConnection: Selectable {
     /// The current request's client address as text: the peer, or from `X-Forwarded-For`
     /// behind a trusted proxy.
     var clientIP: [UInt8] = []
+    /// The peer is one of `trusted_proxies`: its `X-Forwarded-For` and `Forwarded` are believed.
+    var peerIsTrustedProxy = false
     /// The TLS session on an HTTPS listener; nil for plain HTTP.
     var tls: TLSSession?
     /// The header policy of the current request's route (the default one outside routes).

@@ -12,6 +12,8 @@ enum GatewayResponse {
         out.append(byte: ASCII.space)
         out.append(reason)
         out.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n")
+        // RFC 9110 §15.5.6: a 405 names the methods that are served (CONNECT and TRACE never are).
+        if status == 405 { out.append("Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n") }
         let bodyLength = 42 + code.utf8CodeUnitCount + requestID.count + detail.count
         endHead(requestID: requestID, added: added, contentLength: bodyLength, keepAlive: keepAlive, into: out)
         guard !headOnly else { return }
@@ -74,6 +76,7 @@ enum GatewayResponse {
         case 417: ("Expectation Failed", "expectation_failed")
         case 429: ("Too Many Requests", "rate_limited")
         case 431: ("Request Header Fields Too Large", "header_fields_too_large")
+        case 501: ("Not Implemented", "method_not_implemented")
         case 502: ("Bad Gateway", "bad_gateway")
         case 503: ("Service Unavailable", "service_unavailable")
         case 504: ("Gateway Timeout", "gateway_timeout")

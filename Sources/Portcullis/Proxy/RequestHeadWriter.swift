@@ -11,12 +11,17 @@ struct ForwardingContext {
 /// Writes the request head sent upstream: the client's fields minus hop-by-hop ones and any
 /// forwarding fields it tried to set, then the gateway's own `X-Forwarded-*`, `X-Real-IP` and
 /// `X-Request-ID`, and a framing the gateway chose itself (it re-frames the body).
+///
+/// `Host` is the authority the gateway routed on: an absolute-form target's, not the client's
+/// `Host` field (RFC 9112 §3.2.2). `Forwarded` is passed on only from a trusted proxy
+/// (`peerIsTrusted`); from anyone else it would let a client tell the application any address.
 enum RequestHeadWriter {
     static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
-                      context: ForwardingContext, clientIP: [UInt8], hostFallback: [UInt8], into out: ByteBuffer) {
+                      context: ForwardingContext, clientIP: [UInt8], peerIsTrusted: Bool, paths: PathNormalizer,
+                      hostFallback: [UInt8], into out: ByteBuffer) {
         out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)
         out.append(byte: ASCII.space)
-        out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
+        writeTarget(head, from: source, paths: paths, to: out)
         out.append(" HTTP/1.1\r\n")
         var hostWritten = false
         for field in head.fields {
@@ -26,9 +31,13 @@ enum RequestHeadWriter {
                 continue
             case .upgrade where head.isUpgrade:
                 appendField(field, from: source, to: out)
-            case .host:
+            case .host where !head.isAbsoluteForm:
                 hostWritten = true
                 appendField(field, from: source, to: out)
+            case .host:
+                continue
+            case .forwarded where !peerIsTrusted:
+                continue
             default:
                 if !field.isHopByHop { appendField(field, from: source, to: out) }
             }
@@ -59,6 +68,18 @@ enum RequestHeadWriter {
         head.bodyFraming.writeField(to: out)
         if head.isUpgrade { out.append("Connection: upgrade\r\n") }
         out.append("\r\n")
+    }
+
+    /// The path in its normalized forwarded form (the request path already refused the paths
+    /// that cannot be normalized), then the query as received.
+    private static func writeTarget(_ head: RequestHead, from source: UnsafePointer<UInt8>, paths: PathNormalizer, to out: ByteBuffer) {
+        let path = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
+        if paths.isForwardedForm(path) {
+            out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
+            return
+        }
+        _ = paths.normalize(path, forwarded: out, matching: nil)
+        out.append(source + head.pathRange.upperBound, count: head.pathAndQueryRange.upperBound - head.pathRange.upperBound)
     }
 
     /// `X-Forwarded-For`: every value received, in order, then the peer's address.

@@ -8,21 +8,24 @@
 ///  3. read and parse the head strictly, RFC 9112 (`RequestParser`, via `ClientConnection`):
 ///     400 / 414 / 431 / 505 and close
 ///  4. plain HTTP: `/.well-known/acme-challenge/<token>` answered here      — `decide`, below
-///  5. method policy: CONNECT and TRACE are refused (405)                   — `decide`, below
-///  6. route: host + path (+ method) → upstream pool, else 404             — `decide`, below
-///  7. plain HTTP when HTTPS exists: 308 to HTTPS unless the route allows HTTP — `decide`, below
-///  8. client IP: the peer, or behind a trusted proxy the right-most untrusted
+///  5. method policy: methods outside `[requests] allowed_methods` are 501; CONNECT and TRACE
+///     are refused (405)                                                   — `decide`, below
+///  6. path: normalized once (`PathNormalizer`), 400 for an encoded slash or a bad escape;
+///     routes and rules match the normalized path, the upstream gets it too — `decide`, below
+///  7. route: host + path (+ method) → upstream pool, else 404             — `decide`, below
+///  8. plain HTTP when HTTPS exists: 308 to HTTPS unless the route allows HTTP — `decide`, below
+///  9. client IP: the peer, or behind a trusted proxy the right-most untrusted
 ///     `X-Forwarded-For` entry; blocklist again on it (403 and close; this also ends keep-alive
 ///     connections of a client banned since it connected)                  — `decide`, below
-///  9. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
+/// 10. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
 ///     read (`decide`); a chunked body is counted as it streams and cut with 413
 ///     (`ClientConnection.pumpRequestBody`)
-/// 10. rate limits: every matching rule counts the request; any over its limit → 429 with
+/// 11. rate limits: every matching rule counts the request; any over its limit → 429 with
 ///     `Retry-After` (`decide`, `RateLimiter`); `X-RateLimit-*` on every response of a limited
 ///     request
-/// 11. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
+/// 12. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
 ///     re-framed (`RequestHeadWriter`, `ClientConnection.startExchange`)
-/// 12. response: framing and connection handling rewritten, request id returned, the route's
+/// 13. response: framing and connection handling rewritten, request id returned, the route's
 ///     security headers, `Server`/`X-Powered-By` dropped (`ResponseHeadWriter`,
 ///     `ResponseHeaderPolicy`)
 enum RequestPath {
@@ -54,24 +57,39 @@ enum RequestPath {
         let head = connection.head
         let snapshot = connection.snapshot
         let secure = connection.tls != nil
-        let path = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
+        let rawPath = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
         connection.responseHeaders = snapshot.defaultHeaders
         connection.rateLimitFields.removeAll(keepingCapacity: true)
         connection.clientIP.removeAll(keepingCapacity: true)
         connection.routeAllowsGzip = false
 
         // Phase 4: ACME HTTP-01 challenges, on plain HTTP only (RFC 8555 §8.3).
-        if !secure && path.starts(with: challengePrefix) {
-            return challenge(token: path.dropFirst(challengePrefix.count), method: head.method, snapshot: snapshot)
+        if !secure && rawPath.starts(with: challengePrefix) {
+            return challenge(token: rawPath.dropFirst(challengePrefix.count), method: head.method, snapshot: snapshot)
         }
 
-        // Phase 5: methods a reverse proxy has no business tunnelling or reflecting.
+        // Phase 5: methods. Case matters (`post` is not `POST`); a reverse proxy has no business
+        // tunnelling (CONNECT) or reflecting (TRACE).
+        let method = UnsafeBufferPointer(start: source + head.methodRange.lowerBound, count: head.methodRange.count)
+        guard snapshot.methods.allows(head.method, name: method) else { return .respond(status: 501) }
         if head.method == .connect || head.method == .trace { return .respond(status: 405) }
 
-        // Phase 6: route.
+        // Phase 6: the path every later phase (and the upstream) sees.
+        var path = rawPath
+        let normalizer = snapshot.config.requests.paths
+        if !normalizer.isNormal(rawPath) {
+            let matching = connection.worker.matchingPath
+            matching.clear()
+            if let failure = normalizer.normalize(rawPath, forwarded: nil, matching: matching) {
+                connection.auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text(failure.reason))])
+                return .respond(status: 400)
+            }
+            path = matching.readable
+        }
+
+        // Phase 7: route.
         let host = head.authorityRange.map { UnsafeBufferPointer(start: source + $0.lowerBound, count: $0.count) }
             ?? UnsafeBufferPointer(start: source, count: 0)
-        let method = UnsafeBufferPointer(start: source + head.methodRange.lowerBound, count: head.methodRange.count)
         guard let (routeIndex, route) = snapshot.router.match(host: host, path: path, method: method) else {
             return .respond(status: 404)
         }
@@ -79,10 +97,10 @@ enum RequestPath {
         connection.routeResponses = route.responses
         connection.routeAllowsGzip = route.gzip
 
-        // Phase 7: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
+        // Phase 8: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
         if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
 
-        // Phase 8: the client's address, and the blocklist on it when it came from a proxy.
+        // Phase 9: the client's address, and the blocklist on it when it came from a proxy.
         let clientAddress = ClientAddress.resolve(connection: connection, head: head, source: source, trusted: snapshot.trustedProxies)
         connection.clientAddress = clientAddress
         if connection.worker.blocklist.blocks(clientAddress, now: connection.worker.epochSeconds) {
@@ -90,14 +108,14 @@ enum RequestPath {
             return .blocked
         }
 
-        // Phase 9: size limits, before any body byte is read.
+        // Phase 10: size limits, before any body byte is read.
         if case .length(let length) = head.bodyFraming, length > route.maxBody {
             connection.worker.metrics.requestsTooLarge.add(1)
             connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.maxBody))])
             return .respond(status: 413)
         }
 
-        // Phase 10: rate limits.
+        // Phase 11: rate limits.
         let limiter = snapshot.rateLimiter
         let decision = connection.clientIP.withUnsafeBufferPointer { clientIP in
             limiter.decide(RateLimiter.Subject(method: method, path: path, clientIP: clientIP, routeIndex: routeIndex, head: head, source: source),

@@ -31,8 +31,10 @@ public struct Router: Sendable {
 
     let routes: [Route]
 
+    /// `caseInsensitivePaths`: prefixes are stored in lower case, to compare with the lower-case
+    /// matching form of request paths (`PathNormalizer`).
     init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings,
-         responseCounters: LabeledCounters = LabeledCounters(width: 6)) {
+         caseInsensitivePaths: Bool = true, responseCounters: LabeledCounters = LabeledCounters(width: 6)) {
         routes = settings.map { route in
             let pattern: Route.HostPattern
             if route.host == "*" {
@@ -42,7 +44,8 @@ public struct Router: Sendable {
             } else {
                 pattern = .exact(Array(route.host.utf8))
             }
-            return Route(hostPattern: pattern, pathPrefix: Array(route.pathPrefix.utf8),
+            let prefix = caseInsensitivePaths ? route.pathPrefix.lowercased() : route.pathPrefix
+            return Route(hostPattern: pattern, pathPrefix: Array(prefix.utf8),
                          methods: route.methods.map { Array($0.utf8) },
                          upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
                          maxBody: route.maxBody ?? defaultMaxBody,
@@ -52,9 +55,11 @@ public struct Router: Sendable {
     }
 
     /// The first route matching a request and its index, or nil.
-    /// `host` may carry a port, which is ignored; comparison is case-insensitive.
+    /// `host` may carry a port, which is ignored, and a trailing dot (`example.com.` is the
+    /// fully qualified `example.com`); comparison is case-insensitive.
     func match(host: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> (Int, Route)? {
-        let hostName = Self.stripPort(host)
+        var hostName = Self.stripPort(host)
+        if hostName.last == ASCII.dot { hostName = UnsafeBufferPointer(rebasing: hostName.dropLast()) }
         for (index, route) in routes.enumerated() where Self.matches(route, hostName, path, method) {
             return (index, route)
         }

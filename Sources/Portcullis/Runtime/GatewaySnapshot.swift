@@ -30,6 +30,8 @@ public final class GatewaySnapshot: Sendable {
     let rateLimiter: RateLimiter
     /// `[gzip] types` as lower-case bytes, compared with response Content-Types.
     let gzipMediaTypes: [[UInt8]]
+    /// Methods served (others get 501).
+    let methods: MethodPolicy
     /// Peers whose `X-Forwarded-For` names the client.
     let trustedProxies: [CIDR]
     /// ACME HTTP-01 tokens (shared by every snapshot: tokens survive reloads).
@@ -47,8 +49,11 @@ public final class GatewaySnapshot: Sendable {
         redirectPort = httpsPort.map { $0 == 443 ? [] : Array(":\($0)".utf8) }
         defaultHeaders = ResponseHeaderPolicy(settings: config.securityHeaders, route: .standard)
         router = Router(settings: config.routes, upstreamNames: config.upstreams.map(\.name), defaultMaxBody: config.maxBody,
-                        headerSettings: config.securityHeaders, responseCounters: shared.routeResponses)
-        rateLimiter = RateLimiter(settings: config.rateLimits, table: shared.rateLimitCounters, clock: shared.clock,
+                        headerSettings: config.securityHeaders, caseInsensitivePaths: config.requests.paths.caseInsensitive,
+                        responseCounters: shared.routeResponses)
+        methods = MethodPolicy(allowed: config.requests.allowedMethods)
+        rateLimiter = RateLimiter(settings: config.rateLimits, caseInsensitivePaths: config.requests.paths.caseInsensitive,
+                                  table: shared.rateLimitCounters, clock: shared.clock,
                                   sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix,
                                   decisionCounters: shared.rateLimitDecisions)
         trustedProxies = config.clientIP.trustedProxies

@@ -39,6 +39,9 @@ final class Worker {
     private(set) var blocklist: IPBlocklist
     /// Scratch bytes for rate-limit counter names (one request at a time on a worker).
     var rateLimitScratch: [UInt8] = []
+    /// The matching form of the path being decided, when it differs from the path as sent
+    /// (`PathNormalizer`); reused by every request of the worker.
+    let matchingPath = ByteBuffer(capacity: 1024)
     /// Upstream pools of the current snapshot, in the order of `snapshot.config.upstreams`.
     private(set) var pools: [UpstreamPool] = []
     private var servers: [String: UpstreamServer] = [:]

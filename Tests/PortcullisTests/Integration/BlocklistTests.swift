@@ -162,6 +162,12 @@ import Testing
         #expect(try status("198.51.100.9") == 403)
         #expect(try status("1.2.3.4, 198.51.100.9, 10.1.1.1") == 403, "right-most untrusted entry")
         #expect(try status("198.51.100.9, 1.2.3.4") == 200, "entries left of it are the client's own claims")
+        #expect(try status("198.51.100.9, , 10.1.1.1") == 403, "empty list elements are skipped")
+        // A right-most entry that is not an address ends the walk: the earlier line is the client's.
+        let client = try TestClient(port: gateway.port)
+        try client.send("GET /headers HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.9\r\nX-Forwarded-For: not-an-address\r\n\r\n")
+        let fallback = try client.readResponse()
+        #expect(fallback.status == 200 && fallback.text.contains("X-Real-IP: 127.0.0.1\r\n"))
         let echoed = try gateway.get("/headers", headers: ["X-Forwarded-For": "203.0.113.5, 10.2.2.2"])
         #expect(echoed.text.contains("X-Real-IP: 203.0.113.5\r\n"))
         let direct = try GatewayUnderTest(upstreams: [origin.port], extra: "[blocklist]\nfile = \"\(file.path)\"\n")

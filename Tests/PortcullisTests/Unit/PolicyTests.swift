@@ -16,6 +16,11 @@ import Testing
         #expect(glob("POST /api/v1/auth/*", "POST", "/api/v1/auth/login/"), "a final * covers deeper paths")
         #expect(!glob("POST /api/v1/auth/*", "GET", "/api/v1/auth/login"))
         #expect(!glob("POST /api/v1/auth/*", "POST", "/api/v1/authx"))
+        #expect(glob("POST /api/v1/auth/*", "POST", "/api/v1/auth"), "a final /* covers the bare path too")
+        #expect(!glob("POST /api/v1/auth/*", "post", "/api/v1/auth/login"), "methods are case-sensitive")
+        #expect(glob("/x/*/y/*", "GET", "/x/a/y/") && glob("/x/*/y/*", "GET", "/x/a/y"))
+        let lowered = PathPattern("POST /API/V1/Auth/*", caseInsensitive: true)!
+        #expect(lowered.glob == Array("/api/v1/auth/*".utf8) && lowered.method == Array("POST".utf8))
         #expect(glob("POST /api/v1/posts/*/reactions", "POST", "/api/v1/posts/42/reactions"))
         #expect(!glob("POST /api/v1/posts/*/reactions", "POST", "/api/v1/posts/42/x/reactions"), "an inner * stays in one segment")
         #expect(!glob("POST /api/v1/posts/*/reactions", "POST", "/api/v1/posts/42/reactions/x"))

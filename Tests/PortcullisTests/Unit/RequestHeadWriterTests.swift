@@ -2,7 +2,7 @@
 import Testing
 
 @Suite struct RequestHeadWriterTests {
-    private func forward(_ raw: String, clientIP: String = "203.0.113.9") -> String {
+    private func forward(_ raw: String, clientIP: String = "203.0.113.9", peerIsTrusted: Bool = false) -> String {
         var head = RequestHead()
         #expect(parseStatus(raw, head: &head) == 0)
         let bytes = Array(raw.utf8)
@@ -10,7 +10,7 @@ import Testing
         bytes.withUnsafeBufferPointer { buffer in
             RequestHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid-1".utf8),
                                     context: ForwardingContext(peerIP: Array(clientIP.utf8), scheme: "http", port: Array("8080".utf8)),
-                                    clientIP: Array(clientIP.utf8), hostFallback: Array("127.0.0.1:8080".utf8), into: out)
+                                    clientIP: Array(clientIP.utf8), peerIsTrusted: peerIsTrusted, paths: PathNormalizer(), hostFallback: Array("127.0.0.1:8080".utf8), into: out)
         }
         return String(decoding: out.bytes, as: UTF8.self)
     }
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func keepsWebSocketUpgrade() {
-        let text = forward("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n")
+        let text = forward("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n")
         #expect(text.contains("Upgrade: websocket\r\n"))
         #expect(text.contains("Connection: upgrade\r\n"))
         #expect(text.contains("Sec-WebSocket-Key: k\r\n"))
@@ -54,5 +54,26 @@ import Testing
         let text = forward("GET / HTTP/1.0\r\n\r\n")
         #expect(text.contains("Host: 127.0.0.1:8080\r\n"))
         #expect(text.hasPrefix("GET / HTTP/1.1\r\n"))
+    }
+
+    @Test func removesAnH2cUpgradeAndItsSettings() {
+        let text = forward("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n")
+        #expect(!text.contains("h2c") && !text.contains("HTTP2-Settings") && !text.contains("Upgrade") && !text.contains("Connection"))
+        let unlisted = forward("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n")
+        #expect(!unlisted.contains("h2c") && !unlisted.contains("HTTP2-Settings"))
+    }
+
+    @Test func hostIsTheAbsoluteFormAuthority() {
+        let text = forward("GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n")
+        #expect(text.hasPrefix("GET /x HTTP/1.1\r\n"))
+        #expect(text.contains("Host: a.example\r\n"))
+        #expect(text.contains("X-Forwarded-Host: a.example\r\n"))
+        #expect(!text.contains("b.example"))
+    }
+
+    @Test func forwardedIsKeptOnlyFromATrustedProxy() {
+        let raw = "GET / HTTP/1.1\r\nHost: h\r\nForwarded: for=6.6.6.6;proto=https\r\n\r\n"
+        #expect(!forward(raw).contains("6.6.6.6"))
+        #expect(forward(raw, peerIsTrusted: true).contains("Forwarded: for=6.6.6.6;proto=https\r\n"))
     }
 }

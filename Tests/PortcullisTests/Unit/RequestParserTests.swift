@@ -104,6 +104,20 @@ private let bigField = "X-Big: " + String(repeating: "b", count: 2100) + "\r\n"
         ParserCase("Host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
         ParserCase("Host with userinfo", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
         ParserCase("Host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        ParserCase("Host port at the limit", "GET / HTTP/1.1\r\nHost: a:65535\r\n\r\n", ok),
+        ParserCase("Host port over 65535", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", 400),
+        ParserCase("Host port of six digits", "GET / HTTP/1.1\r\nHost: a:000080\r\n\r\n", 400),
+        ParserCase("Host empty port", "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 400),
+        ParserCase("Host port not digits", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400),
+        ParserCase("Host two colons", "GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", 400),
+        ParserCase("Host port only", "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400),
+        ParserCase("Host unclosed IPv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        ParserCase("Host junk after IPv6", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400),
+        ParserCase("Host bracket in name", "GET / HTTP/1.1\r\nHost: a]b\r\n\r\n", 400),
+        ParserCase("Host trailing dot", "GET / HTTP/1.1\r\nHost: example.com.\r\n\r\n", ok),
+        ParserCase("absolute-form bad port", "GET http://a:99999/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ParserCase("fragment in target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ParserCase("fragment after query", "GET /a?b#c HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         // Request line
         ParserCase("lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 400),
         ParserCase("missing version", "GET /\r\nHost: a\r\n\r\n", 400),
@@ -170,7 +184,34 @@ private let bigField = "X-Big: " + String(repeating: "b", count: 2100) + "\r\n"
         _ = parseStatus("GET / HTTP/1.1\r\nHost: a\r\n\r\n", head: &head)
         #expect(head.keepAlive == true)
         _ = parseStatus("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", head: &head)
-        #expect(head.isUpgrade == true)
+        #expect(head.isUpgrade == false, "RFC 6455 §4.1: no Sec-WebSocket-Key, no upgrade")
+    }
+
+    /// Only a complete WebSocket handshake on GET is an upgrade; h2c (request smuggling to an
+    /// HTTP/2 upstream) and every other token are not.
+    @Test(arguments: [
+        ("GET", "websocket", true, true),
+        ("GET", "WebSocket", true, true),
+        ("POST", "websocket", true, false),
+        ("GET", "h2c", true, false),
+        ("GET", "websocket, h2c", true, false),
+        ("GET", "websocket", false, false),
+    ])
+    func upgradeIsWebSocketOnly(method: String, token: String, withKey: Bool, upgrades: Bool) {
+        var head = RequestHead()
+        let key = withKey ? "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" : ""
+        #expect(parseStatus("\(method) /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: \(token)\r\n\(key)HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+                            head: &head) == 0)
+        #expect(head.isUpgrade == upgrades)
+    }
+
+    @Test func absoluteFormAuthorityWinsOverHost() throws {
+        var head = RequestHead()
+        let raw = "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n"
+        #expect(parseStatus(raw, head: &head) == 0)
+        let bytes = Array(raw.utf8)
+        #expect(String(decoding: bytes[try #require(head.authorityRange)], as: UTF8.self) == "a.example")
+        #expect(head.isAbsoluteForm)
     }
 
     @Test func invalidRequestIDIsIgnored() {

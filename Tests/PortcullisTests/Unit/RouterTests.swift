@@ -29,6 +29,9 @@ import Testing
     @Test func hostMatchingIgnoresCaseAndPort() {
         #expect(route("API.Example.COM:8443", "/v1") == 0)
         #expect(route("api.example.com.evil.net", "/v1") == 3)
+        #expect(route("api.example.com.", "/v1") == 0, "a trailing dot is the same name")
+        #expect(route("api.example.com.:443", "/v1") == 0)
+        #expect(route("cdn.example.com.", "/static/a.css") == 2)
     }
 
     @Test func wildcardNeedsASubdomain() {
