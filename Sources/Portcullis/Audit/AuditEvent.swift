@@ -4,6 +4,8 @@ enum AuditEventType: String, CaseIterable, Sendable {
     case ipBlocked = "IP_BLOCKED"
     case requestTooLarge = "REQUEST_TOO_LARGE"
     case malformedRequest = "MALFORMED_REQUEST"
+    case clientTooSlow = "CLIENT_TOO_SLOW"
+    case connectionLimit = "CONNECTION_LIMIT"
     case tlsHandshakeFailed = "TLS_HANDSHAKE_FAILED"
     case adminAuthFailure = "ADMIN_AUTH_FAILURE"
     case blocklistUpdated = "BLOCKLIST_UPDATED"
@@ -18,7 +20,8 @@ enum AuditEventType: String, CaseIterable, Sendable {
     var severity: String {
         switch self {
         case .redisUnavailable, .upstreamUnavailable, .certExpiring: "error"
-        case .rateLimitExceeded, .ipBlocked, .requestTooLarge, .malformedRequest, .adminAuthFailure: "warning"
+        case .rateLimitExceeded, .ipBlocked, .requestTooLarge, .malformedRequest, .adminAuthFailure, .clientTooSlow,
+             .connectionLimit: "warning"
         case .tlsHandshakeFailed, .blocklistUpdated, .certReloaded, .acmeChallengeServed, .redisRestored, .configReloaded: "info"
         }
     }

@@ -48,10 +48,20 @@ public struct ListenerSettings: Sendable, Equatable {
     public var scheme: Scheme
 }
 
-/// `[timeouts]`, all in nanoseconds.
+/// `[timeouts]`, all in nanoseconds (the body rate in bytes a second).
 public struct TimeoutSettings: Sendable, Equatable {
     public var clientHeader: UInt64
     public var clientBodyIdle: UInt64
+    /// Slowest request body accepted, in bytes a second averaged over each period of
+    /// `clientBodyRatePeriod` (the first one is the grace period; 0 = off): a body trickled a
+    /// byte at a time would otherwise hold its connection, and an upstream's, as long as the
+    /// client likes.
+    public var clientBodyMinRate: Int64
+    public var clientBodyRatePeriod: UInt64
+    /// Longest a request body may take in all, however steadily it arrives.
+    public var clientBodyTotal: UInt64
+    /// Longest a client may leave response bytes unread before it is closed.
+    public var clientSendIdle: UInt64
     public var keepAliveIdle: UInt64
     public var upstreamConnect: UInt64
     public var upstreamResponseHead: UInt64
@@ -140,6 +150,10 @@ extension GatewayConfig {
         timeouts = TimeoutSettings(
             clientHeader: timeoutTable.duration("client_header", default: "10s"),
             clientBodyIdle: timeoutTable.duration("client_body_idle", default: "30s"),
+            clientBodyMinRate: timeoutTable.size("client_body_min_rate", default: 1024) ?? 1024,
+            clientBodyRatePeriod: timeoutTable.duration("client_body_rate_period", default: "10s"),
+            clientBodyTotal: timeoutTable.duration("client_body_total", default: "10m"),
+            clientSendIdle: timeoutTable.duration("client_send_idle", default: "60s"),
             keepAliveIdle: timeoutTable.duration("keepalive_idle", default: "75s"),
             upstreamConnect: timeoutTable.duration("upstream_connect", default: "5s"),
             upstreamResponseHead: timeoutTable.duration("upstream_response_head", default: "60s"),

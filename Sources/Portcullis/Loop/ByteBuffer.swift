@@ -35,6 +35,7 @@ public final class ByteBuffer {
 
     /// Marks `count` bytes as consumed; resets the indices when the buffer becomes empty.
     @inline(__always) public func consume(_ count: Int) {
+        assert(count >= 0 && count <= readableCount, "consumed \(count) of \(readableCount) readable bytes")
         readIndex += count
         if readIndex == writeIndex {
             readIndex = 0
@@ -65,6 +66,7 @@ public final class ByteBuffer {
 
     /// Records that `count` bytes were written at the pointer `reserve` returned.
     @inline(__always) public func commit(_ count: Int) {
+        assert(count >= 0 && count <= tailRoom, "committed \(count) bytes into \(tailRoom) free")
         writeIndex += count
     }
 
@@ -142,7 +144,8 @@ public final class ByteBuffer {
         if readIndex > 0 && capacity - unread >= count && unread <= capacity / 2 {
             memmove(base, base + readIndex, unread)
         } else {
-            var newCapacity = capacity * 2
+            // From zero (an empty placeholder) doubling alone would never make room.
+            var newCapacity = max(capacity * 2, 64)
             while newCapacity - unread < count { newCapacity *= 2 }
             let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
             memcpy(newBase, base + readIndex, unread)

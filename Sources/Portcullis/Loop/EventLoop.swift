@@ -22,6 +22,8 @@ public final class EventLoop {
     private var deadlines = DeadlineQueue()
     private var dueScratch: [Selectable] = []
     private var running = false
+    /// The thread inside `run()`: everything but `Mailbox` posts must happen on it.
+    private var loopThread: pthread_t?
 
     /// Monotonic time (ns) cached at the start of each iteration, like nginx's cached clock.
     public private(set) var now: UInt64
@@ -41,8 +43,16 @@ public final class EventLoop {
         close(epollFD)
     }
 
+    /// True on the loop's own thread, or before the loop runs (set-up). Checked by assertions
+    /// in debug builds and tests: a loop's objects are never touched from another thread.
+    var isOnLoopThread: Bool {
+        guard let loopThread else { return true }
+        return pthread_equal(loopThread, pthread_self()) != 0
+    }
+
     /// Registers `target` for `events`; the loop keeps it alive until `deregister`.
     public func register(_ target: Selectable, events: UInt32) throws {
+        assert(isOnLoopThread, "register from outside the loop's thread")
         let fd = Int(target.fd)
         if fd >= registered.count {
             registered.append(contentsOf: repeatElement(nil, count: max(fd + 1 - registered.count, 256)))
@@ -62,6 +72,7 @@ public final class EventLoop {
     /// Changes the events `target` is registered for (a no-op when unchanged).
     @inline(__always)
     public func setInterest(_ events: UInt32, for target: Selectable) {
+        assert(isOnLoopThread, "setInterest from outside the loop's thread")
         guard target.interest != events, target.fd >= 0 else { return }
         var event = epoll_event()
         event.events = events
@@ -71,6 +82,7 @@ public final class EventLoop {
 
     /// Removes `target` from the loop and closes its descriptor.
     public func deregisterAndClose(_ target: Selectable) {
+        assert(isOnLoopThread, "deregisterAndClose from outside the loop's thread")
         let fd = target.fd
         guard fd >= 0 else { return }
         if Int(fd) < registered.count, registered[Int(fd)] === target {
@@ -99,12 +111,14 @@ public final class EventLoop {
     /// Sets or clears (0) the deadline at which `target.deadlineReached()` is called.
     @inline(__always)
     public func setDeadline(_ deadline: UInt64, for target: Selectable) {
+        assert(isOnLoopThread, "setDeadline from outside the loop's thread")
         deadlines.set(deadline, for: target)
     }
 
     /// Runs until `stop()` is called from inside a callback.
     public func run() {
         running = true
+        loopThread = pthread_self()
         var events = [epoll_event](repeating: epoll_event(), count: 512)
         var lastEventsAt = now
         while running {

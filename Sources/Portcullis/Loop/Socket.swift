@@ -77,27 +77,31 @@ public enum Socket {
     public static func read(_ fd: Int32, into buffer: ByteBuffer, minimumRoom: Int = 4096) -> (IOResult, asked: Int) {
         let destination = buffer.reserve(minimumRoom)
         let room = buffer.tailRoom
-        let count = Glibc.read(fd, destination, room)
+        var count = Glibc.read(fd, destination, room)
+        // A signal is not "no data": on an edge-triggered socket, taking it for EAGAIN would
+        // wait for an edge that already came.
+        while count < 0 && errno == EINTR { count = Glibc.read(fd, destination, room) }
         if count > 0 {
             buffer.commit(count)
             return (.bytes(count), room)
         }
         if count == 0 { return (.endOfStream, room) }
         let error = errno
-        if error == EAGAIN || error == EWOULDBLOCK || error == EINTR { return (.wouldBlock, room) }
+        if error == EAGAIN || error == EWOULDBLOCK { return (.wouldBlock, room) }
         return (.failed(error), room)
     }
 
     /// Writes as much of `buffer`'s unread bytes as the socket takes and consumes them.
     @inline(__always)
     public static func write(_ fd: Int32, from buffer: ByteBuffer) -> IOResult {
-        let count = send(fd, buffer.readPointer, buffer.readableCount, Int32(MSG_NOSIGNAL))
+        var count = send(fd, buffer.readPointer, buffer.readableCount, Int32(MSG_NOSIGNAL))
+        while count < 0 && errno == EINTR { count = send(fd, buffer.readPointer, buffer.readableCount, Int32(MSG_NOSIGNAL)) }
         if count > 0 {
             buffer.consume(count)
             return .bytes(count)
         }
         let error = errno
-        if count < 0 && (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) { return .wouldBlock }
+        if count < 0 && (error == EAGAIN || error == EWOULDBLOCK) { return .wouldBlock }
         return .failed(count == 0 ? EPIPE : error)
     }
 }

@@ -54,6 +54,7 @@ extension ClientConnection {
         requestDecoder = ChunkedDecoder()
         requestBodyDone = head.bodyFraming == .none
         requestBodyForwarded = false
+        startBodyClock()
         requestSent = false
         expectContinue = head.expectContinue
         clientAcceptsGzip = routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
@@ -116,7 +117,10 @@ extension ClientConnection {
         guard let upstream else { return false }
         var progressed = false
         if upstream.connecting {
-            guard upstream.writable else { return flushClient() }
+            guard upstream.writable else {
+                bodyHeldBack = true
+                return flushClient()
+            }
             let error = upstream.finishConnect()
             guard error == 0 else {
                 worker.log.warning("connect to \(upstream.server.address) failed: \(SystemError("connect", code: error))")
@@ -193,6 +197,7 @@ extension ClientConnection {
             requestBodyForwarded = true
             progressed = true
         }
+        if !requestBodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
         return progressed
     }
 

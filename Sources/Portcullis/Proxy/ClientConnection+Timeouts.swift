@@ -35,7 +35,9 @@ extension ClientConnection {
     private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
         if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
-        if !requestBodyDone { deadline = requestProgressAt + timeouts.clientBodyIdle }
+        if !requestBodyDone {
+            deadline = min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, requestStartedAt + timeouts.clientBodyTotal)
+        }
         switch responseState {
         case .awaitingHead where requestBodyDone:
             deadline = min(deadline, phaseStartedAt + timeouts.upstreamResponseHead)
@@ -45,6 +47,37 @@ extension ClientConnection {
             break
         }
         return deadline
+    }
+
+    /// Starts the body's clock when its exchange begins.
+    func startBodyClock() {
+        let timeouts = snapshot.config.timeouts
+        bodyRateSince = worker.loop.now
+        bodyBytesSinceCheck = 0
+        bodyHeldBack = false
+        bodyRateCheckAt = requestBodyDone || timeouts.clientBodyMinRate == 0 ? .max
+            : worker.loop.now + timeouts.clientBodyRatePeriod
+    }
+
+    /// At a rate check or the body's time limit: why the body is refused, or nil when it may go
+    /// on (the next period is measured from now).
+    private func checkBodyClock(_ timeouts: TimeoutSettings) -> String? {
+        let now = worker.loop.now
+        if now >= requestStartedAt + timeouts.clientBodyTotal { return "body_time_limit" }
+        let elapsed = max(now - bodyRateSince, 1)
+        let rate = bodyBytesSinceCheck * 1_000_000_000 / Int64(elapsed)
+        if rate < timeouts.clientBodyMinRate && !bodyHeldBack { return "body_rate_below_minimum" }
+        bodyRateSince = now
+        bodyBytesSinceCheck = 0
+        bodyHeldBack = false
+        bodyRateCheckAt = now + timeouts.clientBodyRatePeriod
+        return nil
+    }
+
+    /// Body bytes received so far (for audit details).
+    private var requestBodyReceivedSoFar: Int64 {
+        if case .length(let length) = requestFraming { return length - requestRemaining }
+        return requestBodyReceived
     }
 
     /// The deadline passed: time the current wait out.
@@ -67,6 +100,14 @@ extension ClientConnection {
             if upstream?.connecting == true {
                 upstreamFailed(.connectTimeout)
             } else if !requestBodyDone && worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
+                if responseStarted {
+                    close()
+                    return
+                }
+                failExchange(status: 408)
+            } else if !requestBodyDone && (worker.loop.now >= bodyRateCheckAt || worker.loop.now >= requestStartedAt + timeouts.clientBodyTotal) {
+                guard let reason = checkBodyClock(timeouts) else { break }
+                auditRequest(.clientTooSlow, details: [("reason", .text(reason)), ("body_bytes", .number(requestBodyReceivedSoFar))], withHead: false)
                 if responseStarted {
                     close()
                     return

@@ -125,6 +125,13 @@ final class ClientConnection: Selectable {
     var requestBodyReceived: Int64 = 0
     var requestBodyDone = true
     var requestBodyForwarded = false
+    /// The request body's clock (`ClientConnection+Timeouts`): the period its rate is measured
+    /// over, the body bytes read in it, and whether the gateway held the body back in it (its
+    /// upstream was not taking more), which excuses a low rate.
+    var bodyRateSince: UInt64 = 0
+    var bodyRateCheckAt: UInt64 = .max
+    var bodyBytesSinceCheck: Int64 = 0
+    var bodyHeldBack = false
     var requestSent = false
     var expectContinue = false
     /// The head sent upstream, kept until the first response byte so a retry can resend it.
@@ -220,6 +227,7 @@ final class ClientConnection: Selectable {
     @inline(__always)
     func borrowBuffers() {
         guard !holdsBuffers else { return }
+        assert(worker.buffers.placeholder.capacity == 0, "something wrote into the shared empty placeholder")
         input = worker.buffers.take()
         output = worker.buffers.take()
         forwardedHead = worker.buffers.take()
@@ -334,6 +342,7 @@ final class ClientConnection: Selectable {
         switch result {
         case .bytes(let count):
             worker.metrics.bytesIn.add(count)
+            if !requestBodyDone { bodyBytesSinceCheck += Int64(count) }
             if drained && !pendingEndOfStream { readable = false }
             requestProgressAt = worker.loop.now
             return true
@@ -357,7 +366,13 @@ final class ClientConnection: Selectable {
         case .bytes(let count):
             worker.metrics.bytesOut.add(count)
             bytesFlushed += Int64(count)
-            if !output.isEmpty { waitForWritable() }
+            if output.isEmpty {
+                // Nothing left to send: an EPOLLOUT interest kept would wake the loop at every
+                // ACK for the rest of the connection's life.
+                worker.loop.setInterest(EventLoop.connectionEvents, for: self)
+            } else {
+                waitForWritable()
+            }
             responseProgressAt = worker.loop.now
             return true
         case .wouldBlock:

@@ -84,7 +84,12 @@ final class UpstreamConnection: Selectable {
     func flush() -> Socket.IOResult {
         let result = Socket.write(fd, from: output)
         switch result {
-        case .bytes: if !output.isEmpty { waitForWritable() }
+        case .bytes:
+            if output.isEmpty {
+                worker.loop.setInterest(EventLoop.connectionEvents, for: self)
+            } else {
+                waitForWritable()
+            }
         case .wouldBlock: waitForWritable()
         default: break
         }

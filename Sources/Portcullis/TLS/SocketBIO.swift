@@ -49,7 +49,8 @@ final class SocketBIO {
         _ = BIO_meth_set_read_ex(method) { bio, destination, length, readBytes in
             guard let state = SocketBIO.state(bio), let destination else { return 0 }
             BIO_clear_flags(bio, SocketBIO.retryFlags)
-            let count = Glibc.read(state.fd, destination, length)
+            var count = Glibc.read(state.fd, destination, length)
+            while count < 0 && errno == EINTR { count = Glibc.read(state.fd, destination, length) }
             if count > 0 {
                 state.socketDrained = count < length
                 readBytes?.pointee = count
@@ -59,7 +60,7 @@ final class SocketBIO {
             if count == 0 {
                 // Lets OpenSSL tell an end of stream from an error (BIO_CTRL_EOF below).
                 BIO_set_flags(bio, Int32(BIO_FLAGS_IN_EOF))
-            } else if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+            } else if errno == EAGAIN || errno == EWOULDBLOCK {
                 BIO_set_flags(bio, Int32(BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY))
             }
             readBytes?.pointee = 0
@@ -68,12 +69,13 @@ final class SocketBIO {
         _ = BIO_meth_set_write_ex(method) { bio, source, length, written in
             guard let state = SocketBIO.state(bio), let source else { return 0 }
             BIO_clear_flags(bio, SocketBIO.retryFlags)
-            let count = send(state.fd, source, length, Int32(MSG_NOSIGNAL))
+            var count = send(state.fd, source, length, Int32(MSG_NOSIGNAL))
+            while count < 0 && errno == EINTR { count = send(state.fd, source, length, Int32(MSG_NOSIGNAL)) }
             if count > 0 {
                 written?.pointee = count
                 return 1
             }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 BIO_set_flags(bio, Int32(BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY))
             }
             written?.pointee = 0

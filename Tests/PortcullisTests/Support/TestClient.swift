@@ -119,6 +119,22 @@ final class TestClient: @unchecked Sendable {
     /// Decrypted bytes wait inside OpenSSL (poll(2) would not report them).
     var hasBufferedInput: Bool { tls.map { SSL_pending($0.ssl) > 0 } ?? false }
 
+    /// Something from the server is waiting to be read (an early answer to an upload).
+    func isReadable() -> Bool {
+        if !buffer.isEmpty || hasBufferedInput { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) > 0 else { return false }
+        guard let tls else { return true }
+        // Over TLS the socket also turns readable for records that carry no data (TLS 1.3
+        // session tickets): peek without blocking to see whether application data came.
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var byte: UInt8 = 0
+        ERR_clear_error()
+        return SSL_peek(tls.ssl, &byte, 1) > 0
+    }
+
     /// Ends our sending side (with TLS, close_notify first).
     func shutdownWrite() {
         tls?.shutdown()
