@@ -35,6 +35,8 @@ enum MetricsRenderer {
         family("portcullis_bytes_received_total", "counter", "Bytes read from clients.", [("", sum(\.bytesIn))])
         family("portcullis_bytes_sent_total", "counter", "Bytes written to clients.", [("", sum(\.bytesOut))])
         family("portcullis_requests_too_large_total", "counter", "Requests refused with 413.", [("", sum(\.requestsTooLarge))])
+        family("portcullis_request_buffer_overflows_total", "counter", "Bodies streamed because request_buffer_memory was in use.",
+               [("", sum(\.requestBufferOverflows))])
         family("portcullis_gzip_bytes_total", "counter", "Response body bytes before (in) and after (out) gzip.",
                [("stage=\"in\"", sum(\.gzipBytesIn)), ("stage=\"out\"", sum(\.gzipBytesOut))])
         family("portcullis_rate_limit_decisions_total", "counter", "Rate-limit decisions by rule.",
@@ -50,8 +52,10 @@ enum MetricsRenderer {
         histogram("portcullis_redis_sync_duration_seconds", "Round trips of batched rate-limit syncs.", workers.map(\.redisSyncDuration))
         family("portcullis_active_connections", "gauge", "Client connections open now.", [("", total.activeConnections)])
         family("portcullis_connections_accepted_total", "counter", "Client connections accepted.", [("", total.acceptedConnections)])
-        family("portcullis_accept_pauses_total", "counter", "Times accepting stopped because the process ran out of file descriptors.",
+        family("portcullis_accept_pauses_total", "counter", "Times accepting stopped: at max_connections, or out of file descriptors.",
                [("", sum(\.acceptPauses))])
+        family("portcullis_connections_over_address_limit_total", "counter",
+               "Connections closed at accept because their address had max_connections_per_ip open.", [("", sum(\.connectionsOverAddressLimit))])
         family("portcullis_tls_handshakes_total", "counter", "Completed TLS handshakes.", [("", total.tlsHandshakes)])
         family("portcullis_tls_handshake_failures_total", "counter", "Failed or timed-out TLS handshakes.",
                [("", total.tlsHandshakeFailures)])

@@ -8,6 +8,15 @@ public struct GatewayConfig: Sendable {
     public var limits: HeadLimits
     /// Largest request body, unless a route sets its own (`[limits] max_body`).
     public var maxBody: Int64
+    /// Memory all buffered request bodies may take together (`[limits] request_buffer_memory`),
+    /// shared out equally between the workers; past it bodies stream.
+    public var requestBufferMemory: Int64
+    /// Client connections open at once, process-wide (0: derived from the descriptor limit);
+    /// each worker takes an equal share and stops accepting at it.
+    public var maxConnections: Int
+    /// Client connections open at once from one address (0: no limit); `allow` entries of the
+    /// blocklist are exempt.
+    public var maxConnectionsPerIP: Int
     public var requests: RequestSettings
     public var admin: AdminSettings
     public var upstreams: [UpstreamSettings]
@@ -105,6 +114,9 @@ public struct RouteSettings: Sendable, Equatable {
     public var allowHTTP: Bool
     /// This route's body limit; nil takes `[limits] max_body`.
     public var maxBody: Int64?
+    /// How much of a request body is read whole before the upstream exchange starts; nil takes
+    /// the route's body limit when that is at most 1 MiB, else 0 (bodies stream).
+    public var requestBuffer: Int64?
     /// The route's response header profile and its changes to it.
     public var headers: RouteHeaderSettings
     /// Compress this route's responses (when `[gzip]` is on). Off for routes whose responses
@@ -168,6 +180,9 @@ extension GatewayConfig {
             maxHeaderBytes: limitTable.int("max_header_bytes", default: 32768, range: 1024...1_048_576),
             maxHeaderCount: limitTable.int("max_header_count", default: 100, range: 8...10_000))
         maxBody = limitTable.size("max_body", default: Self.defaultMaxBody) ?? Self.defaultMaxBody
+        requestBufferMemory = limitTable.size("request_buffer_memory", default: 64 << 20) ?? (64 << 20)
+        maxConnections = limitTable.int("max_connections", default: 0, range: 0...10_000_000)
+        maxConnectionsPerIP = limitTable.int("max_connections_per_ip", default: 256, range: 0...10_000_000)
         limitTable.rejectUnknownKeys()
 
         requests = RequestSettings(reading: root.table("requests"))
@@ -295,6 +310,7 @@ extension RouteSettings {
         if upstream.isEmpty { table.report("upstream", "every route needs an upstream") }
         allowHTTP = table.bool("allow_http", default: false)
         maxBody = table.size("max_body", default: GatewayConfig.defaultMaxBody)
+        requestBuffer = table.size("request_buffer", default: 0)
         headers = RouteHeaderSettings(reading: table)
         gzip = table.bool("gzip", default: true)
     }

@@ -19,6 +19,11 @@ final class IPBlocklist: Sendable {
         table.blockingEntry(for: address, now: now) != nil
     }
 
+    /// True when an `allow` entry covers `address` now (exempt from per-address limits too).
+    func allows(_ address: IPAddress, now: UInt32) -> Bool {
+        table.count > 0 && table.allows(address, now: now)
+    }
+
     /// The current time in the table's unit (epoch seconds).
     static func now() -> UInt32 { UInt32(truncatingIfNeeded: time(nil)) }
 }

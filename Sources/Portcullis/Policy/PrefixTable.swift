@@ -52,6 +52,12 @@ struct PrefixTable: Sendable {
             return false
         }
         guard let slot = found else { return nil }
+        return allows(address, now: now) ? nil : slot
+    }
+
+    /// True when an unexpired allow entry covers `address`.
+    @inline(__always)
+    func allows(_ address: IPAddress, now: UInt32) -> Bool {
         var allowed = false
         allowLengths.forEachDescending { length in
             // The slot for this network and length may hold a block: only an allow entry counts.
@@ -61,7 +67,7 @@ struct PrefixTable: Sendable {
             }
             return true
         }
-        return allowed ? nil : slot
+        return allowed
     }
 
     /// Adds or replaces the entry for `entry.cidr`.

@@ -23,8 +23,8 @@ extension ClientConnection {
             answeredLocally(status: 403, keepAlive: false)
         case .rateLimited(let rule):
             answerRateLimited(rule: rule)
-        case .checkStrictLimits(let upstreamIndex, let maxBody):
-            awaitStrictLimits(upstreamIndex: upstreamIndex, maxBody: maxBody)
+        case .checkStrictLimits(let upstreamIndex, let body):
+            awaitStrictLimits(upstreamIndex: upstreamIndex, body: body)
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
                                       headOnly: head.method == .head, into: output)
@@ -34,16 +34,16 @@ extension ClientConnection {
             GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
                                                  requestID: requestID, keepAlive: canContinue, into: output)
             answeredLocally(status: 308, keepAlive: canContinue)
-        case .forward(let upstreamIndex, let maxBody):
-            beginForwarding(upstreamIndex: upstreamIndex, maxBody: maxBody)
+        case .forward(let upstreamIndex, let body):
+            beginForwarding(upstreamIndex: upstreamIndex, body: body)
         }
     }
 
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
-    func beginForwarding(upstreamIndex: Int, maxBody: Int64) {
+    func beginForwarding(upstreamIndex: Int, body: BodyLimits) {
         let source = UnsafePointer(input.readPointer)
         pool = worker.pools[upstreamIndex]
-        requestBodyLimit = maxBody
+        requestBodyLimit = body.max
         requestBodyReceived = 0
         method = head.method
         clientMinorVersion = head.minorVersion
@@ -58,10 +58,11 @@ extension ClientConnection {
         requestSent = false
         expectContinue = head.expectContinue
         clientAcceptsGzip = routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
+        let buffering = startBufferingIfCovered(body)
         forwardedHead.clear()
         RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP, peerIsTrusted: peerIsTrustedProxy,
-                                paths: snapshot.config.requests.paths,
-                                hostFallback: localHost, into: forwardedHead)
+                                paths: snapshot.config.requests.paths, hostFallback: localHost,
+                                leaveOpen: buffering && requestFraming == .chunked, into: forwardedHead)
         input.consume(head.headLength)
         parser.reset()
         responseState = .awaitingHead
@@ -69,12 +70,23 @@ extension ClientConnection {
         interimResponses = 0
         attempts = 0
         triedServer = nil
+        if buffering {
+            // The upstream exchange starts once the whole body is here (`bufferedBodyComplete`).
+            phase = .bufferingBody
+            phaseStartedAt = worker.loop.now
+            return
+        }
+        beginUpstreamExchange()
+    }
+
+    /// Connects (or reuses) an upstream and starts sending the request.
+    func beginUpstreamExchange() {
         phase = .proxying
         connectUpstream(fresh: false)
     }
 
     /// Takes an idle connection to the next available server, or opens one.
-    private func connectUpstream(fresh: Bool) {
+    func connectUpstream(fresh: Bool) {
         guard let pool else { return }
         attempts += 1
         let now = worker.loop.now
@@ -143,70 +155,12 @@ extension ClientConnection {
         return progressed
     }
 
-    /// Moves request body bytes from the client buffer to the upstream, re-framed.
-    private func pumpRequestBody(into upstream: UpstreamConnection) -> Bool {
-        guard !requestBodyDone else { return false }
-        var progressed = false
-        if expectContinue && input.isEmpty && !responseStarted {
-            output.append("HTTP/1.1 100 Continue\r\n\r\n")
-            expectContinue = false
-            progressed = true
-        }
-        while !requestBodyDone && upstream.output.readableCount < Self.highWater {
-            let room = Self.highWater - upstream.output.readableCount
-            if input.isEmpty {
-                if peerClosed || broken {
-                    close()
-                    return false
-                }
-                guard readClient() else { break }
-                progressed = true
-                continue
-            }
-            switch requestFraming {
-            case .length:
-                let count = Int(min(Int64(min(input.readableCount, room)), requestRemaining))
-                upstream.output.append(input.readPointer, count: count)
-                input.consume(count)
-                requestRemaining -= Int64(count)
-                requestBodyDone = requestRemaining == 0
-            case .chunked:
-                switch requestDecoder.next(input.readable, maxData: room) {
-                case .data(let offset, let count):
-                    requestBodyReceived += Int64(count)
-                    guard requestBodyReceived <= requestBodyLimit else {
-                        bodyTooLarge()
-                        return true
-                    }
-                    ChunkedEncoder.appendChunk(input.readPointer + offset, count: count, to: upstream.output)
-                    input.consume(offset + count)
-                case .needMore(let consumed):
-                    input.consume(consumed)
-                    if consumed == 0 && !readClient() { return progressed }
-                case .end(let consumed):
-                    input.consume(consumed)
-                    ChunkedEncoder.appendLastChunk(to: upstream.output)
-                    requestBodyDone = true
-                case .invalid:
-                    failExchange(status: 400)
-                    return true
-                }
-            case .none, .untilClose:
-                requestBodyDone = true
-            }
-            requestBodyForwarded = true
-            progressed = true
-        }
-        if !requestBodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
-        return progressed
-    }
-
     private func flushUpstream(_ upstream: UpstreamConnection) -> Bool {
         guard upstream.writable, !upstream.output.isEmpty else { return false }
         switch upstream.flush() {
         case .bytes:
             requestProgressAt = worker.loop.now
-            if upstream.output.isEmpty && requestBodyDone && !requestSent {
+            if upstream.output.isEmpty && requestBodyDone && bufferedBody == nil && !requestSent {
                 requestSent = true
                 phaseStartedAt = worker.loop.now
                 upstreamSentAt = worker.loop.now
@@ -419,6 +373,7 @@ extension ClientConnection {
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
         requestCompleted(status: responseHead.status)
+        releaseBufferedBody()
         if let upstream {
             self.upstream = nil
             if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
@@ -490,18 +445,6 @@ extension ClientConnection {
         }
     }
 
-    /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
-    private func bodyTooLarge() {
-        worker.metrics.requestsTooLarge.add(1)
-        auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(requestBodyReceived)), ("limit", .number(requestBodyLimit))],
-                     withHead: false)
-        if responseStarted {
-            close()
-        } else {
-            failExchange(status: 413)
-        }
-    }
-
     /// Answers with a gateway error before any response byte was sent, then closes.
     func failExchange(status: Int) {
         if status == 502 || status == 504 {
@@ -513,6 +456,7 @@ extension ClientConnection {
             self.upstream = nil
         }
         pool = nil
+        releaseBufferedBody()
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
         countResponse(status: status)
         requestCompleted(status: status)

@@ -11,13 +11,13 @@ enum StrictOutcome {
 /// A Redis failure (no connection, no reply within the command timeout) is decided at once by
 /// `on_redis_failure`.
 extension ClientConnection {
-    func awaitStrictLimits(upstreamIndex: Int, maxBody: Int64) {
+    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits) {
         guard let redis = worker.redisLimits else {
-            beginForwarding(upstreamIndex: upstreamIndex, maxBody: maxBody)
+            beginForwarding(upstreamIndex: upstreamIndex, body: body)
             return
         }
         phase = .awaitingPolicy
-        strictForward = (upstreamIndex, maxBody)
+        strictForward = (upstreamIndex, body)
         strictChecksPending = strictChecks.count
         strictOutcome = .admitted
         let request = requestsServed
@@ -64,7 +64,7 @@ extension ClientConnection {
         snapshot.rateLimiter.render(rateLimitReport, into: &rateLimitFields)
         switch strictOutcome {
         case .admitted:
-            beginForwarding(upstreamIndex: strictForward.upstreamIndex, maxBody: strictForward.maxBody)
+            beginForwarding(upstreamIndex: strictForward.upstreamIndex, body: strictForward.body)
         case .rejected(let rule):
             answerRateLimited(rule: rule)
         case .unavailable:

@@ -18,6 +18,8 @@ extension ClientConnection {
         case .awaitingPolicy:
             // Redis's command timeout bounds the wait; the connection sets no clock of its own.
             deadline = 0
+        case .bufferingBody:
+            deadline = bodyDeadline(timeouts)
         case .proxying:
             deadline = exchangeDeadline(timeouts)
         case .tunnel:
@@ -35,9 +37,7 @@ extension ClientConnection {
     private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
         if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
-        if !requestBodyDone {
-            deadline = min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, requestStartedAt + timeouts.clientBodyTotal)
-        }
+        if !requestBodyDone { deadline = bodyDeadline(timeouts) }
         switch responseState {
         case .awaitingHead where requestBodyDone:
             deadline = min(deadline, phaseStartedAt + timeouts.upstreamResponseHead)
@@ -49,35 +49,28 @@ extension ClientConnection {
         return deadline
     }
 
-    /// Starts the body's clock when its exchange begins.
-    func startBodyClock() {
-        let timeouts = snapshot.config.timeouts
-        bodyRateSince = worker.loop.now
-        bodyBytesSinceCheck = 0
-        bodyHeldBack = false
-        bodyRateCheckAt = requestBodyDone || timeouts.clientBodyMinRate == 0 ? .max
-            : worker.loop.now + timeouts.clientBodyRatePeriod
+    /// The earliest of the request body's limits: silence, the next rate check, the total.
+    private func bodyDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
+        min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, requestStartedAt + timeouts.clientBodyTotal)
     }
 
-    /// At a rate check or the body's time limit: why the body is refused, or nil when it may go
-    /// on (the next period is measured from now).
-    private func checkBodyClock(_ timeouts: TimeoutSettings) -> String? {
-        let now = worker.loop.now
-        if now >= requestStartedAt + timeouts.clientBodyTotal { return "body_time_limit" }
-        let elapsed = max(now - bodyRateSince, 1)
-        let rate = bodyBytesSinceCheck * 1_000_000_000 / Int64(elapsed)
-        if rate < timeouts.clientBodyMinRate && !bodyHeldBack { return "body_rate_below_minimum" }
-        bodyRateSince = now
-        bodyBytesSinceCheck = 0
-        bodyHeldBack = false
-        bodyRateCheckAt = now + timeouts.clientBodyRatePeriod
-        return nil
-    }
-
-    /// Body bytes received so far (for audit details).
-    private var requestBodyReceivedSoFar: Int64 {
-        if case .length(let length) = requestFraming { return length - requestRemaining }
-        return requestBodyReceived
+    /// The body's deadline passed: 408 (or a cut, once the response began) with a
+    /// `CLIENT_TOO_SLOW` event when a limit was broken; nothing when a rate check passed.
+    private func bodyDeadlineReached(_ timeouts: TimeoutSettings) {
+        let reason: String
+        if worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
+            reason = "body_idle"
+        } else if let broken = checkBodyClock(timeouts) {
+            reason = broken
+        } else {
+            return
+        }
+        auditRequest(.clientTooSlow, details: [("reason", .text(reason)), ("body_bytes", .number(requestBodyReceivedSoFar))], withHead: false)
+        if responseStarted {
+            close()
+        } else {
+            failExchange(status: 408)
+        }
     }
 
     /// The deadline passed: time the current wait out.
@@ -95,24 +88,14 @@ extension ClientConnection {
             refuse(status: 408)
         case .awaitingPolicy:
             return
+        case .bufferingBody:
+            bodyDeadlineReached(snapshot.config.timeouts)
         case .proxying:
             let timeouts = snapshot.config.timeouts
             if upstream?.connecting == true {
                 upstreamFailed(.connectTimeout)
-            } else if !requestBodyDone && worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
-                if responseStarted {
-                    close()
-                    return
-                }
-                failExchange(status: 408)
-            } else if !requestBodyDone && (worker.loop.now >= bodyRateCheckAt || worker.loop.now >= requestStartedAt + timeouts.clientBodyTotal) {
-                guard let reason = checkBodyClock(timeouts) else { break }
-                auditRequest(.clientTooSlow, details: [("reason", .text(reason)), ("body_bytes", .number(requestBodyReceivedSoFar))], withHead: false)
-                if responseStarted {
-                    close()
-                    return
-                }
-                failExchange(status: 408)
+            } else if !requestBodyDone && worker.loop.now >= bodyDeadline(timeouts) {
+                bodyDeadlineReached(timeouts)
             } else if responseState == .awaitingHead {
                 upstreamFailed(.responseTimeout)
             } else {

@@ -17,6 +17,8 @@ final class ClientConnection: Selectable {
         case readingHead
         /// Waiting for Redis to answer the request's strict rate limits.
         case awaitingPolicy
+        /// Reading a request body whole before the upstream exchange (request buffering).
+        case bufferingBody
         /// An exchange with an upstream is in progress.
         case proxying
         /// After a 101: bytes flow both ways untouched.
@@ -45,6 +47,8 @@ final class ClientConnection: Selectable {
     let forwarding: ForwardingContext
     /// The peer's address (parsed once at accept).
     let peerAddress: IPAddress
+    /// Counted in `ConnectionsPerAddress` at accept (uncounted at close).
+    let countedPerAddress: Bool
     /// The current request's client address as text: the peer, or from `X-Forwarded-For`
     /// behind a trusted proxy.
     var clientIP: [UInt8] = []
@@ -63,7 +67,7 @@ final class ClientConnection: Selectable {
     var strictChecksPending = 0
     var sendingStrictChecks = false
     /// Where the request goes once its strict checks pass.
-    var strictForward: (upstreamIndex: Int, maxBody: Int64) = (0, 0)
+    var strictForward = (upstreamIndex: 0, body: BodyLimits(max: 0, buffer: 0))
     var strictOutcome = StrictOutcome.admitted
     /// The route's response counters (nil before a route matched).
     var routeResponses: [Counter]?
@@ -125,6 +129,10 @@ final class ClientConnection: Selectable {
     var requestBodyReceived: Int64 = 0
     var requestBodyDone = true
     var requestBodyForwarded = false
+    /// The request body read whole before the exchange, while it is being read and then sent
+    /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
+    var bufferedBody: ByteBuffer?
+    var bufferReservation: Int64 = 0
     /// The request body's clock (`ClientConnection+Timeouts`): the period its rate is measured
     /// over, the body bytes read in it, and whether the gateway held the body back in it (its
     /// upstream was not taking more), which excuses a low rate.
@@ -155,8 +163,10 @@ final class ClientConnection: Selectable {
     /// Compressed input not yet flushed out of zlib.
     var gzipHoldsData = false
 
-    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, tls: TLSSession?) {
+    init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, countedPerAddress: Bool,
+         tls: TLSSession?) {
         self.worker = worker
+        self.countedPerAddress = countedPerAddress
         self.forwarding = forwarding
         self.peerAddress = peerAddress
         self.tls = tls
@@ -211,6 +221,7 @@ final class ClientConnection: Selectable {
             case .handshaking: progressed = stepHandshaking()
             case .readingHead: progressed = stepReadingHead()
             case .awaitingPolicy: progressed = false
+            case .bufferingBody: progressed = stepBufferingBody()
             case .proxying: progressed = stepProxying()
             case .tunnel: progressed = stepTunnel()
             case .closing: progressed = stepClosing()
@@ -443,6 +454,8 @@ final class ClientConnection: Selectable {
             self.tls = nil
         }
         releaseGzip()
+        releaseBufferedBody()
+        if countedPerAddress { worker.shared.connectionsPerAddress.close(peerAddress) }
         worker.loop.deregisterAndClose(self)
         worker.connectionClosed(self)
         giveBuffersBack()

@@ -22,6 +22,7 @@ final class Listener: Selectable {
     override func handleEvents(_ events: UInt32) {
         var storage = sockaddr_storage()
         for _ in 0..<Self.acceptBurst {
+            if worker.atConnectionLimit(self) { return }
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let clientFD = withUnsafeMutablePointer(to: &storage) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { cshims_accept_nonblocking(fd, $0, &length) }
@@ -47,24 +48,39 @@ final class Listener: Selectable {
                 close(clientFD)
                 continue
             }
+            let perAddressLimit = worker.snapshot.config.maxConnectionsPerIP
+            let countedPerAddress = perAddressLimit > 0 && !worker.blocklist.allows(peer, now: worker.epochSeconds)
+            if countedPerAddress && !worker.shared.connectionsPerAddress.open(peer, limit: perAddressLimit) {
+                refuseOverAddressLimit(clientFD, storage: storage, limit: perAddressLimit)
+                continue
+            }
             Socket.setOption(clientFD, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             let peerIP = Array(SocketAddress.ipText(storage).utf8)
             let connection: ClientConnection
             if settings.scheme == .https {
                 guard let store = worker.snapshot.certificates, let session = TLSSession(fd: clientFD, store: store) else {
+                    if countedPerAddress { worker.shared.connectionsPerAddress.close(peer) }
                     close(clientFD)
                     continue
                 }
                 connection = ClientConnection(fd: clientFD, worker: worker,
                                               forwarding: ForwardingContext(peerIP: peerIP, scheme: "https", port: portText),
-                                              localHost: localHost, peerAddress: peer, tls: session)
+                                              localHost: localHost, peerAddress: peer, countedPerAddress: countedPerAddress, tls: session)
             } else {
                 connection = ClientConnection(fd: clientFD, worker: worker,
                                               forwarding: ForwardingContext(peerIP: peerIP, scheme: "http", port: portText),
-                                              localHost: localHost, peerAddress: peer, tls: nil)
+                                              localHost: localHost, peerAddress: peer, countedPerAddress: countedPerAddress, tls: nil)
             }
             worker.connectionOpened(connection)
         }
+    }
+
+    /// The address already has `max_connections_per_ip` open: closed at once, audited, counted.
+    private func refuseOverAddressLimit(_ clientFD: Int32, storage: sockaddr_storage, limit: Int) {
+        worker.metrics.connectionsOverAddressLimit.add(1)
+        worker.audit(AuditEvent(.connectionLimit, milliseconds: worker.epochMilliseconds, clientIP: SocketAddress.ipText(storage),
+                                details: [("limit", .text("max_connections_per_ip")), ("value", .number(Int64(limit)))]))
+        close(clientFD)
     }
 
     /// The retry time of a pause for lack of descriptors (`Worker+AcceptPause`).

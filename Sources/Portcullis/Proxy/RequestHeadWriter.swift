@@ -15,10 +15,13 @@ struct ForwardingContext {
 /// `Host` is the authority the gateway routed on: an absolute-form target's, not the client's
 /// `Host` field (RFC 9112 §3.2.2). `Forwarded` is passed on only from a trusted proxy
 /// (`peerIsTrusted`); from anyone else it would let a client tell the application any address.
+///
+/// `leaveOpen` stops before the framing field: a chunked body being buffered gets its
+/// `Content-Length` (`end`) once its size is known.
 enum RequestHeadWriter {
     static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
                       context: ForwardingContext, clientIP: [UInt8], peerIsTrusted: Bool, paths: PathNormalizer,
-                      hostFallback: [UInt8], into out: ByteBuffer) {
+                      hostFallback: [UInt8], leaveOpen: Bool = false, into out: ByteBuffer) {
         out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)
         out.append(byte: ASCII.space)
         writeTarget(head, from: source, paths: paths, to: out)
@@ -65,8 +68,14 @@ enum RequestHeadWriter {
         out.append("\r\nX-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        head.bodyFraming.writeField(to: out)
-        if head.isUpgrade { out.append("Connection: upgrade\r\n") }
+        if !leaveOpen { end(framing: head.bodyFraming, isUpgrade: head.isUpgrade, into: out) }
+    }
+
+    /// Ends the head: the framing field, `Connection: upgrade` for a WebSocket handshake, the
+    /// blank line.
+    static func end(framing: BodyFraming, isUpgrade: Bool, into out: ByteBuffer) {
+        framing.writeField(to: out)
+        if isUpgrade { out.append("Connection: upgrade\r\n") }
         out.append("\r\n")
     }
 

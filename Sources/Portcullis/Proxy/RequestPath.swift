@@ -31,9 +31,9 @@
 enum RequestPath {
     /// What to do with a parsed request.
     enum Verdict: Equatable {
-        /// Proxy to the upstream pool at this index of the snapshot's upstreams, with a body of
-        /// at most `maxBody` bytes.
-        case forward(upstreamIndex: Int, maxBody: Int64)
+        /// Proxy to the upstream pool at this index of the snapshot's upstreams, the body held
+        /// to `body`.
+        case forward(upstreamIndex: Int, body: BodyLimits)
         /// Answer with this status and close or keep the connection as usual.
         case respond(status: Int)
         /// The client's address is blocked: 403, then close.
@@ -42,7 +42,7 @@ enum RequestPath {
         case rateLimited(rule: Int)
         /// Strict rate limits must be checked in Redis first (`connection.strictChecks`); then
         /// forward as `.forward` would.
-        case checkStrictLimits(upstreamIndex: Int, maxBody: Int64)
+        case checkStrictLimits(upstreamIndex: Int, body: BodyLimits)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
         case serveChallenge(keyAuthorization: String)
         /// Send the client to the same URL over HTTPS (308).
@@ -109,9 +109,9 @@ enum RequestPath {
         }
 
         // Phase 10: size limits, before any body byte is read.
-        if case .length(let length) = head.bodyFraming, length > route.maxBody {
+        if case .length(let length) = head.bodyFraming, length > route.body.max {
             connection.worker.metrics.requestsTooLarge.add(1)
-            connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.maxBody))])
+            connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.body.max))])
             return .respond(status: 413)
         }
 
@@ -126,13 +126,13 @@ enum RequestPath {
         limiter.render(connection.rateLimitReport, into: &connection.rateLimitFields)
         switch decision {
         case .admitted:
-            return .forward(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
+            return .forward(upstreamIndex: route.upstreamIndex, body: route.body)
         case .rejected(let rule):
             return .rateLimited(rule: rule)
         case .unavailable:
             return .respond(status: 503)
         case .checkStrict:
-            return .checkStrictLimits(upstreamIndex: route.upstreamIndex, maxBody: route.maxBody)
+            return .checkStrictLimits(upstreamIndex: route.upstreamIndex, body: route.body)
         }
     }
 

@@ -19,8 +19,8 @@ public struct Router: Sendable {
         let upstreamIndex: Int
         /// Proxied on plain HTTP too (else redirected when HTTPS exists).
         let allowsPlainHTTP: Bool
-        /// Largest request body, in bytes.
-        let maxBody: Int64
+        /// Largest request body, and how much of it is read whole before the upstream exchange.
+        let body: BodyLimits
         /// Response fields added and dropped.
         let headers: ResponseHeaderPolicy
         /// Responses by status class (index 1–5), shared by the workers.
@@ -48,7 +48,7 @@ public struct Router: Sendable {
             return Route(hostPattern: pattern, pathPrefix: Array(prefix.utf8),
                          methods: route.methods.map { Array($0.utf8) },
                          upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
-                         maxBody: route.maxBody ?? defaultMaxBody,
+                         body: BodyLimits(settings: route, defaultMaxBody: defaultMaxBody),
                          headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers),
                          responses: responseCounters.counters(for: route.metricLabel), gzip: route.gzip)
         }

@@ -59,6 +59,7 @@ public final class Gateway {
     /// Starts the workers and serves until SIGTERM/SIGINT and the drain that follows.
     public func run() throws -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        let descriptors = DescriptorBudget.raiseToHardLimit()
         let loop = try EventLoop()
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
@@ -94,6 +95,9 @@ public final class Gateway {
             if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
         }
         // Tests and scripts that bind port 0 read the ports from this line.
+        let perAddress = config.maxConnectionsPerIP == 0 ? "unlimited" : String(config.maxConnectionsPerIP)
+        let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
+        log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")), admin on \(config.admin.address)")
         loop.run()
         blocklistSync?.stop()

@@ -4,6 +4,8 @@ public final class GatewayShared: Sendable {
     let challenges = ChallengeStore()
     let rateLimitCounters: RateLimitTable
     let clock = FleetClock()
+    /// Open client connections per address (`max_connections_per_ip`).
+    let connectionsPerAddress = ConnectionsPerAddress()
     let redisHealth = RedisHealth()
     /// Responses by route (label) and status class (index 1–5).
     let routeResponses = LabeledCounters(width: 6)
@@ -30,6 +32,11 @@ public final class GatewaySnapshot: Sendable {
     let rateLimiter: RateLimiter
     /// `[gzip] types` as lower-case bytes, compared with response Content-Types.
     let gzipMediaTypes: [[UInt8]]
+    /// `max_connections` (resolved when 0) and each worker's share of it.
+    let maxConnections: Int
+    let connectionShare: Int
+    /// Each worker's share of `[limits] request_buffer_memory`.
+    let requestBufferShare: Int64
     /// Methods served (others get 501).
     let methods: MethodPolicy
     /// Peers whose `X-Forwarded-For` names the client.
@@ -52,6 +59,9 @@ public final class GatewaySnapshot: Sendable {
                         headerSettings: config.securityHeaders, caseInsensitivePaths: config.requests.paths.caseInsensitive,
                         responseCounters: shared.routeResponses)
         methods = MethodPolicy(allowed: config.requests.allowedMethods)
+        requestBufferShare = config.requestBufferMemory / Int64(max(config.server.workers, 1))
+        maxConnections = config.effectiveMaxConnections
+        connectionShare = max(maxConnections / max(config.server.workers, 1), 1)
         rateLimiter = RateLimiter(settings: config.rateLimits, caseInsensitivePaths: config.requests.paths.caseInsensitive,
                                   table: shared.rateLimitCounters, clock: shared.clock,
                                   sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix,

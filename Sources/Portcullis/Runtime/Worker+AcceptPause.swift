@@ -1,7 +1,8 @@
 import Glibc
 
-/// What a worker does when `accept(2)` runs out of descriptors (EMFILE, ENFILE, or the kernel
-/// out of memory for sockets): it stops accepting instead of retrying in a busy loop.
+/// What a worker does when it may not take more connections: at its share of `max_connections`,
+/// or when `accept(2)` runs out of descriptors (EMFILE, ENFILE, or the kernel out of memory for
+/// sockets). It stops accepting instead of retrying in a busy loop.
 ///
 /// The listeners stay open (new clients wait in the kernel's backlog) but leave the epoll set;
 /// they come back as soon as one of the worker's connections closes, or after a second in case
@@ -24,7 +25,19 @@ extension Worker {
     /// `accept` failed with `error`: pause on a descriptor shortage. True when it was one.
     func acceptFailed(_ error: Int32, on listener: Listener) -> Bool {
         guard error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM else { return false }
-        guard !acceptPause.paused else { return true }
+        pauseAccepting(on: listener, reason: "accept: \(String(cString: strerror(error)))")
+        return true
+    }
+
+    /// True (and accepting paused) when the worker holds its share of `max_connections`.
+    func atConnectionLimit(_ listener: Listener) -> Bool {
+        guard connectionCount >= snapshot.connectionShare else { return false }
+        pauseAccepting(on: listener, reason: "max_connections \(snapshot.maxConnections) reached")
+        return true
+    }
+
+    private func pauseAccepting(on listener: Listener, reason: @autoclosure () -> String) {
+        guard !acceptPause.paused else { return }
         acceptPause.paused = true
         acceptPause.pauses += 1
         for each in listeners { loop.setInterest(0, for: each) }
@@ -32,9 +45,8 @@ extension Worker {
         if acceptPause.since == 0 {
             acceptPause.since = loop.now
             metrics.acceptPauses.add(1)
-            log.error("accept: \(String(cString: strerror(error))): not accepting until connections close (\(connectionCount) open on this worker)")
+            log.error("\(reason()): not accepting until connections close (\(connectionCount) open on this worker)")
         }
-        return true
     }
 
     /// A connection closed or the retry time came: listen again (pending clients are reported
@@ -52,7 +64,7 @@ extension Worker {
     func acceptBacklogDrained() {
         guard acceptPause.since != 0, !acceptPause.paused else { return }
         let seconds = Double(loop.now - acceptPause.since) / 1e9
-        log.notice("accept: descriptors available again after \(String(format: "%.1f", seconds)) s (\(acceptPause.pauses) pause(s))")
+        log.notice("accepting again after \(String(format: "%.1f", seconds)) s (\(acceptPause.pauses) pause(s))")
         acceptPause.since = 0
         acceptPause.pauses = 0
     }

@@ -11,6 +11,8 @@ public final class WorkerMetrics: Sendable {
     let tlsHandshakeFailures = Counter()
     /// Times accepting was paused for lack of file descriptors (episodes).
     let acceptPauses = Counter()
+    /// Connections closed at accept because their address had `max_connections_per_ip` open.
+    let connectionsOverAddressLimit = Counter()
     /// Connections closed at accept because the address is blocked.
     let blockedConnections = Counter()
     /// Requests refused with 403 (blocked client behind a proxy, or banned since connecting).
@@ -22,6 +24,9 @@ public final class WorkerMetrics: Sendable {
     let bytesOut = Counter()
     /// Requests refused with 413.
     let requestsTooLarge = Counter()
+    /// Bodies that would have been buffered but streamed: the worker's share of
+    /// `request_buffer_memory` was spent.
+    let requestBufferOverflows = Counter()
     /// Response body bytes before and after gzip.
     let gzipBytesIn = Counter()
     let gzipBytesOut = Counter()

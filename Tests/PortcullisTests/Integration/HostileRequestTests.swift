@@ -29,6 +29,7 @@ import Testing
             path_prefix = "/digest"
             upstream = "app"
             max_body = "8KB"
+            request_buffer = 0
             allow_http = true
             """, bothTransports: true, routesFirst: false)
     }

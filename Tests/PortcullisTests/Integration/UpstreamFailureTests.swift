@@ -111,7 +111,16 @@ import Testing
 
     @Test func stalledRequestBodyIs408() throws {
         let origin = try Origin()
-        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nclient_body_idle = \"300ms\"\n")
+        // /echo streams its body here (a buffered body gets its 408 before any response begins).
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [timeouts]
+            client_body_idle = "300ms"
+
+            [[routes]]
+            path_prefix = "/echo"
+            upstream = "app"
+            request_buffer = 0
+            """, routesFirst: false)
         // /bytes reads the whole body before answering, so the gateway is still waiting on us.
         let waiting = try TestClient(port: gateway.port)
         try waiting.send("POST /bytes/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly part")

@@ -1,0 +1,231 @@
+/// The request body on its way from the client: decoded from its framing (`takeRequestBody`),
+/// then either streamed to the upstream as it arrives (`pumpRequestBody`) or, for routes that
+/// buffer, read whole first (`stepBufferingBody`) so that a slow upload never holds an upstream
+/// connection and a body over the limit never reaches it.
+extension ClientConnection {
+    /// What one `takeRequestBody` call did.
+    enum BodyStep {
+        /// Bytes were decoded (or framing bytes consumed).
+        case moved
+        /// `input` holds no complete piece: read more.
+        case needMore
+        /// The body ended.
+        case finished
+        /// A chunked body passed the route's limit.
+        case tooLarge
+        /// Chunked framing error.
+        case invalid
+    }
+
+    /// Decodes at most `room` body bytes at the front of `input`, hands them to `sink` and
+    /// consumes them (with their framing).
+    @inline(__always)
+    func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
+        switch requestFraming {
+        case .length:
+            let count = Int(min(Int64(min(input.readableCount, room)), requestRemaining))
+            sink(input.readPointer, count)
+            input.consume(count)
+            requestRemaining -= Int64(count)
+            return requestRemaining == 0 ? .finished : .moved
+        case .chunked:
+            switch requestDecoder.next(input.readable, maxData: room) {
+            case .data(let offset, let count):
+                requestBodyReceived += Int64(count)
+                guard requestBodyReceived <= requestBodyLimit else { return .tooLarge }
+                sink(input.readPointer + offset, count)
+                input.consume(offset + count)
+                return .moved
+            case .needMore(let consumed):
+                input.consume(consumed)
+                return consumed == 0 ? .needMore : .moved
+            case .end(let consumed):
+                input.consume(consumed)
+                return .finished
+            case .invalid:
+                return .invalid
+            }
+        case .none, .untilClose:
+            return .finished
+        }
+    }
+
+    /// Answers `Expect: 100-continue` once the gateway is ready for the body.
+    private func sendContinueIfExpected() -> Bool {
+        guard expectContinue && input.isEmpty && !responseStarted else { return false }
+        output.append("HTTP/1.1 100 Continue\r\n\r\n")
+        expectContinue = false
+        return true
+    }
+
+    // MARK: Streaming
+
+    /// Moves request body bytes from the client buffer to the upstream, re-framed, as far as
+    /// the upstream's buffer has room.
+    func pumpRequestBody(into upstream: UpstreamConnection) -> Bool {
+        if let bufferedBody { return pumpBufferedBody(bufferedBody, into: upstream) }
+        guard !requestBodyDone else { return false }
+        var progressed = sendContinueIfExpected()
+        let chunked = requestFraming == .chunked
+        while !requestBodyDone && upstream.output.readableCount < Self.highWater {
+            if input.isEmpty {
+                if peerClosed || broken {
+                    close()
+                    return false
+                }
+                guard readClient() else { break }
+                progressed = true
+                continue
+            }
+            let step = takeRequestBody(room: Self.highWater - upstream.output.readableCount) { bytes, count in
+                if chunked {
+                    ChunkedEncoder.appendChunk(bytes, count: count, to: upstream.output)
+                } else {
+                    upstream.output.append(bytes, count: count)
+                }
+            }
+            switch step {
+            case .moved:
+                break
+            case .needMore:
+                if !readClient() { return progressed }
+            case .finished:
+                if chunked { ChunkedEncoder.appendLastChunk(to: upstream.output) }
+                requestBodyDone = true
+            case .tooLarge:
+                bodyTooLarge()
+                return true
+            case .invalid:
+                failExchange(status: 400)
+                return true
+            }
+            requestBodyForwarded = true
+            progressed = true
+        }
+        if !requestBodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
+        return progressed
+    }
+
+    /// Sends the buffered body, as far as the upstream's buffer has room.
+    private func pumpBufferedBody(_ body: ByteBuffer, into upstream: UpstreamConnection) -> Bool {
+        let count = min(body.readableCount, Self.highWater - upstream.output.readableCount)
+        guard count > 0 else { return false }
+        upstream.output.append(body.readPointer, count: count)
+        body.consume(count)
+        requestBodyForwarded = true
+        if body.isEmpty { releaseBufferedBody() }
+        return true
+    }
+
+    // MARK: Buffering
+
+    /// Sets memory aside for reading the body whole when the route buffers bodies of this size
+    /// and the worker's share of `request_buffer_memory` allows; true when it will.
+    func startBufferingIfCovered(_ limits: BodyLimits) -> Bool {
+        guard !isUpgradeRequest, let reservation = limits.bufferReservation(for: requestFraming) else { return false }
+        guard worker.requestBuffers.reserve(reservation, share: snapshot.requestBufferShare) else {
+            worker.metrics.requestBufferOverflows.add(1)
+            return false
+        }
+        bufferedBody = ByteBuffer(capacity: Int(max(reservation, 1)))
+        bufferReservation = reservation
+        return true
+    }
+
+    /// Reads the body into `bufferedBody` until it is complete, then starts the exchange.
+    func stepBufferingBody() -> Bool {
+        var progressed = sendContinueIfExpected()
+        progressed = flushClient() || progressed
+        guard fd >= 0, let body = bufferedBody else { return progressed }
+        while true {
+            if input.isEmpty {
+                if peerClosed || broken {
+                    close()
+                    return false
+                }
+                guard readClient() else { return progressed }
+                progressed = true
+                continue
+            }
+            switch takeRequestBody(room: Int.max, { bytes, count in body.append(bytes, count: count) }) {
+            case .moved:
+                progressed = true
+            case .needMore:
+                guard readClient() else { return progressed }
+                progressed = true
+            case .finished:
+                bufferedBodyComplete(size: body.readableCount)
+                return true
+            case .tooLarge:
+                bodyTooLarge()
+                return true
+            case .invalid:
+                failExchange(status: 400)
+                return true
+            }
+        }
+    }
+
+    /// The whole body is here: frame it with its length and start the upstream exchange.
+    private func bufferedBodyComplete(size: Int) {
+        if requestFraming == .chunked {
+            RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: forwardedHead)
+        }
+        requestFraming = .length(Int64(size))
+        requestBodyDone = true
+        beginUpstreamExchange()
+    }
+
+    /// Gives the buffered body's memory back to the worker's share.
+    func releaseBufferedBody() {
+        guard bufferedBody != nil else { return }
+        bufferedBody = nil
+        worker.requestBuffers.release(bufferReservation)
+        bufferReservation = 0
+    }
+
+    /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
+    private func bodyTooLarge() {
+        worker.metrics.requestsTooLarge.add(1)
+        auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(requestBodyReceived)), ("limit", .number(requestBodyLimit))],
+                     withHead: false)
+        if responseStarted {
+            close()
+        } else {
+            failExchange(status: 413)
+        }
+    }
+
+    // MARK: The body's clock
+
+    /// Starts the body's clock when its exchange begins.
+    func startBodyClock() {
+        let timeouts = snapshot.config.timeouts
+        bodyRateSince = worker.loop.now
+        bodyBytesSinceCheck = 0
+        bodyHeldBack = false
+        bodyRateCheckAt = requestBodyDone || timeouts.clientBodyMinRate == 0 ? .max
+            : worker.loop.now + timeouts.clientBodyRatePeriod
+    }
+
+    /// At a rate check or the body's time limit: why the body is refused, or nil when it may go
+    /// on (the next period is measured from now).
+    func checkBodyClock(_ timeouts: TimeoutSettings) -> String? {
+        let now = worker.loop.now
+        if now >= requestStartedAt + timeouts.clientBodyTotal { return "body_time_limit" }
+        let elapsed = max(now - bodyRateSince, 1)
+        let rate = bodyBytesSinceCheck * 1_000_000_000 / Int64(elapsed)
+        if rate < timeouts.clientBodyMinRate && !bodyHeldBack { return "body_rate_below_minimum" }
+        bodyRateSince = now
+        bodyBytesSinceCheck = 0
+        bodyHeldBack = false
+        bodyRateCheckAt = now + timeouts.clientBodyRatePeriod
+        return nil
+    }
+
+    /// Body bytes received so far (for audit details).
+    var requestBodyReceivedSoFar: Int64 {
+        if case .length(let length) = requestFraming { return length - requestRemaining }
+        return requestBodyReceived
+    }
+}
