@@ -36,6 +36,7 @@ struct AdminResponse {
 struct AdminAPI {
     let token: AdminToken
     unowned let gateway: Gateway
+    let throttle: AdminAuthThrottle
 
     func handle(_ request: AdminRequest) -> AdminResponse {
         switch (request.method, request.path) {
@@ -99,11 +100,21 @@ struct AdminAPI {
         }
     }
 
-    /// Nil when the bearer token is right; a 401 otherwise.
+    /// Nil when the bearer token is right; a 401 otherwise, or 429 while the source is locked
+    /// out for failing too often (`AdminAuthThrottle`).
     private func authenticate(_ request: AdminRequest) -> AdminResponse? {
+        let source = request.peer ?? "unknown"
+        let now = MonotonicClock.now()
+        if let seconds = throttle.retryAfter(source, now: now) {
+            var response = AdminResponse.error(429, "too_many_failures", "too many failed authentications from \(source); retry in \(seconds) s")
+            response.extraHeaders = [("Retry-After", String(seconds))]
+            return response
+        }
         if token.accepts(authorization: request.headers["authorization"]) { return nil }
+        let lockedOut = throttle.recordFailure(source, now: now)
         gateway.auditControl(.adminAuthFailure, clientIP: request.peer, method: request.method, path: request.path, details: [
             ("reason", .text(request.headers["authorization"] == nil ? "no token" : "wrong token")),
+            ("locked_out", .text(lockedOut ? "yes" : "no")),
         ])
         var response = AdminResponse.error(401, "unauthorized", "a valid bearer token is required")
         response.extraHeaders = [("WWW-Authenticate", "Bearer")]

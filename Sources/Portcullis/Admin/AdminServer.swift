@@ -13,7 +13,8 @@ final class AdminServer: Selectable {
 
     init(fd: Int32, loop: EventLoop, token: AdminToken, gateway: Gateway) throws {
         self.loop = loop
-        api = AdminAPI(token: token, gateway: gateway)
+        api = AdminAPI(token: token, gateway: gateway,
+                       throttle: AdminAuthThrottle(maxFailures: gateway.adminSettings.authFailuresPerMinute, lockout: gateway.adminSettings.authLockout))
         super.init(fd: fd)
         try loop.register(self, events: EventLoop.readEvents)
     }
@@ -50,7 +51,8 @@ final class AdminServer: Selectable {
 
 /// One admin connection: read a request (head and Content-Length body), answer, close.
 final class AdminConnection: Selectable {
-    private static let maxBody = 1 << 20
+    /// Admin bodies are one blocklist entry or one ACME key authorization: a few hundred bytes.
+    private static let maxBody = 64 * 1024
     private static let timeout: UInt64 = 10_000_000_000
     private let loop: EventLoop
     private let api: AdminAPI
@@ -96,7 +98,7 @@ final class AdminConnection: Selectable {
         while true {
             let (result, _) = Socket.read(fd, into: input)
             switch result {
-            case .bytes: if input.readableCount > Self.maxBody + 65536 { return }
+            case .bytes: if input.readableCount > Self.maxBody + 16384 { return }
             case .wouldBlock: return
             case .endOfStream, .failed:
                 if input.isEmpty { loop.deregisterAndClose(self) }
@@ -176,6 +178,7 @@ final class AdminConnection: Selectable {
         case 411: "Length Required"
         case 413: "Content Too Large"
         case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
         case 503: "Service Unavailable"
         default: "Status"
         }

@@ -86,6 +86,10 @@ public struct AdminSettings: Sendable, Equatable {
     public var tokenEnvironmentVariable: String
     /// Whether `GET /metrics` needs the token too.
     public var metricsRequireAuth: Bool
+    /// Failed authentications per source and minute before it is locked out (0: never).
+    public var authFailuresPerMinute: Int
+    /// How long a locked-out source gets 429.
+    public var authLockout: UInt64
 }
 
 /// `[[upstreams]]`: a named pool of servers.
@@ -191,7 +195,9 @@ extension GatewayConfig {
         admin = AdminSettings(
             address: adminTable.address("address", default: "127.0.0.1:9901") ?? Self.fallbackAdminAddress,
             tokenEnvironmentVariable: adminTable.string("token_env", default: "PORTCULLIS_ADMIN_TOKEN"),
-            metricsRequireAuth: adminTable.bool("metrics_require_auth", default: false))
+            metricsRequireAuth: adminTable.bool("metrics_require_auth", default: false),
+            authFailuresPerMinute: adminTable.int("auth_failures_per_minute", default: 10, range: 0...1_000_000),
+            authLockout: adminTable.duration("auth_lockout", default: "5m"))
         adminTable.rejectUnknownKeys()
 
         tls = TLSSettings(reading: root.table("tls"))

@@ -3,7 +3,7 @@
 extension ClientConnection {
     func updateDeadline() {
         let timeouts = snapshot.config.timeouts
-        let deadline: UInt64
+        var deadline: UInt64
         switch phase {
         case .handshaking:
             deadline = phaseStartedAt + (tls?.handshakeTimeout ?? timeouts.clientHeader)
@@ -29,7 +29,14 @@ extension ClientConnection {
         case .lingering:
             deadline = phaseStartedAt + Self.lingeringTime
         }
+        if let sendDeadline = sendDeadline(timeouts) { deadline = deadline == 0 ? sendDeadline : min(deadline, sendDeadline) }
         worker.loop.setDeadline(deadline, for: self)
+    }
+
+    /// While the client takes none of the bytes waiting for it: when it has been too long.
+    private func sendDeadline(_ timeouts: TimeoutSettings) -> UInt64? {
+        guard !writable, !output.isEmpty, phase != .handshaking, phase != .lingering else { return nil }
+        return sendBlockedSince + timeouts.clientSendIdle
     }
 
     /// The earliest of the waits an exchange is in: connecting, the client's body, the
@@ -76,6 +83,14 @@ extension ClientConnection {
     /// The deadline passed: time the current wait out.
     func timeoutReached() {
         borrowBuffers()
+        let timeouts = snapshot.config.timeouts
+        if let sendDeadline = sendDeadline(timeouts), worker.loop.now >= sendDeadline {
+            // A reader that stopped reading: close, which releases the upstream connection too.
+            auditRequest(.clientTooSlow, details: [("reason", .text("send_idle")), ("unsent_bytes", .number(Int64(output.readableCount)))],
+                         withHead: false)
+            close()
+            return
+        }
         switch phase {
         case .handshaking:
             handshakeFailed(reason: "handshake timeout")
@@ -89,9 +104,8 @@ extension ClientConnection {
         case .awaitingPolicy:
             return
         case .bufferingBody:
-            bodyDeadlineReached(snapshot.config.timeouts)
+            bodyDeadlineReached(timeouts)
         case .proxying:
-            let timeouts = snapshot.config.timeouts
             if upstream?.connecting == true {
                 upstreamFailed(.connectTimeout)
             } else if !requestBodyDone && worker.loop.now >= bodyDeadline(timeouts) {

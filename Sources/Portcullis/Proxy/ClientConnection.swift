@@ -108,6 +108,9 @@ final class ClientConnection: Selectable {
     var requestProgressAt: UInt64
     /// Last time response bytes moved (read from the upstream, written to the client).
     var responseProgressAt: UInt64
+    /// Since when the client has taken none of the bytes waiting for it (`client_send_idle`);
+    /// meaningful while `writable` is false.
+    var sendBlockedSince: UInt64 = 0
     /// When the current wait began (head, connect, response head, lingering).
     var phaseStartedAt: UInt64
 
@@ -406,6 +409,7 @@ final class ClientConnection: Selectable {
 
     /// The socket's send buffer is full: ask the loop to report when it drains.
     private func waitForWritable() {
+        if writable { sendBlockedSince = worker.loop.now }
         writable = false
         worker.loop.setInterest(EventLoop.connectionEventsWithWrite, for: self)
     }

@@ -53,6 +53,9 @@ public final class Gateway {
     /// Whether `GET /metrics` needs the admin token.
     var configMetricsRequireAuth: Bool { config.admin.metricsRequireAuth }
 
+    /// `[admin]` as loaded (the throttle's settings).
+    var adminSettings: AdminSettings { config.admin }
+
     /// The configuration generation now served (1 at start, +1 per successful reload).
     var configGeneration: Int { generation }
 

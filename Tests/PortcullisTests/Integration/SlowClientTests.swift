@@ -16,7 +16,6 @@ import Testing
             client_body_min_rate = "1KB"
             client_body_rate_period = "1s"
             client_body_total = "3s"
-            client_send_idle = "1s"
 
             [limits]
             max_body = "10MB"
@@ -49,6 +48,28 @@ import Testing
         let (status, elapsed) = try trickle(over: transport, size: 2048, interval: 250_000, pieces: 40)
         #expect(status == 408)
         #expect(elapsed >= 2.9 && elapsed < 4.5, "cut at the 3 s total, took \(elapsed) s (status \(status))")
+    }
+
+    /// A client that asks for 50 MB and stops reading is closed once it has taken nothing for
+    /// `client_send_idle` (1 s here); the gateway does not hold the response (or its upstream).
+    @Test(arguments: Transport.allCases) func aReaderThatStopsReadingIsClosed(_ transport: Transport) throws {
+        // A gateway of its own: the open-connection count below is this test's alone.
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nclient_send_idle = \"1s\"\n", bothTransports: true)
+        let client = try TestClient(port: gateway.port(for: transport), transport: transport, timeoutSeconds: 5, receiveBufferBytes: 4096)
+        try client.send("GET /bytes/50000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(2_500_000)
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let started = Date()
+        while true {
+            let count = buffer.withUnsafeMutableBytes { client.receive(into: $0.baseAddress!, count: $0.count) }
+            if count <= 0 { break }
+            received += count
+        }
+        #expect(received < 10_000_000, "cut long before the end: \(received) bytes")
+        #expect(Date().timeIntervalSince(started) < 4, "the connection was already closed, not timed out by the test")
+        #expect(gateway.child.waitFor(seconds: 5) { (try? gateway.metric("portcullis_active_connections")) == 0 })
+        #expect(try gateway.get("/bytes/10").status == 200)
     }
 
     @Test(arguments: Transport.allCases) func aFastUploadIsUntouched(_ transport: Transport) throws {
