@@ -5,6 +5,7 @@ extension ClientConnection {
 
     /// Runs the request path on the parsed head and starts forwarding, or answers locally.
     func startExchange() {
+        borrowOutputBuffers()
         snapshot = worker.snapshot
         requestsServed += 1
         requestStartedAt = worker.loop.now

@@ -90,8 +90,11 @@ final class ClientConnection: Selectable {
     let localHost: [UInt8]
     var input: ByteBuffer
     var output: ByteBuffer
-    /// False while the three buffers are returned to the worker's pool (idle connection).
-    private var holdsBuffers = false
+    /// Whether `input`, and `output` with `forwardedHead`, are borrowed from the worker's pool
+    /// (else they are the shared empty placeholder). A connection waiting for a head holds the
+    /// input buffer only: 10,000 half-sent heads then cost one buffer each, not three.
+    private var holdsInput = false
+    private var holdsOutput = false
     var parser: RequestParser
     var head = RequestHead()
     var phase = Phase.readingHead
@@ -237,34 +240,46 @@ final class ClientConnection: Selectable {
         returnBuffersIfIdle()
     }
 
-    /// Takes the connection's buffers from the worker's pool for the work `drive` is about to do.
+    /// Takes the input buffer from the worker's pool for the work `drive` is about to do.
     @inline(__always)
     func borrowBuffers() {
-        guard !holdsBuffers else { return }
+        guard !holdsInput else { return }
         assert(worker.buffers.placeholder.capacity == 0, "something wrote into the shared empty placeholder")
         input = worker.buffers.take()
+        holdsInput = true
+    }
+
+    /// Takes the output buffers, before anything is answered or forwarded.
+    @inline(__always)
+    func borrowOutputBuffers() {
+        guard !holdsOutput else { return }
         output = worker.buffers.take()
         forwardedHead = worker.buffers.take()
-        holdsBuffers = true
+        holdsOutput = true
     }
 
     /// An idle connection (handshaking, or between requests with nothing buffered) gives its
     /// buffers back: thousands of idle keep-alive connections then cost no buffer memory.
     @inline(__always)
     private func returnBuffersIfIdle() {
-        guard holdsBuffers, phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty, upstream == nil else { return }
+        guard holdsInput || holdsOutput, phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty,
+              upstream == nil else { return }
         giveBuffersBack()
     }
 
     private func giveBuffersBack() {
-        guard holdsBuffers else { return }
-        worker.buffers.give(input)
-        worker.buffers.give(output)
-        worker.buffers.give(forwardedHead)
-        input = worker.buffers.placeholder
-        output = worker.buffers.placeholder
-        forwardedHead = worker.buffers.placeholder
-        holdsBuffers = false
+        if holdsInput {
+            worker.buffers.give(input)
+            input = worker.buffers.placeholder
+            holdsInput = false
+        }
+        if holdsOutput {
+            worker.buffers.give(output)
+            worker.buffers.give(forwardedHead)
+            output = worker.buffers.placeholder
+            forwardedHead = worker.buffers.placeholder
+            holdsOutput = false
+        }
     }
 
     // MARK: TLS handshake
@@ -329,6 +344,7 @@ final class ClientConnection: Selectable {
     /// Answers a request the parser refused, then closes: after a framing error nothing that
     /// follows on the connection can be trusted.
     func refuse(status: Int) {
+        borrowOutputBuffers()
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
