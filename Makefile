@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: run test build debug bench soak deps bench-deps clean
+.PHONY: run test build debug bench soak fuzz sanitize deps bench-deps clean
 
 run: deps build
 	scripts/run-demo.sh
@@ -29,10 +29,18 @@ bench: bench-deps build
 soak: bench-deps build
 	bench/soak.sh
 
+# Coverage-guided fuzzing of the parsers (libFuzzer + AddressSanitizer): FUZZ_SECONDS per target.
+fuzz: deps
+	scripts/fuzz.sh
+
 deps:
 	scripts/install-deps.sh
 
-bench-deps:
+bench-# Coverage-guided fuzzing of the parsers (libFuzzer + AddressSanitizer): FUZZ_SECONDS per target.
+fuzz: deps
+	scripts/fuzz.sh
+
+deps:
 	scripts/install-deps.sh --bench
 
 clean:

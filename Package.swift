@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "portcullis", targets: ["PortcullisCLI"]),
         .executable(name: "portcullis-origin", targets: ["PortcullisOrigin"]),
         .executable(name: "portcullis-bench", targets: ["PortcullisBench"]),
+        .executable(name: "portcullis-fuzz", targets: ["PortcullisFuzz"]),
         .library(name: "Portcullis", targets: ["Portcullis"]),
     ],
     dependencies: [
@@ -37,6 +38,8 @@ let package = Package(
         ),
         .executableTarget(name: "PortcullisOrigin", dependencies: ["CShims", "COpenSSL", "CZlib"]),
         .executableTarget(name: "PortcullisBench", dependencies: ["Portcullis"]),
+        // Fuzz targets for the parsers: `make fuzz` (libFuzzer, -DFUZZING); debug builds replay.
+        .executableTarget(name: "PortcullisFuzz", dependencies: ["Portcullis"]),
         .testTarget(name: "PortcullisTests", dependencies: ["Portcullis", "CShims", "COpenSSL", "CZlib"]),
     ]
 )
