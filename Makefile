@@ -33,6 +33,10 @@ soak: bench-deps build
 fuzz: deps
 	scripts/fuzz.sh
 
+# The test suite under AddressSanitizer and ThreadSanitizer (gateway processes included).
+sanitize: deps
+	scripts/sanitize.sh
+
 deps:
 	scripts/install-deps.sh
 

@@ -9,9 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-120}
 targets=${FUZZ_TARGETS:-request response config blocklist acme}
-swift build -c release --build-path .build-fuzz --sanitize fuzzer --sanitize address \
-    -Xswiftc -DFUZZING -Xswiftc -enable-testing --product portcullis-fuzz
-binary=.build-fuzz/release/portcullis-fuzz
+# A debug build: the targets reach into the library's internals (@testable). swiftc keeps only
+# the last -sanitize= it is given, so SwiftPM's one flag per sanitizer would leave the library
+# without coverage or without ASan: both go in one flag, after SwiftPM's own.
+swift build --build-path .build-fuzz --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address \
+    -Xcc -fsanitize=address -Xcxx -fsanitize=address -Xswiftc -DFUZZING --product portcullis-fuzz
+binary=.build-fuzz/debug/portcullis-fuzz
 failed=0
 for target in $targets; do
     work=.build-fuzz/corpus/$target
@@ -32,9 +35,10 @@ for target in $targets; do
         done
         grep -m1 -A20 "ERROR\|==ERROR\|Fatal error\|precondition" "$log" || tail -20 "$log"
     fi
-    runs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log")
-    rate=$(awk -F: '/stat::average_exec_per_sec/ {gsub(/ /, "", $2); print $2}' "$log")
-    printf "%-10s %-6s %12s executions in %ss (%s/s), corpus %s inputs\n" "$target" "$status" "${runs:-?}" "$seconds" "${rate:-?}" \
+    runs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log")
+    rate=$(awk '/stat::average_exec_per_sec/ {print $NF}' "$log")
+    coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+    printf "%-10s %-6s %12s executions in %ss (%s/s), %s, corpus %s inputs\n" "$target" "$status" "${runs:-?}" "$seconds" "${rate:-?}" "${coverage:-cov: ?}" \
         "$(find "$work" -type f | wc -l)"
 done
 exit $failed

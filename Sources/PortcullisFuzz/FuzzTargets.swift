@@ -1,4 +1,4 @@
-#if DEBUG || FUZZING
+#if DEBUG
 @testable import Portcullis
 
 /// The inputs an attacker controls, each with the properties that must hold for every input

@@ -138,6 +138,9 @@ final class OriginConnection {
             return respond(200, type: "text/plain", body: Array("after \(number) hints\n".utf8))
         case "drop":
             return false
+        case "fault":
+            discardBody(request)
+            return FaultyResponses.serve(parts.count > 1 ? parts[1] : "", fd: fd)
         case "drop-next":
             dropNext = true
             return respond(200, type: "text/plain", body: Array("the next request on this connection will be dropped\n".utf8))

@@ -111,7 +111,8 @@ final class RedisConnection: Selectable {
         guard let context else { return false }
         return command.bytes.withUnsafeBufferPointer { bytes in
             bytes.withMemoryRebound(to: CChar.self) {
-                redisAsyncFormattedCommand(context, { context, reply, _ in RedisConnection.onReply(context, reply) }, nil, $0.baseAddress, $0.count)
+                redisAsyncFormattedCommand(context, { context, reply, _ in RedisConnection.onReply(context, reply) }, nil, $0.baseAddress,
+                                           command.length)
             }
         } == REDIS_OK
     }

@@ -50,7 +50,12 @@ enum RedisValue: Equatable, Sendable {
 
 /// Builds commands in the Redis protocol (RESP) for `redisAsyncFormattedCommand`.
 struct RedisCommand {
+    /// The command in the protocol's format, followed by a NUL that is not part of it: hiredis
+    /// looks into the command with `strchr` (for SUBSCRIBE and the like), which reads up to a
+    /// NUL; without one it read past the buffer (found by AddressSanitizer).
     private(set) var bytes: [UInt8] = []
+    /// The command's length, without the NUL.
+    var length: Int { bytes.count - 1 }
 
     init(_ arguments: [[UInt8]]) {
         bytes.reserveCapacity(64 + arguments.reduce(0) { $0 + $1.count + 16 })
@@ -64,6 +69,7 @@ struct RedisCommand {
             bytes.append(contentsOf: argument)
             bytes.append(contentsOf: [13, 10])
         }
+        bytes.append(0)
     }
 
     init(_ arguments: String...) {

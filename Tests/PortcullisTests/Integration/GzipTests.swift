@@ -91,6 +91,6 @@ import Testing
         #expect(reader.finished && matches && offset == 100 << 20, "inflated \(offset) bytes")
         let growthMiB = Double(gateway.child.memoryKiB().peak - before) / 1024
         print("gzip 100 MB over \(transport): gateway peak memory grew \(String(format: "%.1f", growthMiB)) MiB")
-        #expect(growthMiB < 16)
+        #expect(Sanitizer.active || growthMiB < 16)
     }
 }

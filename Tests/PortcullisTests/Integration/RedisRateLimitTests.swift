@@ -150,3 +150,53 @@ import Testing
         #expect(try gateway.get("/other").status == 404, "requests no rule covers are not affected")
     }
 }
+
+/// Redis frozen (SIGSTOP for 5 s, connections open, nothing answered) under load, with strict
+/// checks that wait on Redis for every request: the circuit breaker keeps every request within
+/// `command_timeout` plus a little, no request fails, and the shared counts resume afterwards.
+@Suite struct FrozenRedisTests {
+    @Test func aFrozenRedisNeverHoldsARequest() throws {
+        let origin = try Origin()
+        let redis = try RedisServer()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [redis]
+            url = "\(redis.url)"
+            command_timeout = "50ms"
+            on_redis_failure = "local"
+
+            [[rate_limits]]
+            name = "strict-frozen"
+            match = "/bytes/*"
+            limit = 1000000
+            window = "1h"
+            key = "route"
+            mode = "strict"
+            """)
+        #expect(gateway.child.waitFor(seconds: 10) { (try? gateway.metric("portcullis_redis_ready_connections")) == 2 })
+        let client = try TestClient(port: gateway.port)
+        var slowest = 0.0
+        var failures = 0
+        var served = 0
+        let started = Date()
+        var frozen = false
+        while Date().timeIntervalSince(started) < 7 {
+            let elapsed = Date().timeIntervalSince(started)
+            if !frozen && elapsed > 1 {
+                redis.freeze()
+                frozen = true
+            }
+            let sent = Date()
+            try client.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            let response = try client.readResponse()
+            slowest = max(slowest, Date().timeIntervalSince(sent))
+            if response.status == 200 { served += 1 } else { failures += 1 }
+            if elapsed > 6 && frozen { redis.thaw() }
+            usleep(2000)
+        }
+        redis.thaw()
+        #expect(failures == 0, "\(failures) requests failed while Redis was frozen")
+        #expect(slowest < 0.2, "the slowest request took \(Int(slowest * 1000)) ms (command_timeout 50 ms)")
+        #expect(served > 500)
+        #expect(gateway.child.waitFor(seconds: 15) { (try? gateway.metric("portcullis_redis_ready_connections")) == 2 }, "reconnected after the thaw")
+    }
+}

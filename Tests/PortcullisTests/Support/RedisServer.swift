@@ -47,6 +47,12 @@ final class RedisServer: @unchecked Sendable {
         _ = child.waitForExit(seconds: 10)
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    func freeze() { child.send(SIGSTOP) }
+
+    /// Lets a frozen server run again (SIGCONT).
+    func thaw() { child.send(SIGCONT) }
+
     /// Starts a fresh (empty) server on the same port.
     func restart() throws {
         child = try Self.start(port: port, password: password)
