@@ -25,9 +25,11 @@ bench: bench-deps build
 	bench/gzip.sh
 	bench/idle-memory.sh
 
-# Memory under a million short connections, plain and TLS: prints the RSS curve.
+# Memory and descriptors over a million short connections (plain and TLS), a million
+# keep-alive requests and 100 reloads; then the slow attacks with a normal client's p99.
 soak: bench-deps build
 	bench/soak.sh
+	bench/attack.sh
 
 # Coverage-guided fuzzing of the parsers (libFuzzer + AddressSanitizer): FUZZ_SECONDS per target.
 fuzz: deps

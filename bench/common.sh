@@ -1,8 +1,9 @@
-# Shared by bench/run.sh, bench/policy.sh, bench/idle-memory.sh and bench/soak.sh (sourced): DURATION,
-# CONNECTIONS and ROUNDS defaults, a work directory removed on exit, the origin's files, one
-# ECDSA P-256 certificate for both proxies, start_proxies (the nginx origin, the nginx proxy with
-# whatever bench/policy.sh put in $work/policy, and Portcullis), and the
-# measure / median helpers around wrk.
+# Shared by bench/run.sh, bench/policy.sh, bench/idle-memory.sh, bench/soak.sh and bench/attack.sh
+# (sourced): DURATION, CONNECTIONS and ROUNDS defaults, a work directory removed on exit, the
+# origin's files, one ECDSA P-256 certificate for both proxies, start_proxies (the nginx origin,
+# the nginx proxy with whatever bench/policy.sh put in $work/policy, and Portcullis),
+# start_gateway (the release gateway in front of the demo origin, ports from its startup line),
+# and the measure / median helpers around wrk.
 # Needs ORIGIN_PORT, NGINX_PORT, NGINX_TLS_PORT, PORTCULLIS_PORT, PORTCULLIS_TLS_PORT, ADMIN_PORT.
 
 DURATION=${DURATION:-8}
@@ -50,6 +51,50 @@ start_proxies() {
     local port
     for port in "$ORIGIN_PORT" "$NGINX_PORT" "$PORTCULLIS_PORT" "$NGINX_TLS_PORT" "$PORTCULLIS_TLS_PORT"; do wait_for_port "$port"; done
 }
+
+# The parts of a soak or attack gateway's configuration that do not change: the admin listener,
+# no blocklist file or audit log, the demo origin as the one upstream, one route for all.
+demo_gateway_config() {
+    cat <<'TOML'
+[admin]
+address = "127.0.0.1:0"
+[blocklist]
+file = ""
+[audit]
+file = ""
+[[upstreams]]
+name = "app"
+servers = ["127.0.0.1:@ORIGIN_PORT@"]
+[[routes]]
+upstream = "app"
+allow_http = true
+TOML
+}
+
+# Starts the release demo origin and the release gateway with the configuration read from
+# stdin (@ORIGIN_PORT@ and @WORK@ replaced); sets gateway (its pid), http_port, https_port and
+# admin_port from the startup line.
+start_gateway() {
+    .build/release/portcullis-origin --port 0 > "$work/origin.log" & pids+=($!)
+    for _ in $(seq 100); do grep -qs "listening on" "$work/origin.log" && break; sleep 0.05; done
+    local origin_port
+    origin_port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$work/origin.log")
+    sed -e "s#@ORIGIN_PORT@#$origin_port#g" -e "s#@WORK@#$work#g" > "$work/gateway.toml"
+    PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) .build/release/portcullis run --config "$work/gateway.toml" > "$work/gateway.log" 2>&1 &
+    gateway=$!
+    pids+=($gateway)
+    for _ in $(seq 200); do grep -qs "portcullis started" "$work/gateway.log" && break; sleep 0.05; done
+    local started
+    started=$(grep "portcullis started" "$work/gateway.log")
+    http_port=$(sed -n 's#.*http://127.0.0.1:\([0-9]*\).*#\1#p' <<<"$started")
+    https_port=$(sed -n 's#.*https://127.0.0.1:\([0-9]*\).*#\1#p' <<<"$started")
+    admin_port=$(sed -n 's#.*admin on 127.0.0.1:\([0-9]*\).*#\1#p' <<<"$started")
+}
+
+# Resident memory (KiB) of process $1, or of the gateway.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/${1:-$gateway}/status"; }
+open_fds() { find "/proc/$gateway/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+metric() { curl -s "http://127.0.0.1:$admin_port/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 
 # One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms p99_ms".
 measure() {

@@ -13,7 +13,6 @@ source bench/common.sh
 start_proxies
 portcullis_pid=${pids[-1]}
 
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 nginx_worker() { pgrep -f "nginx: worker" -P "$(cat "$work/proxy.pid")"; }
 
 measure() {

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# `make soak`: memory under short connections. Runs the release gateway in front of the demo
-# origin and opens at least CONNECTIONS (default 1,000,000) `Connection: close` connections over
-# plain HTTP, then over TLS, with wrk (one request per connection), printing the gateway's RSS
-# after every STEP seconds of load: the curve must be flat, RSS at the end within 10 MB of RSS
-# after the first 10,000 connections (exit status 1 otherwise).
+# `make soak`, part 1: memory and descriptors over time. Runs the release gateway in front of the
+# demo origin and
+#  1. opens at least CONNECTIONS (default 1,000,000) `Connection: close` connections over plain
+#     HTTP, then over TLS, with wrk (one request per connection), printing the gateway's RSS
+#     after every STEP seconds of load: RSS at the end within 10 MB of RSS after the first
+#     10,000 connections;
+#  2. then KEEPALIVE_REQUESTS (1,000,000) keep-alive requests, SHORT (100,000) more short
+#     connections and RELOADS (100) SIGHUP reloads, interleaved, printing RSS and open
+#     descriptors at the start, middle and end: descriptors back to where they were, RSS
+#     within 10 MB.
+# Exit status 1 when a bound is broken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOTAL=${CONNECTIONS:-1000000}
@@ -15,12 +21,7 @@ WORKERS=${WORKERS:-2}
 # shellcheck source=bench/common.sh
 source bench/common.sh
 
-.build/release/portcullis-origin --port 0 > "$work/origin.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -qs "listening on" "$work/origin.log" && break; sleep 0.05; done
-origin_port=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$work/origin.log")
-
-cat > "$work/soak.toml" <<TOML
+start_gateway < <(cat <<TOML
 [server]
 workers = $WORKERS
 log_level = "info"
@@ -31,25 +32,9 @@ address = "127.0.0.1:0"
 protocol = "https"
 [tls]
 self_signed_dev = true
-dev_certificate_dir = "$work/certs"
-[admin]
-address = "127.0.0.1:0"
-[[upstreams]]
-name = "app"
-servers = ["127.0.0.1:$origin_port"]
-[[routes]]
-upstream = "app"
-allow_http = true
+dev_certificate_dir = "@WORK@/certs"
 TOML
-PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32) .build/release/portcullis run --config "$work/soak.toml" > "$work/gateway.log" 2>&1 &
-gateway=$!
-pids+=($gateway)
-for _ in $(seq 200); do grep -qs "portcullis started" "$work/gateway.log" && break; sleep 0.05; done
-started=$(grep "portcullis started" "$work/gateway.log")
-http_port=$(sed -n 's#.*http://127.0.0.1:\([0-9]*\).*#\1#p' <<<"$started")
-https_port=$(sed -n 's#.*https://127.0.0.1:\([0-9]*\).*#\1#p' <<<"$started")
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$gateway/status"; }
+demo_gateway_config)
 
 # Runs wrk for SECONDS with `Connection: close` (a new connection per request, as many at once
 # as THREADS x 16); prints the number of connections it completed.
@@ -82,4 +67,39 @@ for scheme in http https; do
         echo "$scheme: ok: RSS grew by $growth MiB (limit 10)"
     fi
 done
+# Part 2: keep-alive requests, short connections and reloads, in ten rounds.
+KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000000}
+SHORT=${SHORT:-100000}
+RELOADS=${RELOADS:-100}
+url="http://127.0.0.1:$http_port"
+keepalive_done=0 short_done=0 reloads_done=0
+report() {
+    printf 'mixed %-6s: %8d keep-alive requests, %7d short connections, %3d reloads  RSS %6.1f MiB  %4d descriptors\n' "$1" \
+        "$keepalive_done" "$short_done" "$reloads_done" "$(awk -v k="$(rss_kib)" 'BEGIN { print k / 1024 }')" "$(open_fds)"
+}
+sleep 1
+start_rss=$(rss_kib) start_fds=$(open_fds)
+report start
+for round in $(seq 10); do
+    while (( keepalive_done < KEEPALIVE_REQUESTS * round / 10 )); do
+        keepalive_done=$((keepalive_done + $(wrk -t"$THREADS" -c64 -d2s "$url/bytes/100" | awk '/requests in/ {print $1}')))
+    done
+    while (( short_done < SHORT * round / 10 )); do short_done=$((short_done + $(connections "$url" 1))); done
+    while (( reloads_done < RELOADS * round / 10 )); do
+        reloads=$(grep -c "configuration reloaded" "$work/gateway.log" || true)
+        kill -HUP "$gateway"
+        for _ in $(seq 100); do (( $(grep -c "configuration reloaded" "$work/gateway.log" || true) > reloads )) && break; sleep 0.02; done
+        reloads_done=$((reloads_done + 1))
+    done
+    (( round == 5 )) && report middle
+done
+sleep 2
+report end
+growth=$(( ($(rss_kib) - start_rss) / 1024 ))
+if (( growth > 10 || $(open_fds) > start_fds + 4 )); then
+    echo "mixed: FAIL: RSS grew by $growth MiB (limit 10), descriptors $start_fds -> $(open_fds)"
+    failed=1
+else
+    echo "mixed: ok: RSS grew by $growth MiB, descriptors $start_fds -> $(open_fds)"
+fi
 exit "${failed:-0}"

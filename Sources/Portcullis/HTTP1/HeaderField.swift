@@ -27,6 +27,7 @@ public enum FieldKind: UInt8, Sendable {
     case http2Settings
     case secWebSocketKey
     case secWebSocketVersion
+    case date
 
     /// Fields that describe one connection hop and are never forwarded (RFC 9110 §7.6.1).
     @inline(__always)
@@ -45,7 +46,9 @@ public enum FieldKind: UInt8, Sendable {
     static func classify(_ name: UnsafePointer<UInt8>, _ count: Int) -> FieldKind {
         switch count {
         case 2: return Bytes.equalsLowercase(name, count, "te") ? .te : .other
-        case 4: return Bytes.equalsLowercase(name, count, "host") ? .host : .other
+        case 4:
+            if Bytes.equalsLowercase(name, count, "host") { return .host }
+            return Bytes.equalsLowercase(name, count, "date") ? .date : .other
         case 6: return Bytes.equalsLowercase(name, count, "expect") ? .expect : .other
         case 7:
             if Bytes.equalsLowercase(name, count, "upgrade") { return .upgrade }

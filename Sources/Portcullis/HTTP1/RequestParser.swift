@@ -265,10 +265,21 @@ public struct RequestParser {
                     return HTTPParseError(400, "invalid or conflicting Content-Length")
                 }
             case .transferEncoding:
+                // RFC 9112 §6.1: chunked must be the final coding (else 400); any other coding
+                // is one the gateway does not implement (501). Empty list elements are ignored.
                 transferEncodings += 1
-                guard transferEncodings == 1, Bytes.equalsLowercase(pointer + start, end - start, "chunked") else {
-                    return HTTPParseError(400, "unsupported Transfer-Encoding")
+                var codings = 0
+                var chunkedCount = 0
+                var chunkedLast = false
+                Bytes.forEachListElement(pointer, start, end) { codingStart, codingEnd in
+                    codings += 1
+                    chunkedLast = Bytes.equalsLowercase(pointer + codingStart, codingEnd - codingStart, "chunked")
+                    if chunkedLast { chunkedCount += 1 }
                 }
+                guard transferEncodings == 1, chunkedLast, chunkedCount == 1 else {
+                    return HTTPParseError(400, "Transfer-Encoding does not end in chunked")
+                }
+                guard codings == 1 else { return HTTPParseError(501, "unsupported transfer coding") }
             case .host:
                 hosts += 1
                 guard Self.isValidAuthority(pointer, start, end) else { return HTTPParseError(400, "invalid Host") }
@@ -276,6 +287,9 @@ public struct RequestParser {
                 if !head.isAbsoluteForm { head.authorityRange = start..<end }
             case .connection:
                 connection.add(pointer, start, end)
+            case .expect where head.minorVersion == 0:
+                // RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+                break
             case .expect:
                 guard Bytes.equalsLowercase(pointer + start, end - start, "100-continue") else {
                     return HTTPParseError(417, "unsupported expectation")

@@ -84,9 +84,12 @@ struct AddedFields {
     let secure: Bool
     /// `X-RateLimit-*` lines, or empty.
     let rateLimit: [UInt8]
+    /// The `Date` line, added unless the upstream sent its own.
+    let date: [UInt8]
 
     @inline(__always)
-    func append(exceptReplaced replaced: UInt64 = 0, to out: ByteBuffer) {
+    func append(exceptReplaced replaced: UInt64 = 0, withDate: Bool = true, to out: ByteBuffer) {
+        if withDate { out.append(date) }
         policy.append(secure: secure, except: replaced, to: out)
         out.append(rateLimit)
     }

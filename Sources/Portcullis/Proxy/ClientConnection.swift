@@ -200,7 +200,7 @@ final class ClientConnection: Selectable {
 
     /// What the gateway adds to the current response.
     var addedFields: AddedFields {
-        AddedFields(policy: responseHeaders, secure: tls != nil, rateLimit: rateLimitFields)
+        AddedFields(policy: responseHeaders, secure: tls != nil, rateLimit: rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
     }
 
     override func handleEvents(_ events: UInt32) {

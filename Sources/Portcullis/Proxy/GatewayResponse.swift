@@ -76,7 +76,7 @@ enum GatewayResponse {
         case 417: ("Expectation Failed", "expectation_failed")
         case 429: ("Too Many Requests", "rate_limited")
         case 431: ("Request Header Fields Too Large", "header_fields_too_large")
-        case 501: ("Not Implemented", "method_not_implemented")
+        case 501: ("Not Implemented", "not_implemented")
         case 502: ("Bad Gateway", "bad_gateway")
         case 503: ("Service Unavailable", "service_unavailable")
         case 504: ("Gateway Timeout", "gateway_timeout")

@@ -67,7 +67,8 @@ enum RequestHeadWriter {
         out.append(clientIP)
         out.append("\r\nX-Request-ID: ")
         out.append(requestID)
-        out.append("\r\n")
+        // RFC 9110 §7.6.3: a gateway sends Via on every request it forwards (after the ones received).
+        out.append(head.minorVersion == 0 ? "\r\nVia: 1.0 portcullis\r\n" : "\r\nVia: 1.1 portcullis\r\n")
         if !leaveOpen { end(framing: head.bodyFraming, isUpgrade: head.isUpgrade, into: out) }
     }
 

@@ -12,10 +12,13 @@ enum ResponseHeadWriter {
         out.append(source + head.reasonRange.lowerBound, count: head.reasonRange.count)
         out.append("\r\n")
         var replaced: UInt64 = 0
+        var hasDate = false
         for field in head.fields {
             switch field.kind {
             case .contentLength, .xRequestID:
                 continue
+            case .date:
+                hasDate = true
             case .upgrade where head.status == 101:
                 break
             case .other where gzip && isStrongETag(field, source):
@@ -37,7 +40,7 @@ enum ResponseHeadWriter {
         out.append("X-Request-ID: ")
         out.append(requestID)
         out.append("\r\n")
-        added.append(exceptReplaced: replaced, to: out)
+        added.append(exceptReplaced: replaced, withDate: !hasDate, to: out)
         if gzip { out.append("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n") }
         framing.writeField(to: out)
         connection.write(to: out)

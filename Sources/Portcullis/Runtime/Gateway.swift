@@ -108,6 +108,7 @@ public final class Gateway {
         accessLog?.stop()
         for thread in threads { thread.join() }
         withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
+        loop.releaseAll()
         log.info("portcullis stopped")
         return 0
     }

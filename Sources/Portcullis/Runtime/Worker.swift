@@ -42,6 +42,8 @@ final class Worker {
     /// The matching form of the path being decided, when it differs from the path as sent
     /// (`PathNormalizer`); reused by every request of the worker.
     let matchingPath = ByteBuffer(capacity: 1024)
+    /// The `Date` line of responses, formatted once a second.
+    let dateField = DateField()
     /// Bytes this worker's buffered request bodies hold (`BodyLimits`).
     var requestBuffers = RequestBufferBudget()
     /// Upstream pools of the current snapshot, in the order of `snapshot.config.upstreams`.
@@ -94,6 +96,7 @@ final class Worker {
             return
         }
         loop.run()
+        loop.releaseAll()
     }
 
     private func receive(_ message: WorkerMessage) {

@@ -98,6 +98,16 @@ import Testing
         #expect(try send("GET /headers HTTP/1.1\r\nHost: a:65535\r\n\r\n").status == 200)
     }
 
+    /// RFC 9110 §6.6.1: responses carry one `Date`, added to a forwarded response that lacks it
+    /// and to the gateway's own answers.
+    @Test func responsesAreDated() throws {
+        let proxied = try send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(proxied.headers.filter { $0.0.lowercased() == "date" }.count == 1)
+        #expect(proxied.header("Date")?.hasSuffix(" GMT") == true)
+        let refused = try send("GET /a%2fb HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(refused.status == 400 && refused.header("Date") != nil)
+    }
+
     @Test func aForgedForwardedFieldIsRemoved() throws {
         let response = try send("GET /headers HTTP/1.1\r\nHost: a\r\nForwarded: for=6.6.6.6;proto=https\r\n\r\n")
         #expect(response.status == 200 && !response.text.contains("6.6.6.6"))
