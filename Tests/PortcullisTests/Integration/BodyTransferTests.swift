@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test(arguments: Transport.allCases) func hundredMebibytesEachWay(_ transport: Transport) throws {
-        let size = 100 << 20
+        let size = Sanitizer.largeBody
         for delivery in ["", "?piece=65536"] {
             let (client, reader) = try reader(transport, slow: false)
             try client.send("GET /bytes/\(size)\(delivery) HTTP/1.1\r\nHost: a\r\n\r\n")

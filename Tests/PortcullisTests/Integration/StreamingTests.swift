@@ -13,7 +13,7 @@ import Testing
         #expect(try warmup.readResponse().status == 200)
         let baseline = gateway.child.memoryKiB().rss
         #expect(baseline > 1000, "could not read the gateway's memory")
-        let total = 100 * 1024 * 1024
+        let total = Sanitizer.largeBody
         let client = try gateway.client(transport, timeoutSeconds: 60)
         try client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
 

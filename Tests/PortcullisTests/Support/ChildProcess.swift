@@ -134,6 +134,9 @@ final class ChildProcess: @unchecked Sendable {
 /// The suite runs under a sanitizer (`make sanitize` sets `PORTCULLIS_SANITIZER`): shadow
 /// memory and quarantined frees make resident-memory bounds meaningless, so tests that bound
 /// RSS skip that one check (every other expectation still holds).
+/// The 100 MB transfers shrink to 10 MB (`largeBody`): what they prove under a sanitizer is
+/// the code path, and at a sanitizer's speed the full size would hold the run for minutes.
 enum Sanitizer {
     static let active = ProcessInfo.processInfo.environment["PORTCULLIS_SANITIZER"] != nil
+    static let largeBody = active ? 10 << 20 : 100 << 20
 }
