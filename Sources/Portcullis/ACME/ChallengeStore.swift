@@ -1,12 +1,11 @@
 import Foundation
 import Glibc
-import Synchronization
 
 /// ACME HTTP-01 challenge responses (RFC 8555 §8.3): tokens pushed through the admin API (kept
 /// for a TTL) and files certbot writes under `<webroot>/.well-known/acme-challenge/`. Shared by
 /// all workers; only challenge requests touch it, so the lock is off the proxy's hot path.
 public final class ChallengeStore: Sendable {
-    private let pushed = Mutex<[String: (keyAuthorization: String, expiresAt: UInt64)]>([:])
+    private let pushed = Locked<[String: (keyAuthorization: String, expiresAt: UInt64)]>([:])
 
     public init() {}
 

@@ -3,13 +3,13 @@ import Synchronization
 /// A bounded queue from one worker to the control thread (audit events, access-log records).
 /// Pushing never waits: when the queue is full the element is dropped and counted.
 final class BoundedQueue<Element: Sendable>: Sendable {
-    private let events: Mutex<[Element]>
+    private let events: Locked<[Element]>
     private let capacity: Int
     private let droppedCount = Atomic<Int>(0)
 
     init(capacity: Int) {
         self.capacity = capacity
-        events = Mutex([])
+        events = Locked([])
     }
 
     /// Elements dropped because the queue was full.

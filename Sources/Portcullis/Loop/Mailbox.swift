@@ -1,13 +1,12 @@
 import CShims
 import Glibc
-import Synchronization
 
 /// A queue of messages from other threads to one event loop, woken through an `eventfd`.
 ///
 /// The control thread posts immutable snapshots and stop requests; the owning loop drains the
 /// queue when the eventfd becomes readable. Posting never blocks on the receiver.
 public final class Mailbox<Message: Sendable>: Sendable {
-    private let queue = Mutex<[Message]>([])
+    private let queue = Locked<[Message]>([])
     /// The eventfd the receiving loop watches.
     let eventFD: Int32
 

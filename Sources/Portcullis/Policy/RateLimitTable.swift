@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The process-wide rate-limit counters: one sliding-window counter per (rule, key), shared by
 /// every worker. Split into shards, each behind its own lock, so workers rarely meet; every
@@ -75,8 +74,8 @@ final class RateLimitTable: Sendable {
     }
 
     private final class Shard: Sendable {
-        let state: Mutex<ShardState>
-        init(capacity: Int) { state = Mutex(ShardState(capacity: capacity)) }
+        let state: Locked<ShardState>
+        init(capacity: Int) { state = Locked(ShardState(capacity: capacity)) }
     }
 }
 

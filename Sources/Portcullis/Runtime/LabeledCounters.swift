@@ -1,9 +1,8 @@
-import Synchronization
 
 /// Counters with labels from the configuration (routes, rate-limit rules), shared by every
 /// worker and kept across reloads by label, so the label set stays bounded by the config.
 final class LabeledCounters: Sendable {
-    private let families = Mutex<[String: [Counter]]>([:])
+    private let families = Locked<[String: [Counter]]>([:])
     private let width: Int
 
     /// Each label gets `width` counters (status classes, outcomes …).

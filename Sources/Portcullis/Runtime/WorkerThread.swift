@@ -4,7 +4,7 @@ import Synchronization
 
 /// A joinable POSIX thread running one closure; `hasFinished` lets the control thread poll.
 final class WorkerThread: Sendable {
-    private let handle: Mutex<pthread_t?> = Mutex(nil)
+    private let handle: Locked<pthread_t?> = Locked(nil)
     private let finished = Atomic<Bool>(false)
 
     /// True once the closure has returned.

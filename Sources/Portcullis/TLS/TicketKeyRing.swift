@@ -1,6 +1,5 @@
 import COpenSSL
 import CShims
-import Synchronization
 
 /// The key that encrypts TLS session tickets, one for the whole process: every certificate
 /// context of every snapshot gets it when built, so a ticket issued by one worker resumes on
@@ -14,7 +13,7 @@ public final class TicketKeyRing: Sendable {
     public static let shared = TicketKeyRing()
 
     /// 16-byte key name, 32-byte HMAC key, 32-byte AES key.
-    private let key = Mutex<[UInt8]>(TicketKeyRing.randomKey())
+    private let key = Locked<[UInt8]>(TicketKeyRing.randomKey())
 
     private static func randomKey() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 80)

@@ -1,0 +1,33 @@
+import Glibc
+
+/// A value behind a `pthread_mutex_t`, for the little state threads share (rate-limit shards,
+/// audit queues, mailboxes, per-address connection counts).
+///
+/// In place of the standard library's `Mutex`: on Linux that one locks with futexes in an
+/// uninstrumented library, so ThreadSanitizer sees no ordering between critical sections and
+/// reports every one of them as a race. pthread mutexes are intercepted by the sanitizers, so
+/// `make sanitize` checks what these locks protect; uncontended, they cost the same.
+final class Locked<Value>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with the value, no other thread holding it meanwhile.
+    @inline(__always)
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}
