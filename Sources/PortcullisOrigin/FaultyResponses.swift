@@ -3,7 +3,7 @@ import Glibc
 /// `/fault/<kind>`: an upstream that breaks the exchange in one precise way, for the gateway's
 /// upstream-fault tests. Each answers (or not) and closes the connection.
 enum FaultyResponses {
-    static let kinds = ["reset-mid-body", "garbage-status", "huge-head", "truncated-chunked", "silent", "close-after-head"]
+    static let kinds = ["reset-mid-body", "garbage-status", "huge-head", "truncated-chunked", "silent", "close-after-head", "no-reason"]
 
     /// Plays the fault `kind` on `fd`; false (close the connection) for every known kind.
     static func serve(_ kind: String, fd: Int32) -> Bool {
@@ -25,6 +25,9 @@ enum FaultyResponses {
             sleep(5)
         case "close-after-head":
             send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        case "no-reason":
+            // Valid enough to serve (no reason phrase, not even its space); it once crashed the parser.
+            send("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok")
         default:
             send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return true

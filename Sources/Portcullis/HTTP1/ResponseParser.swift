@@ -47,7 +47,9 @@ public struct ResponseParser {
               lineFeed == 13 || pointer[12] == ASCII.space else {
             return .failed(HTTPParseError(502, "malformed status code"))
         }
-        for index in 13..<(lineFeed - 1) where ByteClass.table[Int(pointer[index])] & ByteClass.fieldValue == 0 {
+        // `HTTP/1.1 200\r\n` (no reason, not even its space) ends the line at 13: the range of the
+        // reason is then empty, not reversed (a reversed range trapped: found by fuzzing).
+        for index in 13..<max(13, lineFeed - 1) where ByteClass.table[Int(pointer[index])] & ByteClass.fieldValue == 0 {
             return .failed(HTTPParseError(502, "invalid byte in reason phrase"))
         }
         head.fields.removeAll(keepingCapacity: true)

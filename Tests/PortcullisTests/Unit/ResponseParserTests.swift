@@ -21,6 +21,14 @@ import Testing
         #expect(parse("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n").1.isInterim)
     }
 
+    /// A status line without a reason phrase or its space crashed the parser (a reversed range):
+    /// any upstream could stop the gateway. Found by `make fuzz`; the input is kept in the corpus.
+    @Test func statusLineWithoutAReason() {
+        let (outcome, head) = parse("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n")
+        #expect(outcome == .complete && head.status == 200 && head.reasonRange.isEmpty)
+        #expect(parse("HTTP/1.1 200\r\n").0 == .incomplete)
+    }
+
     @Test func transferEncodingOverridesLengthAndStopsReuse() {
         let head = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").1
         #expect(head.bodyFraming == .chunked)
