@@ -18,6 +18,9 @@ public enum ConfigLoader {
     public static func parse(text: String, file: String, environment: [String: String]) throws(ConfigError) -> GatewayConfig {
         let (expanded, expansionProblems) = EnvironmentExpansion.expand(text, environment: environment)
         guard expansionProblems.isEmpty else { throw ConfigError(file: file, problems: expansionProblems) }
+        if let line = TableHeaderCheck.firstInvalidHeader(in: expanded) {
+            throw ConfigError(file: file, problems: [ConfigProblem(line: line, key: "", message: "invalid table header: a key must follow [ or [[")])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: expanded)

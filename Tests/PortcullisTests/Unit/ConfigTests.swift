@@ -104,6 +104,18 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
         #expect(problems.first?.line != nil)
     }
 
+    /// A header toml++ aborts on (its parser asserts, in release builds too) is an error with
+    /// its line; headers inside arrays and multi-line strings are values, not headers.
+    @Test func headersTheTOMLParserCannotTakeAreErrors() {
+        for header in ["[[, b]]", "[ ,x]", "[=]", "[[.a]]"] {
+            let problems = configProblems(minimalConfig + "\n\(header)\n")
+            #expect(problems.first?.message.contains("invalid table header") == true, "\(header)")
+            #expect(problems.first?.line != nil)
+        }
+        #expect(TableHeaderCheck.firstInvalidHeader(in: "a = [\n[{x = 1}],\n]\nb = \"\"\"\n[, not a header\n\"\"\"\n[ok]\n") == nil)
+        #expect(TableHeaderCheck.firstInvalidHeader(in: "a = \"[\" # [\n[, bad]\n") == 2)
+    }
+
     /// Each case replaces one line of the minimal config and expects a problem at `key`.
     @Test(arguments: [
         ("workers = 2", "workers = \"many\"", "server.workers"),
