@@ -11,14 +11,14 @@ extension ClientConnection {
         case needMore
         /// The body ended.
         case finished
-        /// A chunked body passed the route's limit.
-        case tooLarge
-        /// Chunked framing error.
-        case invalid
+        /// The body was refused and the exchange ended: 413 past the route's limit, 400 for a
+        /// chunked framing error.
+        case refused
     }
 
     /// Decodes at most `room` body bytes at the front of `input`, hands them to `sink` and
-    /// consumes them (with their framing).
+    /// consumes them (with their framing). A body over the limit or badly framed ends the
+    /// exchange here.
     @inline(__always)
     func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
         switch requestFraming {
@@ -32,7 +32,10 @@ extension ClientConnection {
             switch requestDecoder.next(input.readable, maxData: room) {
             case .data(let offset, let count):
                 requestBodyReceived += Int64(count)
-                guard requestBodyReceived <= requestBodyLimit else { return .tooLarge }
+                guard requestBodyReceived <= requestBodyLimit else {
+                    bodyTooLarge()
+                    return .refused
+                }
                 sink(input.readPointer + offset, count)
                 input.consume(offset + count)
                 return .moved
@@ -43,7 +46,8 @@ extension ClientConnection {
                 input.consume(consumed)
                 return .finished
             case .invalid:
-                return .invalid
+                failExchange(status: 400)
+                return .refused
             }
         case .none, .untilClose:
             return .finished
@@ -92,11 +96,7 @@ extension ClientConnection {
             case .finished:
                 if chunked { ChunkedEncoder.appendLastChunk(to: upstream.output) }
                 requestBodyDone = true
-            case .tooLarge:
-                bodyTooLarge()
-                return true
-            case .invalid:
-                failExchange(status: 400)
+            case .refused:
                 return true
             }
             requestBodyForwarded = true
@@ -156,11 +156,7 @@ extension ClientConnection {
             case .finished:
                 bufferedBodyComplete(size: body.readableCount)
                 return true
-            case .tooLarge:
-                bodyTooLarge()
-                return true
-            case .invalid:
-                failExchange(status: 400)
+            case .refused:
                 return true
             }
         }
