@@ -64,6 +64,8 @@ public final class Gateway {
         signal(SIGPIPE, SIG_IGN)
         let descriptors = DescriptorBudget.raiseToHardLimit()
         let loop = try EventLoop()
+        // On every way out, failed starts included: the loop's objects hold the loop.
+        defer { loop.releaseAll() }
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
         let auditLog = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
@@ -108,7 +110,6 @@ public final class Gateway {
         accessLog?.stop()
         for thread in threads { thread.join() }
         withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
-        loop.releaseAll()
         log.info("portcullis stopped")
         return 0
     }

@@ -81,6 +81,7 @@ final class Worker {
 
     /// The thread body: runs the loop until the drain completes.
     func run() {
+        defer { loop.releaseAll() }
         do {
             for listener in listeners { try loop.register(listener, events: EventLoop.readEvents) }
             mailboxReceiver = try MailboxReceiver(mailbox, loop: loop) { [unowned self] message in
@@ -96,7 +97,6 @@ final class Worker {
             return
         }
         loop.run()
-        loop.releaseAll()
     }
 
     private func receive(_ message: WorkerMessage) {
