@@ -5,7 +5,7 @@
 #   slowloris from 4 addresses    1000 connections sending a head byte every 2 s: client_header (10 s)
 #   slowloris from one address    1000 connections: 256 accepted (max_connections_per_ip), the rest closed at accept
 #   slow body                     1000 connections sending a body byte every 2 s: client_body_min_rate over 10 s
-#   slow reader                   200 connections asking for 50 MB, reading nothing: client_send_idle (10 s)
+#   slow reader                   100 connections asking for 8 MB, reading nothing: client_send_idle (10 s)
 # Fails when the normal client's p99 reaches 50 ms or attacking connections outlive their limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ source bench/common.sh
 start_gateway < <(cat <<TOML
 [server]
 workers = 2
-log_level = "warning"
+log_level = "info"
 [[listeners]]
 address = "127.0.0.1:0"
 [timeouts]
@@ -55,6 +55,6 @@ attack() {
 attack slowloris 1000 4 16 12
 attack slowloris 1000 1 16 12
 attack slowbody 1000 4 16 12
-attack slowreader 200 4 16 12
+attack slowreader 100 4 16 13
 echo "refused at accept over the per-address limit: $(metric portcullis_connections_over_address_limit_total)"
 exit $failed

@@ -4,7 +4,8 @@ loopback addresses (127.0.2.1, 127.0.2.2, …), run for at most SECONDS:
 
   slowloris   sends a request head one byte every 2 s, never finishing it
   slowbody    sends a head announcing 1 MB, then one body byte every 2 s
-  slowreader  asks for 50 MB with a 4 KB receive window and never reads
+  slowreader  asks for 8 MB (more than the kernel buffers between it and the gateway) with a
+              4 KB receive window and never reads
 
 Prints how many connections the gateway accepted, how many it closed, and the time from the
 start to the last close (the limit that stops the attack must show there)."""
@@ -32,7 +33,7 @@ for index in range(count):
         if kind == "slowbody":
             s.send(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n")
         elif kind == "slowreader":
-            s.send(b"GET /bytes/50000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+            s.send(b"GET /bytes/8000000 HTTP/1.1\r\nHost: a\r\n\r\n")
     except OSError:
         pass
     open_sockets[s] = None

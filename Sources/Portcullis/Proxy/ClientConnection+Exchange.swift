@@ -130,10 +130,7 @@ extension ClientConnection {
         guard let upstream else { return false }
         var progressed = false
         if upstream.connecting {
-            guard upstream.writable else {
-                bodyHeldBack = true
-                return flushClient()
-            }
+            guard upstream.writable else { return flushClient() }
             let error = upstream.finishConnect()
             guard error == 0 else {
                 worker.log.warning("connect to \(upstream.server.address) failed: \(SystemError("connect", code: error))")
