@@ -42,12 +42,8 @@ sanitize: deps
 deps:
 	scripts/install-deps.sh
 
-bench-# Coverage-guided fuzzing of the parsers (libFuzzer + AddressSanitizer): FUZZ_SECONDS per target.
-fuzz: deps
-	scripts/fuzz.sh
-
-deps:
+bench-deps:
 	scripts/install-deps.sh --bench
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-*
