@@ -53,7 +53,8 @@ start_proxies() {
 }
 
 # The parts of a soak or attack gateway's configuration that do not change: the admin listener,
-# no blocklist file or audit log, the demo origin as the one upstream, one route for all.
+# no blocklist file or audit log, the demo origin as the one upstream (idle pooled connections
+# closed after 2 s, so descriptor counts settle), one route for all.
 demo_gateway_config() {
     cat <<'TOML'
 [admin]
@@ -65,6 +66,7 @@ file = ""
 [[upstreams]]
 name = "app"
 servers = ["127.0.0.1:@ORIGIN_PORT@"]
+idle_timeout = "2s"
 [[routes]]
 upstream = "app"
 allow_http = true

@@ -77,7 +77,8 @@ report() {
     printf 'mixed %-6s: %8d keep-alive requests, %7d short connections, %3d reloads  RSS %6.1f MiB  %4d descriptors\n' "$1" \
         "$keepalive_done" "$short_done" "$reloads_done" "$(awk -v k="$(rss_kib)" 'BEGIN { print k / 1024 }')" "$(open_fds)"
 }
-sleep 1
+# Idle upstream connections (up to keepalive per worker) close after the 2 s idle_timeout.
+sleep 4
 start_rss=$(rss_kib) start_fds=$(open_fds)
 report start
 for round in $(seq 10); do
@@ -93,7 +94,7 @@ for round in $(seq 10); do
     done
     (( round == 5 )) && report middle
 done
-sleep 2
+sleep 4
 report end
 growth=$(( ($(rss_kib) - start_rss) / 1024 ))
 if (( growth > 10 || $(open_fds) > start_fds + 4 )); then
