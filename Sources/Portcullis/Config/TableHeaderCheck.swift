@@ -26,12 +26,14 @@ enum TableHeaderCheck {
         return nil
     }
 
-    /// After `[` or `[[` and blanks: a bare-key character, a quote or the closing `]`.
+    /// After `[` or `[[` and blanks, on the same line: a bare-key character, a quote or the
+    /// closing `]`.
     private static func headerKeyStartsWell(_ bytes: [UInt8], after open: Int) -> Bool {
         var position = open + 1
         if position < bytes.count && bytes[position] == UInt8(ascii: "[") { position += 1 }
         while position < bytes.count && (bytes[position] == 32 || bytes[position] == 9) { position += 1 }
-        guard position < bytes.count else { return true }
+        // The key must be on the header's line: `[` alone, then a line break, aborts as well.
+        guard position < bytes.count else { return false }
         let byte = bytes[position]
         return (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57)
             || byte == 95 || byte == 45 || byte == 34 || byte == 39 || byte == 93

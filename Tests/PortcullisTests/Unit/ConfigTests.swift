@@ -107,7 +107,7 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
     /// A header toml++ aborts on (its parser asserts, in release builds too) is an error with
     /// its line; headers inside arrays and multi-line strings are values, not headers.
     @Test func headersTheTOMLParserCannotTakeAreErrors() {
-        for header in ["[[, b]]", "[ ,x]", "[=]", "[[.a]]"] {
+        for header in ["[[, b]]", "[ ,x]", "[=]", "[[.a]]", "[", "[[  "] {
             let problems = configProblems(minimalConfig + "\n\(header)\n")
             #expect(problems.first?.message.contains("invalid table header") == true, "\(header)")
             #expect(problems.first?.line != nil)
