@@ -137,9 +137,15 @@ import Testing
         #expect(gateway.child.waitFor(seconds: 5) {
             ((try? String(contentsOf: file, encoding: .utf8)) ?? "").contains("127.0.0.20 expires=")
         }, "banned and written to the blocklist")
-        let banned = try TestClient(port: gateway.port, source: "127.0.0.20")
-        try? banned.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
-        #expect((try? banned.readResponse()) == nil, "closed at accept")
+        // The file is written before the workers get the new blocklist (on disk before it is
+        // applied): wait for the ban to reach them, then every connection is closed at accept.
+        func closedAtAccept() -> Bool {
+            guard let banned = try? TestClient(port: gateway.port, source: "127.0.0.20") else { return true }
+            try? banned.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            return (try? banned.readResponse()) == nil
+        }
+        #expect(gateway.child.waitFor(seconds: 5) { closedAtAccept() }, "closed at accept")
+        #expect(closedAtAccept(), "and stays banned")
         #expect(try TestClient.get(port: gateway.port, "/bytes/1").status == 200, "other clients are not affected")
     }
 }
