@@ -3,8 +3,6 @@ import Glibc
 /// `/fault/<kind>`: an upstream that breaks the exchange in one precise way, for the gateway's
 /// upstream-fault tests. Each answers (or not) and closes the connection.
 enum FaultyResponses {
-    static let kinds = ["reset-mid-body", "garbage-status", "huge-head", "truncated-chunked", "silent", "close-after-head", "no-reason"]
-
     /// Plays the fault `kind` on `fd`; false (close the connection) for every known kind.
     static func serve(_ kind: String, fd: Int32) -> Bool {
         func send(_ text: String) { _ = OriginConnection.writeAll(fd, Array(text.utf8)) }

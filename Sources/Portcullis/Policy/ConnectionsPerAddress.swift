@@ -31,11 +31,6 @@ final class ConnectionsPerAddress: Sendable {
         }
     }
 
-    /// Connections open from `address` (tests, metrics).
-    func count(_ address: IPAddress) -> Int {
-        Int(stripe(for: address).withLock { $0[address] ?? 0 })
-    }
-
     private func stripe(for address: IPAddress) -> Locked<[IPAddress: Int32]> {
         stripes[Int(truncatingIfNeeded: (address.high ^ address.low &* 0x9E37_79B9_7F4A_7C15) >> 58) & (Self.stripeCount - 1)]
     }
