@@ -15,8 +15,8 @@ final class AuditLog {
     private var file: RotatingFile?
     private var redis: RedisConnection?
     private var timer: Alarm?
-    /// Lines for the Redis stream while Redis is away (sent when it is back; oldest dropped
-    /// past `maxBacklog`), so an outage's own events reach the stream too.
+    /// Lines for the Redis stream while Redis is away, or sent just before it went (sent when it
+    /// is back; oldest dropped past `maxBacklog`), so an outage's own events reach the stream too.
     private var redisBacklog: [[UInt8]] = []
     private static let maxBacklog = 10_000
 
@@ -80,10 +80,17 @@ final class AuditLog {
         guard let redis else { return }
         let command = RedisCommand([Array("XADD".utf8), Array(settings.redisStream.utf8), Array("MAXLEN".utf8), Array("~".utf8),
                                     Array(String(settings.redisStreamMaxLength).utf8), Array("*".utf8), Array("event".utf8), json])
-        if !redis.send(command, handle: { _ in }) {
-            if redisBacklog.count >= Self.maxBacklog { redisBacklog.removeFirst() }
-            redisBacklog.append(json)
+        // A connection that fails before the reply (Redis frozen or gone) hands the line back:
+        // delivery is at least once, never silently lost.
+        let sent = redis.send(command) { [unowned self] reply in
+            if reply == nil { self.keepForLater(json) }
         }
+        if !sent { keepForLater(json) }
+    }
+
+    private func keepForLater(_ json: [UInt8]) {
+        if redisBacklog.count >= Self.maxBacklog { redisBacklog.removeFirst() }
+        redisBacklog.append(json)
     }
 
     private func sendBacklog() {

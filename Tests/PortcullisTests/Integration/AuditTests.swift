@@ -123,6 +123,31 @@ import Testing
         #expect(blocked?["client_ip"] as? String == "127.0.0.40" && (blocked?["details"] as? [String: Any])?["stage"] as? String == "connection")
     }
 
+    /// An event sent just before Redis stops answering (frozen, then killed) was once dropped
+    /// when its command failed; it goes back to the backlog and reaches the next server.
+    @Test func anEventSentIntoAFrozenRedisReachesTheNextServer() throws {
+        let redis = try RedisServer()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [audit]
+            redis_stream = "audit-frozen"
+            [redis]
+            url = "\(redis.url)"
+            command_timeout = "50ms"
+            """)
+        #expect(gateway.child.waitFor(seconds: 10) { gateway.child.output.contains("redis connected") })
+        raw(gateway.port, "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")                      // MALFORMED_REQUEST
+        #expect(gateway.child.waitFor(seconds: 10) { (try? redis.streamEvents("audit-frozen"))?.count == 1 })
+        redis.freeze()
+        // From another address, so the flood summary (which would go out later) does not stand in for it.
+        raw(gateway.port, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n", source: "127.0.0.41")
+        usleep(500_000)                                                                             // well past command_timeout
+        redis.kill()
+        try redis.restart()
+        #expect(gateway.child.waitFor(seconds: 15) {
+            (try? redis.streamEvents("audit-frozen"))?.contains { $0.contains(#""event_type":"MALFORMED_REQUEST""#) } == true
+        }, "the event of the freeze reaches the restarted server: \((try? redis.streamEvents("audit-frozen")) ?? [])")
+    }
+
     @Test func floodsAreSummarisedAndFullQueuesDropWithoutHarm() throws {
         let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1, extra: """
             [audit]
