@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Portcullis needs that are missing, as root or with sudo.
 #   scripts/install-deps.sh          build and test: OpenSSL, hiredis, zlib, redis-server, openssl
-#   scripts/install-deps.sh --bench  also nginx, wrk and python3 for `make bench`
+#   scripts/install-deps.sh --bench  also nginx, wrk, python3, h2load (nghttp2-client) and valgrind for `make bench`
 set -euo pipefail
 
 packages=(pkg-config libssl-dev libhiredis-dev zlib1g-dev redis-server openssl)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(nginx-light wrk python3)
+    packages+=(nginx-light wrk python3 nghttp2-client valgrind)
 fi
 
 missing=()

@@ -29,7 +29,7 @@ extension ClientConnection {
     private func finishAccessRecord(status: Int) {
         guard var record = accessRecord, let queue = worker.accessQueue else { return }
         accessRecord = nil
-        if !clientIP.isEmpty { record.clientIP = String(decoding: clientIP, as: UTF8.self) }
+        if !decision.client.text.isEmpty { record.clientIP = String(decoding: decision.client.text, as: UTF8.self) }
         record.status = status
         record.bytesSent = bytesFlushed + Int64(output.readableCount) - accessBytesMark
         record.durationMicroseconds = Int64((worker.loop.now - requestStartedAt) / 1000)

@@ -4,7 +4,7 @@ extension ClientConnection {
     /// Records `type` for the current request. With `withHead` the method, path and user agent
     /// come from the head, which must not be consumed yet.
     func auditRequest(_ type: AuditEventType, details: [(String, AuditEvent.Value)], withHead: Bool = true) {
-        let client = withHead && !clientIP.isEmpty ? clientIP : forwarding.peerIP
+        let client = withHead && !decision.client.text.isEmpty ? decision.client.text : forwarding.peerIP
         var event = AuditEvent(type, milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client, as: UTF8.self), details: details)
         if !requestID.isEmpty { event.requestID = String(decoding: requestID, as: UTF8.self) }
         if withHead {

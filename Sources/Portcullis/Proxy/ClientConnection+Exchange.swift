@@ -9,15 +9,25 @@ extension ClientConnection {
         snapshot = worker.snapshot
         requestsServed += 1
         requestStartedAt = worker.loop.now
-        routeResponses = nil
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
         beginAccessRecord(source: source)
         let canContinue = canKeepAliveAfterLocalAnswer
-        switch RequestPath.decide(for: self, source: source) {
+        let context = DecisionContext(snapshot: snapshot, secure: tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
+                                      blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
+                                      redis: worker.redisAvailability, matchingPath: worker.matchingPath)
+        switch RequestPath.decide(head, source: source, context: context, scratch: &worker.rateLimitScratch, into: &decision) {
         case .respond(let status):
             answer(status: status)
+        case .badPath(let reason):
+            auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text(reason))])
+            answer(status: 400)
+        case .tooLarge(let length, let limit):
+            worker.metrics.requestsTooLarge.add(1)
+            auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(limit))])
+            answer(status: 413)
         case .blocked:
+            auditRequest(.ipBlocked, details: [("stage", .text("request"))])
             worker.metrics.blockedRequests.add(1)
             GatewayResponse.write(status: 403, requestID: requestID, keepAlive: false, headOnly: head.method == .head,
                                   added: addedFields, into: output)
@@ -58,10 +68,11 @@ extension ClientConnection {
         startBodyClock()
         requestSent = false
         expectContinue = head.expectContinue
-        clientAcceptsGzip = routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
+        clientAcceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
         let buffering = startBufferingIfCovered(body)
         forwardedHead.clear()
-        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: clientIP, peerIsTrusted: peerIsTrustedProxy,
+        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: decision.client.text,
+                                peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: localHost,
                                 leaveOpen: buffering && requestFraming == .chunked, into: forwardedHead)
         input.consume(head.headLength)

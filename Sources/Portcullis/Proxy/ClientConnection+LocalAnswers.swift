@@ -17,9 +17,9 @@ extension ClientConnection {
         let limit = snapshot.rateLimiter.rules[rule]
         auditRequest(.rateLimitExceeded, details: [
             ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),
-            ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(rateLimitReport?.retryAfter ?? 1)),
+            ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(decision.rateLimitReport?.retryAfter ?? 1)),
         ])
-        worker.countTowardsAutoBan(client: clientAddress)
+        worker.countTowardsAutoBan(client: decision.client.address)
         let canContinue = canKeepAliveAfterLocalAnswer
         GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
                               added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)

@@ -18,12 +18,12 @@ extension ClientConnection {
         }
         phase = .awaitingPolicy
         strictForward = (upstreamIndex, body)
-        strictChecksPending = strictChecks.count
+        strictChecksPending = decision.strictChecks.count
         strictOutcome = .admitted
         let request = requestsServed
         let limiter = snapshot.rateLimiter
         sendingStrictChecks = true
-        for check in strictChecks {
+        for check in decision.strictChecks {
             let rule = limiter.rules[check.rule]
             redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
                 if admitted { limiter.rememberAdmitted(check) }
@@ -39,7 +39,7 @@ extension ClientConnection {
     private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {
         guard phase == .awaitingPolicy, requestsServed == request, fd >= 0 else { return }
         if let report {
-            rateLimitReport = RateLimiter.Report.tighter(rateLimitReport, report)
+            decision.rateLimitReport = RateLimiter.Report.tighter(decision.rateLimitReport, report)
             if report.retryAfter != nil, case .admitted = strictOutcome { strictOutcome = .rejected(rule: report.rule) }
         }
         strictChecksPending -= 1
@@ -61,7 +61,7 @@ extension ClientConnection {
     /// Every answer is in: forward or refuse, then (when called from a Redis reply) drive the
     /// connection on.
     private func finishStrictLimits(kick: Bool) {
-        snapshot.rateLimiter.render(rateLimitReport, into: &rateLimitFields)
+        snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
         switch strictOutcome {
         case .admitted:
             beginForwarding(upstreamIndex: strictForward.upstreamIndex, body: strictForward.body)

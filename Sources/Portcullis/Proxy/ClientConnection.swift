@@ -49,28 +49,18 @@ final class ClientConnection: Selectable {
     let peerAddress: IPAddress
     /// Counted in `ConnectionsPerAddress` at accept (uncounted at close).
     let countedPerAddress: Bool
-    /// The current request's client address as text: the peer, or from `X-Forwarded-For`
-    /// behind a trusted proxy.
-    var clientIP: [UInt8] = []
-    /// The peer is one of `trusted_proxies`: its `X-Forwarded-For` and `Forwarded` are believed.
-    var peerIsTrustedProxy = false
     /// The TLS session on an HTTPS listener; nil for plain HTTP.
     var tls: TLSSession?
-    /// The header policy of the current request's route (the default one outside routes).
-    var responseHeaders: ResponseHeaderPolicy
-    /// `X-RateLimit-*` (and `Retry-After`) lines for the current request, or empty.
-    var rateLimitFields: [UInt8] = []
-    /// The most restrictive rate-limit rule's state for the current request.
-    var rateLimitReport: RateLimiter.Report?
-    /// Strict rate limits the current request waits on (`ClientConnection+Policy`).
-    var strictChecks: [RateLimiter.StrictCheck] = []
+    /// What the request path decided about the current request (route policy, client, rate
+    /// limits), kept between requests for its buffers.
+    var decision: RequestDecision
+    /// Strict rate limits of the current request still unanswered, and whether they are still
+    /// being sent (`ClientConnection+Policy`).
     var strictChecksPending = 0
     var sendingStrictChecks = false
     /// Where the request goes once its strict checks pass.
     var strictForward = (upstreamIndex: 0, body: BodyLimits(max: 0, buffer: 0))
     var strictOutcome = StrictOutcome.admitted
-    /// The route's response counters (nil before a route matched).
-    var routeResponses: [Counter]?
     /// The access-log record of the current request (nil when the access log is off).
     var accessRecord: AccessRecord?
     /// Bytes written to the client so far, and where the current request's response began.
@@ -84,8 +74,6 @@ final class ClientConnection: Selectable {
     /// When the current request's head was complete, and when it was sent upstream whole.
     var requestStartedAt: UInt64 = 0
     var upstreamSentAt: UInt64 = 0
-    /// The current request's client address (set by the request path's client-IP phase).
-    var clientAddress = IPAddress(high: 0, low: 0)
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
     var input: ByteBuffer
@@ -164,7 +152,6 @@ final class ClientConnection: Selectable {
     var upstreamReusable = false
     /// The request's `Accept-Encoding` allows gzip, and its route does.
     var clientAcceptsGzip = false
-    var routeAllowsGzip = false
     /// Compressing the current response body (`ClientConnection+Gzip`).
     var gzip: GzipStream?
     /// Compressed input not yet flushed out of zlib.
@@ -179,7 +166,7 @@ final class ClientConnection: Selectable {
         self.tls = tls
         self.localHost = localHost
         snapshot = worker.snapshot
-        responseHeaders = worker.snapshot.defaultHeaders
+        decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
         parser = RequestParser(limits: worker.snapshot.config.limits)
         input = worker.buffers.placeholder
         output = worker.buffers.placeholder
@@ -196,12 +183,12 @@ final class ClientConnection: Selectable {
     @inline(__always)
     func countResponse(status: Int) {
         worker.metrics.countResponse(status: status)
-        routeResponses?[min(max(status / 100, 1), 5)].add(1)
+        decision.routeResponses?[min(max(status / 100, 1), 5)].add(1)
     }
 
     /// What the gateway adds to the current response.
     var addedFields: AddedFields {
-        AddedFields(policy: responseHeaders, secure: tls != nil, rateLimit: rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
+        AddedFields(policy: decision.headers, secure: tls != nil, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
     }
 
     override func handleEvents(_ events: UInt32) {
@@ -346,6 +333,8 @@ final class ClientConnection: Selectable {
     /// follows on the connection can be trusted.
     func refuse(status: Int) {
         borrowOutputBuffers()
+        // Nothing of the previous request's route or rate limits belongs on this answer.
+        decision.reset(headers: snapshot.defaultHeaders)
         requestID.removeAll(keepingCapacity: true)
         worker.requestIDs.append(to: &requestID)
         GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)

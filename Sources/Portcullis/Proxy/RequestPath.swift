@@ -1,5 +1,6 @@
 /// The request path, top to bottom. Each numbered phase is a decision with a verdict; the ones
-/// decided here are in `decide`, the others name the file that holds them.
+/// decided here are in `decide`, a function of the request and a `DecisionContext` (no socket,
+/// no connection: unit-tested as such), the others name the file that holds them.
 ///
 ///  1. accept → client address → blocklist: a blocked address is closed before the TLS
 ///     handshake, so an attacker costs us nothing (`Listener`)
@@ -36,12 +37,16 @@ enum RequestPath {
         case forward(upstreamIndex: Int, body: BodyLimits)
         /// Answer with this status and close or keep the connection as usual.
         case respond(status: Int)
+        /// The path cannot be normalized (an encoded slash, a bad escape): 400.
+        case badPath(reason: String)
         /// The client's address is blocked: 403, then close.
         case blocked
+        /// The declared body is over the route's limit: 413.
+        case tooLarge(length: Int64, limit: Int64)
         /// Over a rate limit: 429 naming the rule at this index.
         case rateLimited(rule: Int)
-        /// Strict rate limits must be checked in Redis first (`connection.strictChecks`); then
-        /// forward as `.forward` would.
+        /// Strict rate limits must be checked in Redis first (`RequestDecision.strictChecks`);
+        /// then forward as `.forward` would.
         case checkStrictLimits(upstreamIndex: Int, body: BodyLimits)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
         case serveChallenge(keyAuthorization: String)
@@ -51,20 +56,16 @@ enum RequestPath {
 
     private static let challengePrefix: [UInt8] = Array("/.well-known/acme-challenge/".utf8)
 
-    /// Runs the decision phases on the connection's parsed head. Sets the connection's route
-    /// header policy, client IP and rate-limit fields on the way.
-    static func decide(for connection: ClientConnection, source: UnsafePointer<UInt8>) -> Verdict {
-        let head = connection.head
-        let snapshot = connection.snapshot
-        let secure = connection.tls != nil
+    /// Runs the decision phases on a parsed head (its bytes at `source`). Touches nothing but
+    /// `decision` (what the exchange needs to know later) and `scratch` (the rate limiter's).
+    static func decide(_ head: RequestHead, source: UnsafePointer<UInt8>, context: DecisionContext, scratch: inout [UInt8],
+                       into decision: inout RequestDecision) -> Verdict {
+        let snapshot = context.snapshot
         let rawPath = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)
-        connection.responseHeaders = snapshot.defaultHeaders
-        connection.rateLimitFields.removeAll(keepingCapacity: true)
-        connection.clientIP.removeAll(keepingCapacity: true)
-        connection.routeAllowsGzip = false
+        decision.reset(headers: snapshot.defaultHeaders)
 
         // Phase 4: ACME HTTP-01 challenges, on plain HTTP only (RFC 8555 §8.3).
-        if !secure && rawPath.starts(with: challengePrefix) {
+        if !context.secure && rawPath.starts(with: challengePrefix) {
             return challenge(token: rawPath.dropFirst(challengePrefix.count), method: head.method, snapshot: snapshot)
         }
 
@@ -78,12 +79,9 @@ enum RequestPath {
         var path = rawPath
         let normalizer = snapshot.config.requests.paths
         if !normalizer.isNormal(rawPath) {
-            let matching = connection.worker.matchingPath
+            let matching = context.matchingPath
             matching.clear()
-            if let failure = normalizer.normalize(rawPath, forwarded: nil, matching: matching) {
-                connection.auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text(failure.reason))])
-                return .respond(status: 400)
-            }
+            if let failure = normalizer.normalize(rawPath, forwarded: nil, matching: matching) { return .badPath(reason: failure.reason) }
             path = matching.readable
         }
 
@@ -93,38 +91,32 @@ enum RequestPath {
         guard let (routeIndex, route) = snapshot.router.match(host: host, path: path, method: method) else {
             return .respond(status: 404)
         }
-        connection.responseHeaders = route.headers
-        connection.routeResponses = route.responses
-        connection.routeAllowsGzip = route.gzip
+        decision.headers = route.headers
+        decision.routeResponses = route.responses
+        decision.routeAllowsGzip = route.gzip
 
         // Phase 8: plain HTTP goes to HTTPS when the gateway has it, unless the route opts out.
-        if !secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
+        if !context.secure && snapshot.redirectPort != nil && !route.allowsPlainHTTP { return .redirectToHTTPS }
 
         // Phase 9: the client's address, and the blocklist on it when it came from a proxy.
-        let clientAddress = ClientAddress.resolve(connection: connection, head: head, source: source, trusted: snapshot.trustedProxies)
-        connection.clientAddress = clientAddress
-        if connection.worker.blocklist.blocks(clientAddress, now: connection.worker.epochSeconds) {
-            connection.auditRequest(.ipBlocked, details: [("stage", .text("request"))])
-            return .blocked
-        }
+        ClientAddress.resolve(peer: context.peer, peerText: context.peerText, head: head, source: source, trusted: snapshot.trustedProxies,
+                              into: &decision.client)
+        if context.blocklist.blocks(decision.client.address, now: context.epochSeconds) { return .blocked }
 
         // Phase 10: size limits, before any body byte is read.
         if case .length(let length) = head.bodyFraming, length > route.body.max {
-            connection.worker.metrics.requestsTooLarge.add(1)
-            connection.auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(route.body.max))])
-            return .respond(status: 413)
+            return .tooLarge(length: length, limit: route.body.max)
         }
 
         // Phase 11: rate limits.
         let limiter = snapshot.rateLimiter
-        let decision = connection.clientIP.withUnsafeBufferPointer { clientIP in
+        let outcome = decision.client.text.withUnsafeBufferPointer { clientIP in
             limiter.decide(RateLimiter.Subject(method: method, path: path, clientIP: clientIP, routeIndex: routeIndex, head: head, source: source),
-                           now: connection.worker.loop.now, redis: connection.worker.redisAvailability,
-                           scratch: &connection.worker.rateLimitScratch, report: &connection.rateLimitReport,
-                           strictChecks: &connection.strictChecks)
+                           now: context.now, redis: context.redis, scratch: &scratch, report: &decision.rateLimitReport,
+                           strictChecks: &decision.strictChecks)
         }
-        limiter.render(connection.rateLimitReport, into: &connection.rateLimitFields)
-        switch decision {
+        limiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
+        switch outcome {
         case .admitted:
             return .forward(upstreamIndex: route.upstreamIndex, body: route.body)
         case .rejected(let rule):

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# CPU per request, counted rather than timed: user-space instructions per proxied request of
+# Portcullis and nginx, each under callgrind in the same run, and each proxy's top self-cost
+# functions. Both have one worker (nginx with master_process off, one process); the origin is
+# the same nginx serving static files, not counted. After a warm-up the counters are zeroed,
+# h2load sends exactly REQUESTS plain keep-alive GETs of /small over 10 connections, and the
+# counters are dumped: instructions / REQUESTS is the figure.
+#
+# valgrind 3.19 cannot read the DWARF 5 of a Swift binary, so Portcullis runs from a copy
+# stripped with `strip --strip-debug` (symbols kept).
+#
+#   bench/instructions.sh                 (make bench)
+#   REQUESTS=20000 TOP=15 bench/instructions.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORIGIN_PORT=${ORIGIN_PORT:-18100}
+NGINX_PORT=${NGINX_PORT:-18181}
+PORTCULLIS_PORT=${PORTCULLIS_PORT:-18182}
+ADMIN_PORT=${ADMIN_PORT:-18183}
+NGINX_TLS_PORT=${NGINX_TLS_PORT:-18543}
+PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18544}
+REQUESTS=${REQUESTS:-20000}
+TOP=${TOP:-12}
+
+# shellcheck source=bench/common.sh
+source bench/common.sh
+
+cp .build/release/portcullis "$work/portcullis"
+strip --strip-debug "$work/portcullis"
+for conf in origin proxy; do
+    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
+        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" "bench/nginx-$conf.conf" > "$work/$conf.conf"
+done
+sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/proxy.conf"
+nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+wait_for_port "$ORIGIN_PORT"
+
+# Runs $2... under callgrind as proxy $1 listening on port $PORT; prints "instructions/request"
+# and keeps the annotated dump in $work/$1.annotated.
+count() {
+    local name=$1 port=$2
+    shift 2
+    valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" "$@" > "$work/$name.log" 2>&1 &
+    local pid=$!
+    pids+=($pid)
+    for _ in $(seq 1 600); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    h2load --h1 -n 2000 -c 10 "http://127.0.0.1:$port/small" > "$work/$name.warmup" 2>&1
+    callgrind_control --zero "$pid" > /dev/null
+    h2load --h1 -n "$REQUESTS" -c 10 "http://127.0.0.1:$port/small" > "$work/$name.h2load" 2>&1
+    if ! grep -q "succeeded, 0 failed, 0 errored" <<<"$(grep 'requests:' "$work/$name.h2load" | sed 's/ \+/ /g')" \
+        || ! grep -q "status codes: $REQUESTS 2xx" "$work/$name.h2load"; then
+        echo "$name: not every request succeeded:" >&2
+        grep -E "requests:|status codes:" "$work/$name.h2load" >&2
+        exit 1
+    fi
+    callgrind_control --dump "$pid" > /dev/null
+    local dump
+    for _ in $(seq 1 100); do
+        dump=$(ls -t "$work/$name.out".* 2>/dev/null | head -1 || true)
+        [[ -n "$dump" ]] && grep -q '^totals:' "$dump" && break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    callgrind_annotate --threshold=100 "$dump" 2>/dev/null | { swift demangle --simplified 2>/dev/null || cat; } > "$work/$name.annotated"
+    awk -v n="$REQUESTS" '/^totals:/ { printf "%.0f", $2 / n }' "$dump"
+}
+
+nginx_per_request=$(count nginx "$NGINX_PORT" nginx -p "$work" -c "$work/proxy.conf")
+# Exported, not passed through env(1): valgrind would follow env and lose the gateway at its exec.
+export BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
+    BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT=$work/cert.pem BENCH_KEY=$work/key.pem
+PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32)
+export PORTCULLIS_ADMIN_TOKEN
+portcullis_per_request=$(count portcullis "$PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis.toml)
+
+printf "\nuser-space instructions per proxied request (callgrind, %s keep-alive GET /small, h2load -c 10, 1 worker)\n\n" "$REQUESTS"
+printf "%-11s %14s\n" proxy "instructions" nginx "$nginx_per_request" portcullis "$portcullis_per_request"
+printf "%-11s %14s\n" ratio "$(awk -v a="$portcullis_per_request" -v b="$nginx_per_request" 'BEGIN { printf "%.2f", a / b }')"
+for name in portcullis nginx; do
+    printf "\n%s: top %s functions by self cost (instructions per request, share)\n" "$name" "$TOP"
+    awk -v n="$REQUESTS" -v top="$TOP" '
+        /^Ir/ || /^-+$/ { next }
+        /PROGRAM TOTALS/ { total = $1; gsub(",", "", total); next }
+        $2 ~ /\(/ || $2 ~ /^[^ ]+:/ {
+            cost = $1; gsub(",", "", cost)
+            # Frames that were on the stack when the counters were zeroed show the whole total.
+            if (cost + 0 == 0 || cost + 0 >= total * 0.9 || shown >= top) next
+            name = $0; sub(/^ *[0-9,]+ +(\([ 0-9.%]+\) +)?/, "", name); sub(/ \[.*\]$/, "", name)
+            if (length(name) > 90) name = substr(name, 1, 87) "..."
+            printf "  %8.0f  %5.1f%%  %s\n", cost / n, 100 * cost / total, name
+            shown++
+        }' "$work/$name.annotated"
+done
