@@ -44,6 +44,13 @@ import Testing
         let other = try client.readResponse()
         #expect(other.status == 200 && other.header("X-RateLimit-Limit") == nil, "keep-alive goes on; unlimited paths carry no fields")
         #expect(try gateway.metric("portcullis_rate_limited_total") == 1)
+        // The parser's refusal follows a limited request on the same connection: nothing of
+        // that request's limits belongs on it (it once carried them).
+        try client.send("GET /limited/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 429)
+        try client.send("GET /x HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n")
+        let malformed = try client.readResponse()
+        #expect(malformed.status == 400 && malformed.header("X-RateLimit-Limit") == nil && malformed.header("Retry-After") == nil)
     }
 
     @Test func mostRestrictiveRuleIsReported() throws {
