@@ -11,6 +11,9 @@
 #
 #   bench/instructions.sh                 (make bench)
 #   REQUESTS=20000 TOP=15 bench/instructions.sh
+#   BINARY=/path/to/portcullis bench/instructions.sh   (another build, e.g. the one before a change)
+#   KEEP=/tmp/dumps bench/instructions.sh (keeps the callgrind dumps, e.g. for
+#                                          callgrind_annotate --tree=caller)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +29,7 @@ TOP=${TOP:-12}
 # shellcheck source=bench/common.sh
 source bench/common.sh
 
-cp .build/release/portcullis "$work/portcullis"
+cp "${BINARY:-.build/release/portcullis}" "$work/portcullis"
 strip --strip-debug "$work/portcullis"
 for conf in origin proxy; do
     sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
@@ -65,6 +68,7 @@ count() {
         sleep 0.1
     done
     kill "$pid" 2>/dev/null || true
+    [[ -n "${KEEP:-}" ]] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/$name.callgrind"
     callgrind_annotate --threshold=100 "$dump" 2>/dev/null | { swift demangle --simplified 2>/dev/null || cat; } > "$work/$name.annotated"
     awk -v n="$REQUESTS" '/^totals:/ { printf "%.0f", $2 / n }' "$dump"
 }

@@ -26,12 +26,13 @@ public final class EventLoop {
     private var loopThread: pthread_t?
 
     /// Monotonic time (ns) cached at the start of each iteration, like nginx's cached clock.
-    public private(set) var now: UInt64
+    /// (Internal like every stored property on the request path: see `ByteBuffer`.)
+    private(set) var now: UInt64
 
     /// After events, keep polling without sleeping for this long (ns; 0 = never). Waking a
     /// sleeping thread costs tens of microseconds on virtual machines; a loop that polls briefly
     /// catches the next request of a busy connection before it goes to sleep.
-    public var busyPoll: UInt64 = 0
+    var busyPoll: UInt64 = 0
 
     public init() throws {
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))

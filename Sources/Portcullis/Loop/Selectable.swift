@@ -5,8 +5,8 @@
 /// `handleEvents(_:)` and, if they use deadlines, `deadlineReached()`.
 /// Dispatch goes through the class vtable: no existential boxes on the hot path.
 open class Selectable {
-    /// The file descriptor; -1 once closed.
-    public internal(set) var fd: Int32
+    /// The file descriptor; -1 once closed. (Internal, not public: see `ByteBuffer`.)
+    var fd: Int32
     /// Bumped by the loop at every registration, packed into `epoll_event.data.u64`, so an event
     /// for a closed-and-reused descriptor is recognised and dropped.
     var registrationGeneration: UInt32 = 0
