@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Memory per idle TLS keep-alive connection, Portcullis and nginx in the same run: hold
-# CONNECTIONS (2,000) connections that each completed a handshake and one request, then read
-# each proxy's resident memory (the worker process for nginx) and divide the growth.
+# Memory per idle keep-alive connection, Portcullis and nginx in the same run: hold
+# CONNECTIONS (2,000) TLS connections that each completed a handshake and one request, then
+# read each proxy's resident memory (the worker process for nginx) and divide the growth; and
+# the same over plain HTTP first, which tells the proxy's own share from OpenSSL's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-2000}
@@ -16,18 +17,22 @@ portcullis_pid=${pids[-1]}
 nginx_worker() { pgrep -f "nginx: worker" -P "$(cat "$work/proxy.pid")"; }
 
 measure() {
-    local name=$1 port=$2 pid=$3
+    local name=$1 port=$2 pid=$3 transport=$4
     local before after
     before=$(rss_kib "$pid")
-    coproc HOLD { python3 bench/hold_connections.py "$port" "$CONNECTIONS"; }
+    coproc HOLD { python3 bench/hold_connections.py "$port" "$CONNECTIONS" "$transport"; }
     read -r _ <&"${HOLD[0]}"
     sleep 0.5
     after=$(rss_kib "$pid")
-    printf "%-11s %8s KiB before %8s KiB with %s idle TLS connections: %6.1f KiB per connection\n" \
-        "$name" "$before" "$after" "$CONNECTIONS" "$(awk -v a="$after" -v b="$before" -v n="$CONNECTIONS" 'BEGIN { print (a - b) / n }')"
+    printf "%-11s %8s KiB before %8s KiB with %s idle %-5s connections: %6.1f KiB per connection\n" \
+        "$name" "$before" "$after" "$CONNECTIONS" "$transport" "$(awk -v a="$after" -v b="$before" -v n="$CONNECTIONS" 'BEGIN { print (a - b) / n }')"
     eval "exec ${HOLD[1]}>&-"
     wait "$HOLD_PID" 2>/dev/null || true
 }
 
-measure nginx "$NGINX_TLS_PORT" "$(nginx_worker)"
-measure portcullis "$PORTCULLIS_TLS_PORT" "$portcullis_pid"
+# Plain first: memory freed when the TLS connections close stays in the process and would be
+# reused by the plain ones.
+measure nginx "$NGINX_PORT" "$(nginx_worker)" plain
+measure portcullis "$PORTCULLIS_PORT" "$portcullis_pid" plain
+measure nginx "$NGINX_TLS_PORT" "$(nginx_worker)" tls
+measure portcullis "$PORTCULLIS_TLS_PORT" "$portcullis_pid" tls
