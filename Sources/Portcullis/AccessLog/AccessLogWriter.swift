@@ -20,7 +20,7 @@ final class AccessLogWriter {
         } catch {
             throw AuditError(description: "cannot open the access log: \(error)")
         }
-        timer = try Alarm(loop: loop, delay: 100_000_000, interval: 100_000_000) { [unowned self] in self.flush() }
+        timer = Alarm(loop: loop, delay: 100_000_000, interval: 100_000_000) { [unowned self] in self.flush() }
     }
 
     /// Records dropped because a worker's queue was full.

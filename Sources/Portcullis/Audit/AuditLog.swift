@@ -39,7 +39,7 @@ final class AuditLog {
             connection.start()
             redis = connection
         }
-        timer = try Alarm(loop: loop, delay: 50_000_000, interval: 50_000_000) { [unowned self] in self.flush() }
+        timer = Alarm(loop: loop, delay: 50_000_000, interval: 50_000_000) { [unowned self] in self.flush() }
     }
 
     /// Events dropped because a worker's queue was full.

@@ -1,36 +1,30 @@
-import CShims
-import Glibc
-
-/// A one-shot or repeating timer on a loop, backed by a `timerfd`, for loop-level chores
-/// (drain deadline, periodic work) rather than per-connection deadlines.
+/// A one-shot or repeating timer on a loop, for loop-level chores (drain deadline, periodic
+/// flushes, reconnect backoff) rather than per-connection deadlines. It is an entry in the
+/// loop's deadline queue, not a descriptor: arming one cannot fail, even with every
+/// descriptor in use (a timer descriptor could not be made then, and a Redis reconnect or a
+/// drain deadline that silently never fires is worse than any error).
 public final class Alarm: Selectable {
     private let action: () -> Void
+    private let interval: UInt64
+    private unowned(unsafe) let loop: EventLoop
 
-    /// Arms a timer that calls `action` after `delay` ns, then every `interval` ns if not 0.
-    public init(loop: EventLoop, delay: UInt64, interval: UInt64 = 0, action: @escaping () -> Void) throws {
+    /// Arms a timer on `loop` (from its thread, or before it runs) that calls `action` after
+    /// `delay` ns, then every `interval` ns if not 0.
+    public init(loop: EventLoop, delay: UInt64, interval: UInt64 = 0, action: @escaping () -> Void) {
         self.action = action
-        let fd = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK) | Int32(TFD_CLOEXEC))
-        guard fd >= 0 else { throw SystemError("timerfd_create") }
-        super.init(fd: fd)
-        var spec = itimerspec()
-        spec.it_value = Self.timespec(max(delay, 1))
-        spec.it_interval = Self.timespec(interval)
-        timerfd_settime(fd, 0, &spec, nil)
-        try loop.register(self, events: EventLoop.readEvents)
+        self.interval = interval
+        self.loop = loop
+        super.init(fd: -1)
+        loop.setDeadline(loop.now + max(delay, 1), for: self)
     }
 
-    override public func handleEvents(_ events: UInt32) {
-        var expirations: UInt64 = 0
-        _ = read(fd, &expirations, 8)
+    override public func deadlineReached() {
+        if interval > 0 { loop.setDeadline(loop.now + interval, for: self) }
         action()
     }
 
-    /// Stops the timer and closes it.
+    /// Stops the timer.
     public func cancel(on loop: EventLoop) {
-        loop.deregisterAndClose(self)
-    }
-
-    private static func timespec(_ nanoseconds: UInt64) -> Glibc.timespec {
-        Glibc.timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        loop.setDeadline(0, for: self)
     }
 }

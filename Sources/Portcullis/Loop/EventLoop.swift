@@ -165,7 +165,9 @@ public final class EventLoop {
     private func fireDeadlines() {
         deadlines.expire(now: now, into: &dueScratch)
         guard !dueScratch.isEmpty else { return }
-        for target in dueScratch where target.fd >= 0 {
+        // Skipped: a target closed by an earlier callback of this batch (closing clears its
+        // deadline), or one whose deadline an earlier callback moved later (it is queued again).
+        for target in dueScratch where target.deadline != 0 && target.deadline <= now {
             target.deadline = 0
             target.deadlineReached()
         }

@@ -220,7 +220,7 @@ final class RedisConnection: Selectable {
         let delay = backoff
         backoff = min(backoff * 2, Self.maximumBackoff)
         reconnectTimer?.cancel(on: loop)
-        reconnectTimer = try? Alarm(loop: loop, delay: delay) { [unowned self] in self.connect() }
+        reconnectTimer = Alarm(loop: loop, delay: delay) { [unowned self] in self.connect() }
     }
 
     private func failHandlers() {

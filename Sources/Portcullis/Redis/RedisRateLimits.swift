@@ -15,7 +15,7 @@ final class RedisRateLimits {
     private let metrics: WorkerMetrics
 
     init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger,
-         metrics: WorkerMetrics, audit: @escaping (AuditEvent) -> Void) throws {
+         metrics: WorkerMetrics, audit: @escaping (AuditEvent) -> Void) {
         self.metrics = metrics
         self.loop = loop
         self.shared = shared
@@ -35,7 +35,7 @@ final class RedisRateLimits {
                                  details: [("reason", .text(reason)), ("on_redis_failure", .text(settings.onFailure.rawValue))]))
             }
         }
-        syncTimer = try Alarm(loop: loop, delay: settings.syncInterval, interval: settings.syncInterval) { [unowned self] in self.sync() }
+        syncTimer = Alarm(loop: loop, delay: settings.syncInterval, interval: settings.syncInterval) { [unowned self] in self.sync() }
         connection.start()
     }
 

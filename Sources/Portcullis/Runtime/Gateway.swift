@@ -88,15 +88,15 @@ public final class Gateway {
             }
         }
         let prune = config.blocklist.pruneInterval
-        let blocklistPrune = try Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
+        let blocklistPrune = Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         config.admin.address = Socket.localAddress(adminFD) ?? config.admin.address
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         let listenerSockets = try bindListeners()
         try startWorkers(audit: auditLog, listenerSockets: listenerSockets)
         let rotation = config.tls.ticketKeyRotation
-        let ticketRotation = try Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
-        let expiryCheck = try Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
+        let ticketRotation = Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
+        let expiryCheck = Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
             if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
         }
         // Tests and scripts that bind port 0 read the ports from this line.
@@ -375,7 +375,7 @@ public final class Gateway {
         draining = true
         log.info("stopping: draining in-flight requests (up to \(config.timeouts.drain / 1_000_000_000)s)")
         for mailbox in mailboxes { mailbox.post(.drain) }
-        drainWatch = try? Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) { [unowned self] in
+        drainWatch = Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) { [unowned self] in
             if self.threads.allSatisfy(\.hasFinished) { loop.stop() }
         }
     }

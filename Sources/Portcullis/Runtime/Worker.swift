@@ -89,7 +89,7 @@ final class Worker {
             }
             if snapshot.config.redis.endpoint != nil {
                 let queue = auditQueue
-                redisLimits = try RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,
+                redisLimits = RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,
                                                   workerCount: snapshot.config.server.workers, log: log, metrics: metrics) { queue.push($0) }
             }
         } catch {
@@ -205,7 +205,7 @@ final class Worker {
             finish()
             return
         }
-        drainAlarm = try? Alarm(loop: loop, delay: snapshot.config.timeouts.drain) { [unowned self] in
+        drainAlarm = Alarm(loop: loop, delay: snapshot.config.timeouts.drain) { [unowned self] in
             self.log.warning("drain timeout: closing \(self.connections.count) connection(s)")
             for connection in Array(self.connections.values) { connection.close() }
             self.finish()

@@ -5,7 +5,7 @@ import Testing
 
 /// The loop's deadline queue: deadlines fire once and on time, moving them works both ways, and
 /// a closed object leaves the queue at once (it used to stay, strongly held, until its deadline:
-/// the memory growth under short connections).
+/// the memory growth under short connections). Alarms, the loop's timers, live in it too.
 @Suite struct DeadlineQueueTests {
     /// An object on an eventfd, as a connection would be on its socket.
     final class Timed: Selectable {
@@ -25,6 +25,33 @@ import Testing
         }
         #expect(loop.scheduledCount == 0)
         #expect(released == nil, "the deadline queue kept a closed connection alive")
+    }
+
+    /// One-shot and repeating alarms fire on time, a cancelled one stops, and none takes a
+    /// descriptor (a timer that needs one could not be armed with every descriptor in use).
+    @Test func alarmsFireOnTheLoopWithoutADescriptor() throws {
+        let loop = try EventLoop()
+        let started = MonotonicClock.now()
+        var oneShotAt: UInt64 = 0
+        var ticks: [UInt64] = []
+        let oneShot = Alarm(loop: loop, delay: 30_000_000) { oneShotAt = MonotonicClock.now() }
+        var repeating: Alarm?
+        repeating = Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) {
+            ticks.append(MonotonicClock.now())
+            if ticks.count == 5 { repeating?.cancel(on: loop) }
+        }
+        let cancelled = Alarm(loop: loop, delay: 20_000_000) { Issue.record("a cancelled alarm fired") }
+        cancelled.cancel(on: loop)
+        #expect(oneShot.fd == -1 && repeating?.fd == -1)
+        _ = Alarm(loop: loop, delay: 120_000_000) { loop.stop() }
+        loop.run()
+        #expect(oneShotAt >= started + 30_000_000, "the one-shot alarm fired after its delay")
+        #expect(ticks.count == 5, "the repeating alarm fired until cancelled: \(ticks.count)")
+        for (index, tick) in ticks.enumerated() {
+            #expect(tick >= started + UInt64(index + 1) * 10_000_000, "tick \(index) early")
+        }
+        #expect(loop.scheduledCount == 0, "nothing left queued")
+        loop.releaseAll()
     }
 
     @Test func deadlinesFireOnTimeAndMoveBothWays() {
