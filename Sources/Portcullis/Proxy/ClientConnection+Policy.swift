@@ -12,7 +12,7 @@ enum StrictOutcome {
 /// `on_redis_failure`.
 extension ClientConnection {
     func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits) {
-        guard let redis = worker.redisLimits else {
+        guard let redis = worker.redisLimits, !decision.strictChecks.isEmpty else {
             beginForwarding(upstreamIndex: upstreamIndex, body: body)
             return
         }
@@ -22,7 +22,8 @@ extension ClientConnection {
         strictOutcome = .admitted
         let request = requestsServed
         let limiter = snapshot.rateLimiter
-        sendingStrictChecks = true
+        // Every answer, and every failure, comes later from the loop: none arrives inside this
+        // loop, so the last one is the one that finishes.
         for check in decision.strictChecks {
             let rule = limiter.rules[check.rule]
             redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
@@ -32,8 +33,6 @@ extension ClientConnection {
                 strictFailed(request, check)
             })
         }
-        sendingStrictChecks = false
-        if strictChecksPending == 0 { finishStrictLimits(kick: false) }
     }
 
     private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {
@@ -43,7 +42,7 @@ extension ClientConnection {
             if report.retryAfter != nil, case .admitted = strictOutcome { strictOutcome = .rejected(rule: report.rule) }
         }
         strictChecksPending -= 1
-        if strictChecksPending == 0 && !sendingStrictChecks { finishStrictLimits(kick: true) }
+        if strictChecksPending == 0 { finishStrictLimits() }
     }
 
     private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck) {
@@ -58,9 +57,8 @@ extension ClientConnection {
         }
     }
 
-    /// Every answer is in: forward or refuse, then (when called from a Redis reply) drive the
-    /// connection on.
-    private func finishStrictLimits(kick: Bool) {
+    /// Every answer is in: forward or refuse, then drive the connection on.
+    private func finishStrictLimits() {
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
         switch strictOutcome {
         case .admitted:
@@ -70,6 +68,6 @@ extension ClientConnection {
         case .unavailable:
             answer(status: 503)
         }
-        if kick { drive() }
+        drive()
     }
 }

@@ -54,10 +54,8 @@ final class ClientConnection: Selectable {
     /// What the request path decided about the current request (route policy, client, rate
     /// limits), kept between requests for its buffers.
     var decision: RequestDecision
-    /// Strict rate limits of the current request still unanswered, and whether they are still
-    /// being sent (`ClientConnection+Policy`).
+    /// Strict rate limits of the current request still unanswered (`ClientConnection+Policy`).
     var strictChecksPending = 0
-    var sendingStrictChecks = false
     /// Where the request goes once its strict checks pass.
     var strictForward = (upstreamIndex: 0, body: BodyLimits(max: 0, buffer: 0))
     var strictOutcome = StrictOutcome.admitted

@@ -12,6 +12,8 @@ final class RedisRateLimits {
     private let shared: GatewayShared
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
+    /// Failures found while sending, handed over from the loop.
+    private let deferred: DeferredCalls
     private let metrics: WorkerMetrics
 
     init(settings: RedisSettings, loop: EventLoop, shared: GatewayShared, workerIndex: Int, workerCount: Int, log: Logger,
@@ -20,6 +22,7 @@ final class RedisRateLimits {
         self.loop = loop
         self.shared = shared
         table = shared.rateLimitCounters
+        deferred = DeferredCalls(loop: loop)
         shardIndices = Array(stride(from: workerIndex, to: RateLimitTable.shardCount, by: workerCount))
         connection = RedisConnection(settings: settings, loop: loop, log: log)
         connection.setupCommands += RateLimitScripts.loadCommands
@@ -41,6 +44,7 @@ final class RedisRateLimits {
 
     func stop() {
         syncTimer?.cancel(on: loop)
+        loop.setDeadline(0, for: deferred)
         connection.stop()
     }
 
@@ -80,7 +84,8 @@ final class RedisRateLimits {
     }
 
     /// Runs a strict rule's check-and-increment: `done` gets Redis's answer; `failed` is called
-    /// instead when Redis cannot answer (the caller applies `on_redis_failure`).
+    /// instead when Redis cannot answer (the caller applies `on_redis_failure`). Either comes
+    /// later, from the loop, never inside this call.
     func check(_ check: RateLimiter.StrictCheck, limit: Int64, windowLength: Int64,
                done: @escaping (_ admitted: Bool, _ current: Int64, _ previous: Int64) -> Void, failed: @escaping () -> Void) {
         let sent = run(RateLimitScripts.check, sha: RateLimitScripts.checkSHA,
@@ -94,7 +99,7 @@ final class RedisRateLimits {
             }
             done(answer[0] == 1, answer[1], answer[2])
         }
-        if !sent { failed() }
+        if !sent { deferred.enqueue(failed) }
     }
 
     /// Runs a script by its SHA; after a `NOSCRIPT` (Redis restarted without it, or

@@ -54,6 +54,27 @@ import Testing
         loop.releaseAll()
     }
 
+    /// Deferred calls run from the loop, after the call that queued them, in order; one queued
+    /// by a deferred call runs on a later pass, not inside it.
+    @Test func deferredCallsNeverRunInsideTheCallThatQueuedThem() throws {
+        let loop = try EventLoop()
+        let deferred = DeferredCalls(loop: loop)
+        var log: [String] = []
+        _ = Alarm(loop: loop, delay: 1_000_000) {
+            deferred.enqueue { log.append("first") }
+            deferred.enqueue {
+                log.append("second")
+                deferred.enqueue { log.append("queued by second") }
+                log.append("second returns")
+            }
+            log.append("alarm returns")
+        }
+        _ = Alarm(loop: loop, delay: 50_000_000) { loop.stop() }
+        loop.run()
+        #expect(log == ["alarm returns", "first", "second", "second returns", "queued by second"])
+        loop.releaseAll()
+    }
+
     @Test func deadlinesFireOnTimeAndMoveBothWays() {
         var queue = DeadlineQueue()
         let objects = (0..<200).map { _ in Timed() }
