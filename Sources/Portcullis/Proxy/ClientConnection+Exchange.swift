@@ -104,8 +104,7 @@ extension ClientConnection {
         let now = worker.loop.now
         phaseStartedAt = now
         guard let server = pool.pick(now: now, excluding: fresh ? nil : triedServer) else {
-            worker.metrics.countUpstreamError(.noLiveServer)
-            failExchange(status: 502)
+            fail(.noLiveServer)
             return
         }
         triedServer = server
@@ -116,9 +115,7 @@ extension ClientConnection {
             let (fd, error) = Socket.connectNonBlocking(to: server.address)
             guard fd >= 0 else {
                 worker.log.warning("connect to \(server.address) failed: \(SystemError("connect", code: error))")
-                server.recordFailure(now: now, policy: pool.settings)
-                worker.metrics.countUpstreamError(.connectFailed)
-                retryOrFail(status: 502, retryable: attempts < pool.servers.count)
+                fail(.connectFailed)
                 return
             }
             connection = UpstreamConnection(fd: fd, server: server, worker: worker)
@@ -126,7 +123,7 @@ extension ClientConnection {
                 try worker.loop.register(connection, events: EventLoop.connectionEventsWithWrite)
             } catch {
                 connection.close()
-                failExchange(status: 502)
+                fail(.connectFailed)
                 return
             }
         }
@@ -145,7 +142,7 @@ extension ClientConnection {
             let error = upstream.finishConnect()
             guard error == 0 else {
                 worker.log.warning("connect to \(upstream.server.address) failed: \(SystemError("connect", code: error))")
-                upstreamFailed(.connectFailed)
+                fail(.connectFailed)
                 return true
             }
             progressed = true
@@ -178,7 +175,7 @@ extension ClientConnection {
         case .wouldBlock:
             return false
         case .endOfStream, .failed:
-            upstreamFailed(.reset)
+            fail(.reset(reusedIdle: upstream.reused))
             return true
         }
     }
@@ -208,16 +205,16 @@ extension ClientConnection {
         case .awaitingHead:
             if upstream.input.isEmpty {
                 guard upstream.endOfStream else { return false }
-                upstreamFailed(.reset)
+                fail(.reset(reusedIdle: upstream.reused))
                 return true
             }
             switch responseParser.parse(upstream.input.readable, requestMethod: method, into: &responseHead) {
             case .incomplete:
                 guard upstream.endOfStream else { return false }
-                upstreamFailed(.invalidResponse)
+                fail(.invalidResponse)
             case .failed(let failure):
                 worker.log.warning("invalid response from \(upstream.server.address): \(failure.reason)")
-                upstreamFailed(.invalidResponse)
+                fail(.invalidResponse)
             case .complete:
                 beginResponse(from: upstream)
                 // Queue the body bytes already read behind the head: one send, one segment.
@@ -237,7 +234,7 @@ extension ClientConnection {
             interimResponses += 1
             guard interimResponses <= Self.maxInterimResponses else {
                 worker.log.warning("\(upstream.server.address) sent more than \(Self.maxInterimResponses) interim (1xx) responses; answering 502")
-                upstreamFailed(.invalidResponse)
+                fail(.invalidResponse)
                 return
             }
             // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
@@ -249,7 +246,7 @@ extension ClientConnection {
             return
         }
         if responseHead.status == 101 && !isUpgradeRequest {
-            upstreamFailed(.invalidResponse)
+            fail(.invalidResponse)
             return
         }
         responseStarted = true
@@ -346,7 +343,7 @@ extension ClientConnection {
                     finishResponseBody()
                 case .invalid(let reason):
                     worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason)")
-                    responseBodyFailed()
+                    fail(.invalidResponse)
                     return true
                 }
             case .none:
@@ -395,80 +392,5 @@ extension ClientConnection {
         if !requestBodyDone { clientKeepAlive = false }
         phase = clientKeepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now
-    }
-
-    /// The upstream's body framing broke. While no byte of the response has reached the client
-    /// it is taken back and the client gets a 502; after that, cutting the connection is the only
-    /// honest signal left (a truncated body must not look complete).
-    private func responseBodyFailed() {
-        worker.metrics.countUpstreamError(.invalidResponse)
-        let queuedBefore = responseStartsAt - bytesFlushed
-        guard queuedBefore >= 0, let upstream else {
-            worker.log.warning("the response had begun: closing the client connection")
-            close()
-            return
-        }
-        output.truncate(keeping: Int(queuedBefore))
-        releaseGzip()
-        if let pool { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
-        failExchange(status: 502)
-    }
-
-    /// The upstream failed: retry where that is safe, else answer 502/504 (or cut the response).
-    func upstreamFailed(_ kind: UpstreamErrorKind) {
-        worker.metrics.countUpstreamError(kind)
-        guard let upstream, let pool else { return }
-        let wasReused = upstream.reused
-        upstream.close()
-        self.upstream = nil
-        let staleReuse = kind == .reset && wasReused
-        if !staleReuse { upstream.server.recordFailure(now: worker.loop.now, policy: pool.settings) }
-        if responseStarted || phase == .tunnel {
-            worker.log.warning("\(upstream.server.address) failed (\(kind.label)) after the response started; closing the client connection")
-            close()
-            return
-        }
-        let status = kind == .connectTimeout || kind == .responseTimeout ? 504 : 502
-        switch kind {
-        case .connectFailed, .connectTimeout:
-            retryOrFail(status: status, retryable: attempts < pool.servers.count)
-        case .reset where staleReuse:
-            // The upstream closed an idle connection as we reused it: safe to resend once if
-            // the request has no body and is idempotent.
-            let retryable = attempts < 2 && method.isIdempotent && !requestBodyForwarded && requestFraming == .none
-            if retryable {
-                connectUpstream(fresh: true)
-            } else {
-                failExchange(status: status)
-            }
-        default:
-            failExchange(status: status)
-        }
-    }
-
-    private func retryOrFail(status: Int, retryable: Bool) {
-        if retryable && !requestBodyForwarded {
-            connectUpstream(fresh: false)
-        } else {
-            failExchange(status: status)
-        }
-    }
-
-    /// Answers with a gateway error before any response byte was sent, then closes.
-    func failExchange(status: Int) {
-        if status == 502 || status == 504 {
-            auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(status))),
-                                                         ("upstream", .text(triedServer?.address.text ?? "none"))], withHead: false)
-        }
-        if let upstream {
-            upstream.close()
-            self.upstream = nil
-        }
-        pool = nil
-        releaseBufferedBody()
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields, into: output)
-        countResponse(status: status)
-        requestCompleted(status: status)
-        phase = .closing
     }
 }

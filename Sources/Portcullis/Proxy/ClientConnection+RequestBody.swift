@@ -46,7 +46,7 @@ extension ClientConnection {
                 input.consume(consumed)
                 return .finished
             case .invalid:
-                failExchange(status: 400)
+                fail(.invalidRequestBody)
                 return .refused
             }
         case .none, .untilClose:
@@ -182,14 +182,7 @@ extension ClientConnection {
 
     /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
     private func bodyTooLarge() {
-        worker.metrics.requestsTooLarge.add(1)
-        auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(requestBodyReceived)), ("limit", .number(requestBodyLimit))],
-                     withHead: false)
-        if responseStarted {
-            close()
-        } else {
-            failExchange(status: 413)
-        }
+        fail(.requestBodyTooLarge(received: requestBodyReceived, limit: requestBodyLimit))
     }
 
     // MARK: The body's clock

@@ -72,12 +72,7 @@ extension ClientConnection {
         } else {
             return
         }
-        auditRequest(.clientTooSlow, details: [("reason", .text(reason)), ("body_bytes", .number(requestBodyReceivedSoFar))], withHead: false)
-        if responseStarted {
-            close()
-        } else {
-            failExchange(status: 408)
-        }
+        fail(.clientTooSlow(reason: reason, bodyBytes: requestBodyReceivedSoFar))
     }
 
     /// The deadline passed: time the current wait out.
@@ -107,11 +102,11 @@ extension ClientConnection {
             bodyDeadlineReached(timeouts)
         case .proxying:
             if upstream?.connecting == true {
-                upstreamFailed(.connectTimeout)
+                fail(.connectTimeout)
             } else if !requestBodyDone && worker.loop.now >= bodyDeadline(timeouts) {
                 bodyDeadlineReached(timeouts)
             } else if responseState == .awaitingHead {
-                upstreamFailed(.responseTimeout)
+                fail(.responseTimeout)
             } else {
                 worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")
                 close()

@@ -1,0 +1,70 @@
+/// The one failure path of an exchange. Whatever went wrong (`ExchangeFailure`), the same steps
+/// follow, in this order: counted; the upstream connection closed (never pooled with half an
+/// exchange in it) and its server blamed where that is fair; another attempt where that is
+/// safe; else audited, and the client answered with the failure's status (the queued part of a
+/// response it has not received taken back first) or, once bytes of the response reached it,
+/// its connection cut: a truncated response must never look complete.
+extension ClientConnection {
+    func fail(_ failure: ExchangeFailure) {
+        if let kind = failure.upstreamError { worker.metrics.countUpstreamError(kind) }
+        if case .requestBodyTooLarge = failure { worker.metrics.requestsTooLarge.add(1) }
+        if let upstream {
+            upstream.close()
+            self.upstream = nil
+        }
+        if failure.blamesServer, let server = triedServer, let pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
+
+        if phase == .proxying, !responseStarted, let pool,
+           let retry = failure.retry(attempts: attempts, servers: pool.servers.count, method: method, framing: requestFraming,
+                                     bodyForwarded: requestBodyForwarded) {
+            connectUpstream(fresh: retry == .newConnection)
+            return
+        }
+
+        audit(failure)
+        if phase == .tunnel || (responseStarted && bytesFlushed > responseStartsAt) {
+            worker.log.warning("the exchange failed (\(failure.label)) after the response began; closing the client connection")
+            close()
+            return
+        }
+        if responseStarted {
+            output.truncate(keeping: Int(responseStartsAt - bytesFlushed))
+            releaseGzip()
+        }
+        pool = nil
+        releaseBufferedBody()
+        GatewayResponse.write(status: failure.status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields,
+                              into: output)
+        countResponse(status: failure.status)
+        requestCompleted(status: failure.status)
+        phase = .closing
+    }
+
+    private func audit(_ failure: ExchangeFailure) {
+        switch failure {
+        case .noLiveServer, .connectFailed, .connectTimeout, .responseTimeout, .reset, .invalidResponse:
+            auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.label)),
+                                                         ("upstream", .text(triedServer?.address.text ?? "none"))], withHead: false)
+        case .invalidRequestBody:
+            auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text("invalid chunked request body"))],
+                         withHead: false)
+        case .requestBodyTooLarge(let received, let limit):
+            auditRequest(.requestTooLarge, details: [("chunked_bytes_received", .number(received)), ("limit", .number(limit))],
+                         withHead: false)
+        case .clientTooSlow(let reason, let bodyBytes):
+            auditRequest(.clientTooSlow, details: [("reason", .text(reason)), ("body_bytes", .number(bodyBytes))], withHead: false)
+        }
+    }
+}
+
+extension ExchangeFailure {
+    /// For logs and audit details.
+    var label: String {
+        switch self {
+        case .invalidRequestBody: "invalid_request_body"
+        case .requestBodyTooLarge: "request_body_too_large"
+        case .clientTooSlow(let reason, _): "client_too_slow: \(reason)"
+        default: upstreamError?.label ?? "failed"
+        }
+    }
+}
