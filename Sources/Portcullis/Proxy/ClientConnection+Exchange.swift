@@ -38,12 +38,12 @@ extension ClientConnection {
             awaitStrictLimits(upstreamIndex: upstreamIndex, body: body)
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
-                                      headOnly: head.method == .head, into: output)
+                                      headOnly: head.method == .head, added: addedFields, into: output)
             auditRequest(.acmeChallengeServed, details: [], withHead: true)
             answeredLocally(status: 200, keepAlive: canContinue)
         case .redirectToHTTPS:
             GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
-                                                 requestID: requestID, keepAlive: canContinue, into: output)
+                                                 requestID: requestID, keepAlive: canContinue, added: addedFields, into: output)
             answeredLocally(status: 308, keepAlive: canContinue)
         case .forward(let upstreamIndex, let body):
             beginForwarding(upstreamIndex: upstreamIndex, body: body)

@@ -40,6 +40,7 @@ import Testing
         let plain = try request(gateway.port, "GET /a/b?c=d&e HTTP/1.1\r\nHost: shop.example:8080\r\n\r\n")
         #expect(plain.status == 308)
         #expect(plain.header("Location") == "https://shop.example:\(gateway.tlsPort)/a/b?c=d&e")
+        #expect(plain.header("Date")?.hasSuffix(" GMT") == true, "RFC 9110 §6.6.1: every 3xx of a server with a clock")
         let ipv6 = try request(gateway.port, "GET /x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
         #expect(ipv6.header("Location") == "https://[::1]:\(gateway.tlsPort)/x")
         let noHost = try request(gateway.port, "GET /y HTTP/1.0\r\n\r\n")
@@ -81,6 +82,7 @@ import Testing
         #expect(response.status == 200)
         #expect(response.text == "\(token).thumbprint")
         #expect(response.header("Content-Type") == "text/plain")
+        #expect(response.header("Date")?.hasSuffix(" GMT") == true, "RFC 9110 §6.6.1: every 2xx of a server with a clock")
         #expect(try request(gateway.port, "GET /.well-known/acme-challenge/missing HTTP/1.1\r\nHost: a\r\n\r\n").status == 404)
     }
 
