@@ -47,7 +47,7 @@ struct AdminAPI {
             let ready = checks.allSatisfy(\.value)
             return .json(ready ? 200 : 503, ["ready": ready, "checks": checks])
         case ("GET", "/metrics"):
-            if gateway.configMetricsRequireAuth, let denied = authenticate(request) { return denied }
+            if gateway.adminSettings.metricsRequireAuth, let denied = authenticate(request) { return denied }
             let text = MetricsRenderer.render(gateway.metrics, shared: gateway.shared, generation: gateway.configGeneration,
                                               draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [],
                                               auditDropped: gateway.audit?.dropped ?? 0)

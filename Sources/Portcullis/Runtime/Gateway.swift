@@ -50,10 +50,7 @@ public final class Gateway {
     /// How long pushed ACME tokens are served.
     var acmeTokenTTL: UInt64 { config.acme.tokenTTL }
 
-    /// Whether `GET /metrics` needs the admin token.
-    var configMetricsRequireAuth: Bool { config.admin.metricsRequireAuth }
-
-    /// `[admin]` as loaded (the throttle's settings).
+    /// `[admin]` as loaded (whether metrics need the token, the throttle's settings).
     var adminSettings: AdminSettings { config.admin }
 
     /// The configuration generation now served (1 at start, +1 per successful reload).
