@@ -18,13 +18,37 @@ public final class ByteBuffer {
     /// Offset one past the last written byte.
     private(set) var writeIndex = 0
 
+    /// The base of a buffer without storage: never read, written or freed.
+    nonisolated(unsafe) private static let noStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+
+    /// A buffer with `capacity` bytes of storage (none for 0: it gets some when it grows or
+    /// borrows).
     public init(capacity: Int) {
         self.capacity = capacity
-        base = .allocate(capacity: capacity)
+        base = capacity > 0 ? .allocate(capacity: capacity) : Self.noStorage
     }
 
     deinit {
-        base.deallocate()
+        if capacity > 0 { base.deallocate() }
+    }
+
+    /// Takes storage from `pool` for a buffer that has none (one that grew on its own keeps
+    /// what it has). Connections hold storage only while they have work: the buffer object
+    /// stays theirs, only the bytes move, so borrowing and returning costs no reference counting.
+    @inline(__always) func borrowStorage(from pool: BufferPool) {
+        guard capacity == 0 else { return }
+        (base, capacity) = pool.takeStorage()
+    }
+
+    /// Empties the buffer and hands its storage back to `pool`; it has none until it borrows
+    /// or grows again.
+    @inline(__always) func returnStorage(to pool: BufferPool) {
+        readIndex = 0
+        writeIndex = 0
+        guard capacity > 0 else { return }
+        pool.giveStorage(base, capacity: capacity)
+        base = Self.noStorage
+        capacity = 0
     }
 
     /// Number of bytes not yet consumed.
@@ -154,50 +178,45 @@ public final class ByteBuffer {
             while newCapacity - unread < count { newCapacity *= 2 }
             let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
             memcpy(newBase, base + readIndex, unread)
-            base.deallocate()
+            if capacity > 0 { base.deallocate() }
             base = newBase
             capacity = newCapacity
         }
         readIndex = 0
         writeIndex = unread
     }
-
-    /// Frees grown storage back to `size` when empty (keeps pooled buffers small).
-    func shrink(to size: Int) {
-        guard capacity > size else { return }
-        base.deallocate()
-        base = .allocate(capacity: size)
-        capacity = size
-        readIndex = 0
-        writeIndex = 0
-    }
 }
 
-/// A per-worker free list of `ByteBuffer`s. Connections borrow buffers only while they have
-/// work and return them when idle, so an idle keep-alive connection holds none and requests do
-/// not allocate.
+/// A per-worker free list of buffer storage. Connections borrow storage only while they have
+/// work and return it when idle, so an idle keep-alive connection holds none and requests do
+/// not allocate. Storage grown past four times the standard size is freed rather than kept.
 public final class BufferPool {
-    private var free: [ByteBuffer] = []
+    private var free: [(base: UnsafeMutablePointer<UInt8>, capacity: Int)] = []
     private let bufferSize: Int
     private let maxPooled: Int
-    /// An empty buffer that stands in for a returned one; never written to.
-    let placeholder = ByteBuffer(capacity: 0)
 
     public init(bufferSize: Int = 16 * 1024, maxPooled: Int = 512) {
         self.bufferSize = bufferSize
         self.maxPooled = maxPooled
+        free.reserveCapacity(maxPooled)
     }
 
-    /// An empty buffer, from the pool when one is free.
-    @inline(__always) public func take() -> ByteBuffer {
-        free.popLast() ?? ByteBuffer(capacity: bufferSize)
+    deinit {
+        for storage in free { storage.base.deallocate() }
     }
 
-    /// Returns `buffer` to the pool (emptied and shrunk back to the standard size).
-    @inline(__always) public func give(_ buffer: ByteBuffer) {
-        guard free.count < maxPooled else { return }
-        buffer.clear()
-        if buffer.capacity > bufferSize * 4 { buffer.shrink(to: bufferSize) }
-        free.append(buffer)
+    /// Storage of at least the standard size, from the free list when it has some.
+    @inline(__always) func takeStorage() -> (UnsafeMutablePointer<UInt8>, Int) {
+        if let storage = free.popLast() { return storage }
+        return (.allocate(capacity: bufferSize), bufferSize)
+    }
+
+    /// Keeps `base` for the next borrower, or frees it (grown too large, or the list is full).
+    @inline(__always) func giveStorage(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        guard capacity <= bufferSize * 4, free.count < maxPooled else {
+            base.deallocate()
+            return
+        }
+        free.append((base, capacity))
     }
 }

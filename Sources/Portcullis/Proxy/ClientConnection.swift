@@ -74,10 +74,10 @@ final class ClientConnection: Selectable {
     var upstreamSentAt: UInt64 = 0
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
-    var input: ByteBuffer
-    var output: ByteBuffer
-    /// Whether `input`, and `output` with `forwardedHead`, are borrowed from the worker's pool
-    /// (else they are the shared empty placeholder). A connection waiting for a head holds the
+    let input = ByteBuffer(capacity: 0)
+    let output = ByteBuffer(capacity: 0)
+    /// Whether `input`, and `output` with `forwardedHead`, hold storage borrowed from the
+    /// worker's pool (else they have none). A connection waiting for a head holds the
     /// input buffer only: 10,000 half-sent heads then cost one buffer each, not three.
     private var holdsInput = false
     private var holdsOutput = false
@@ -136,7 +136,7 @@ final class ClientConnection: Selectable {
     var requestSent = false
     var expectContinue = false
     /// The head sent upstream, kept until the first response byte so a retry can resend it.
-    var forwardedHead: ByteBuffer
+    let forwardedHead = ByteBuffer(capacity: 0)
     var attempts = 0
     var responseParser = ResponseParser()
     var responseState = ResponseState.awaitingHead
@@ -166,9 +166,6 @@ final class ClientConnection: Selectable {
         snapshot = worker.snapshot
         decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
         parser = RequestParser(limits: worker.snapshot.config.limits)
-        input = worker.buffers.placeholder
-        output = worker.buffers.placeholder
-        forwardedHead = worker.buffers.placeholder
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
@@ -230,8 +227,7 @@ final class ClientConnection: Selectable {
     @inline(__always)
     func borrowBuffers() {
         guard !holdsInput else { return }
-        assert(worker.buffers.placeholder.capacity == 0, "something wrote into the shared empty placeholder")
-        input = worker.buffers.take()
+        input.borrowStorage(from: worker.buffers)
         holdsInput = true
     }
 
@@ -239,8 +235,8 @@ final class ClientConnection: Selectable {
     @inline(__always)
     func borrowOutputBuffers() {
         guard !holdsOutput else { return }
-        output = worker.buffers.take()
-        forwardedHead = worker.buffers.take()
+        output.borrowStorage(from: worker.buffers)
+        forwardedHead.borrowStorage(from: worker.buffers)
         holdsOutput = true
     }
 
@@ -255,15 +251,12 @@ final class ClientConnection: Selectable {
 
     private func giveBuffersBack() {
         if holdsInput {
-            worker.buffers.give(input)
-            input = worker.buffers.placeholder
+            input.returnStorage(to: worker.buffers)
             holdsInput = false
         }
         if holdsOutput {
-            worker.buffers.give(output)
-            worker.buffers.give(forwardedHead)
-            output = worker.buffers.placeholder
-            forwardedHead = worker.buffers.placeholder
+            output.returnStorage(to: worker.buffers)
+            forwardedHead.returnStorage(to: worker.buffers)
             holdsOutput = false
         }
     }

@@ -10,8 +10,8 @@ final class UpstreamConnection: Selectable {
     private unowned(unsafe) let worker: Worker
     /// The client connection using it, nil while idle.
     var owner: ClientConnection?
-    var input: ByteBuffer
-    var output: ByteBuffer
+    let input = ByteBuffer(capacity: 0)
+    let output = ByteBuffer(capacity: 0)
     /// True until the non-blocking connect has completed.
     private(set) var connecting = true
     /// Edge-triggered readiness, cleared when a read or write would block.
@@ -28,8 +28,8 @@ final class UpstreamConnection: Selectable {
     init(fd: Int32, server: UpstreamServer, worker: Worker) {
         self.server = server
         self.worker = worker
-        input = worker.buffers.take()
-        output = worker.buffers.take()
+        input.borrowStorage(from: worker.buffers)
+        output.borrowStorage(from: worker.buffers)
         super.init(fd: fd)
     }
 
@@ -120,9 +120,7 @@ final class UpstreamConnection: Selectable {
         guard fd >= 0 else { return }
         owner = nil
         worker.loop.deregisterAndClose(self)
-        worker.buffers.give(input)
-        worker.buffers.give(output)
-        input = worker.buffers.placeholder
-        output = worker.buffers.placeholder
+        input.returnStorage(to: worker.buffers)
+        output.returnStorage(to: worker.buffers)
     }
 }
