@@ -52,7 +52,7 @@ count() {
         sleep 0.1
     done
     h2load --h1 -n 2000 -c 10 "http://127.0.0.1:$port/small" > "$work/$name.warmup" 2>&1
-    callgrind_control --zero "$pid" > /dev/null
+    callgrind_control --zero "$pid" > /dev/null 2>&1
     h2load --h1 -n "$REQUESTS" -c 10 "http://127.0.0.1:$port/small" > "$work/$name.h2load" 2>&1
     if ! grep -q "succeeded, 0 failed, 0 errored" <<<"$(grep 'requests:' "$work/$name.h2load" | sed 's/ \+/ /g')" \
         || ! grep -q "status codes: $REQUESTS 2xx" "$work/$name.h2load"; then
@@ -60,7 +60,7 @@ count() {
         grep -E "requests:|status codes:" "$work/$name.h2load" >&2
         exit 1
     fi
-    callgrind_control --dump "$pid" > /dev/null
+    callgrind_control --dump "$pid" > /dev/null 2>&1
     local dump
     for _ in $(seq 1 100); do
         dump=$(ls -t "$work/$name.out".* 2>/dev/null | head -1 || true)
