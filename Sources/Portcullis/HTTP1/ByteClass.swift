@@ -33,6 +33,28 @@ enum ByteClass {
         }
         return UnsafePointer(table)
     }()
+
+    /// The first byte at or after `start` that cannot be in a field value (CR, LF, any other
+    /// control, DEL), or `count`. Eight bytes at a time while a whole word is SP, VCHAR or
+    /// obs-text (no byte below 0x20, none equal to 0x7F: exact as a yes/no for the word); a word
+    /// with anything else, HTAB included, is finished byte by byte with the table.
+    @inline(__always)
+    static func endOfFieldValue(_ pointer: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var index = start
+        let raw = UnsafeRawPointer(pointer)
+        while index + 8 <= count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let belowSpace = (word &- ones &* 0x20) & ~word & highBits
+            let notDelete = word ^ (ones &* 0x7F)
+            let delete = (notDelete &- ones) & ~notDelete & highBits
+            if belowSpace | delete != 0 { break }
+            index += 8
+        }
+        while index < count && table[Int(pointer[index])] & fieldValue != 0 { index += 1 }
+        return index
+    }
 }
 
 /// ASCII bytes used by the parsers.

@@ -37,8 +37,7 @@ enum FieldLines {
                 return .failed(HTTPParseError(400, "invalid field name"))
             }
             guard nameEnd > lineStart else { return .failed(HTTPParseError(400, "empty field name")) }
-            index += 1
-            while index < count && table[Int(pointer[index])] & ByteClass.fieldValue != 0 { index += 1 }
+            index = ByteClass.endOfFieldValue(pointer, from: index + 1, count: count)
             guard index + 1 < count else { return .incomplete }
             guard pointer[index] == ASCII.cr else {
                 if pointer[index] == ASCII.lf { return .failed(HTTPParseError(400, "bare LF")) }

@@ -18,14 +18,23 @@ final class RequestIDGenerator {
         if state == (0, 0, 0, 0) { state.0 = 0x9E37_79B9_7F4A_7C15 }
     }
 
-    /// Appends a fresh id to `destination`.
+    /// Appends a fresh id to `destination` (written on the stack, appended in one go: one
+    /// capacity check rather than 32).
     func append(to destination: inout [UInt8]) {
-        for _ in 0..<2 {
-            var value = nextRandom()
-            for _ in 0..<16 {
-                destination.append(Self.digits.utf8Start[Int(value & 0xF)])
-                value >>= 4
-            }
+        let first = nextRandom()
+        let second = nextRandom()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { id in
+            Self.writeHex(first, into: id, at: 0)
+            Self.writeHex(second, into: id, at: 16)
+            destination.append(contentsOf: id)
+        }
+    }
+
+    private static func writeHex(_ value: UInt64, into id: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        var value = value
+        for index in offset..<offset + 16 {
+            id[index] = digits.utf8Start[Int(value & 0xF)]
+            value >>= 4
         }
     }
 
