@@ -6,7 +6,9 @@
 # a ~100-byte and a 10 KB body over plain HTTP, the small body over TLS 1.3 keep-alive, and a
 # new TLS connection per request (handshakes/s). Same ECDSA P-256 certificate, protocols,
 # ciphers and groups on both. Each pairing runs ROUNDS times, alternating, and the median round
-# is reported. Prints req/s, p50, p99 and the ratio.
+# is reported. Prints req/s, p50, p99, requests per second of each proxy's own CPU time (from
+# /proc/PID/stat over the run: busy polling is charged for what it burns) and the ratios.
+# BENCH_BUSY_POLL sets the gateway's busy_poll (default 25us) to compare it on and off.
 #
 #   bench/run.sh                      (make bench)
 #   DURATION=10 CONNECTIONS=50 ROUNDS=3 bench/run.sh
@@ -23,14 +25,17 @@ PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18444}
 # shellcheck source=bench/common.sh
 source bench/common.sh
 start_proxies
+# The processes whose CPU time a run is charged to: nginx's worker, the whole gateway.
+portcullis_pid=${pids[-1]}
+nginx_worker=$(pgrep -f "nginx: worker" -P "$(cat "$work/proxy.pid")")
 
 # Warm both paths (connections to the origin, caches).
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORTCULLIS_PORT/small" >/dev/null
 
-printf "\n1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median)\n\n" \
-    "$CONNECTIONS" "$DURATION" "$ROUNDS"
-printf "%-18s %-11s %12s %10s %10s\n" case proxy "req/s" "p50 ms" "p99 ms"
+printf "\n1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median); Portcullis busy_poll %s\n\n" \
+    "$CONNECTIONS" "$DURATION" "$ROUNDS" "${BENCH_BUSY_POLL:-25us}"
+printf "%-18s %-11s %12s %10s %10s %14s\n" case proxy "req/s" "p50 ms" "p99 ms" "req/CPU-second"
 # case name, nginx URL, portcullis URL, extra request header (empty for none)
 cases=(
     "http-100B|http://127.0.0.1:$NGINX_PORT/small|http://127.0.0.1:$PORTCULLIS_PORT/small|"
@@ -45,18 +50,20 @@ for entry in "${cases[@]}"; do
     nginx_runs=()
     portcullis_runs=()
     for _ in $(seq 1 "$ROUNDS"); do
-        nginx_runs+=("$(measure "$nginx_url" "${extra[@]}")")
-        portcullis_runs+=("$(measure "$portcullis_url" "${extra[@]}")")
+        nginx_runs+=("$(MEASURE_PID=$nginx_worker measure "$nginx_url" "${extra[@]}")")
+        portcullis_runs+=("$(MEASURE_PID=$portcullis_pid measure "$portcullis_url" "${extra[@]}")")
     done
     for name in nginx portcullis; do
         declare -n runs="${name}_runs"
         rps=$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median)
         p50=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
         p99=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
-        printf "%-18s %-11s %12s %10s %10s\n" "$path" "$name" "$rps" "$p50" "$p99"
-        eval "${name}_rps=$rps ${name}_p99=$p99"
+        per_cpu=$(printf '%s\n' "${runs[@]}" | awk '{print $4}' | median)
+        printf "%-18s %-11s %12s %10s %10s %14s\n" "$path" "$name" "$rps" "$p50" "$p99" "$per_cpu"
+        eval "${name}_rps=$rps ${name}_p99=$p99 ${name}_per_cpu=$per_cpu"
     done
-    printf "%-18s %-11s %12s %21s\n" "$path" "ratio" \
+    printf "%-18s %-11s %12s %21s %14s\n" "$path" "ratio" \
         "$(awk -v a="$portcullis_rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')" \
-        "p99 $(awk -v a="$portcullis_p99" -v b="$nginx_p99" 'BEGIN { printf "%.2f", a / b }')"
+        "p99 $(awk -v a="$portcullis_p99" -v b="$nginx_p99" 'BEGIN { printf "%.2f", a / b }')" \
+        "$(awk -v a="$portcullis_per_cpu" -v b="$nginx_per_cpu" 'BEGIN { printf "%.2f", a / b }')"
 done
