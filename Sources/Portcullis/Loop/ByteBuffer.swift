@@ -190,33 +190,41 @@ public final class ByteBuffer {
 /// A per-worker free list of buffer storage. Connections borrow storage only while they have
 /// work and return it when idle, so an idle keep-alive connection holds none and requests do
 /// not allocate. Storage grown past four times the standard size is freed rather than kept.
+///
+/// The list is a fixed stack of (pointer, capacity) pairs rather than an Array: an Array's
+/// append and popLast are calls the optimizer cannot see through, which left a runtime
+/// exclusivity check on every borrow and return.
 public final class BufferPool {
-    private var free: [(base: UnsafeMutablePointer<UInt8>, capacity: Int)] = []
+    private let stack: UnsafeMutablePointer<(base: UnsafeMutablePointer<UInt8>, capacity: Int)>
+    private var count = 0
     private let bufferSize: Int
     private let maxPooled: Int
 
     public init(bufferSize: Int = 16 * 1024, maxPooled: Int = 512) {
         self.bufferSize = bufferSize
         self.maxPooled = maxPooled
-        free.reserveCapacity(maxPooled)
+        stack = .allocate(capacity: maxPooled)
     }
 
     deinit {
-        for storage in free { storage.base.deallocate() }
+        for index in 0..<count { stack[index].base.deallocate() }
+        stack.deallocate()
     }
 
     /// Storage of at least the standard size, from the free list when it has some.
     @inline(__always) func takeStorage() -> (UnsafeMutablePointer<UInt8>, Int) {
-        if let storage = free.popLast() { return storage }
-        return (.allocate(capacity: bufferSize), bufferSize)
+        guard count > 0 else { return (.allocate(capacity: bufferSize), bufferSize) }
+        count -= 1
+        return stack[count]
     }
 
     /// Keeps `base` for the next borrower, or frees it (grown too large, or the list is full).
     @inline(__always) func giveStorage(_ base: UnsafeMutablePointer<UInt8>, capacity: Int) {
-        guard capacity <= bufferSize * 4, free.count < maxPooled else {
+        guard capacity <= bufferSize * 4, count < maxPooled else {
             base.deallocate()
             return
         }
-        free.append((base, capacity))
+        stack[count] = (base, capacity)
+        count += 1
     }
 }

@@ -8,14 +8,18 @@ final class RequestIDGenerator {
     private static let digits: StaticString = "0123456789abcdef"
 
     init() {
-        withUnsafeMutableBytes(of: &state) { bytes in
+        // Seeded through a local: a closure with `state` itself inout would make every later
+        // access to it pay a runtime exclusivity check.
+        var seed: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &seed) { bytes in
             var filled = 0
             while filled < bytes.count {
                 let count = getrandom(bytes.baseAddress! + filled, bytes.count - filled, 0)
                 if count > 0 { filled += count }
             }
         }
-        if state == (0, 0, 0, 0) { state.0 = 0x9E37_79B9_7F4A_7C15 }
+        if seed == (0, 0, 0, 0) { seed.0 = 0x9E37_79B9_7F4A_7C15 }
+        state = seed
     }
 
     /// Appends a fresh id to `destination` (written on the stack, appended in one go: one
