@@ -56,15 +56,3 @@ extension ClientConnection {
         }
     }
 }
-
-extension ExchangeFailure {
-    /// For logs and audit details.
-    var label: String {
-        switch self {
-        case .invalidRequestBody: "invalid_request_body"
-        case .requestBodyTooLarge: "request_body_too_large"
-        case .clientTooSlow(let reason, _): "client_too_slow: \(reason)"
-        default: upstreamError?.label ?? "failed"
-        }
-    }
-}

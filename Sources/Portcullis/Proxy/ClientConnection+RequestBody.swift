@@ -33,7 +33,7 @@ extension ClientConnection {
             case .data(let offset, let count):
                 requestBodyReceived += Int64(count)
                 guard requestBodyReceived <= requestBodyLimit else {
-                    bodyTooLarge()
+                    fail(.requestBodyTooLarge(received: requestBodyReceived, limit: requestBodyLimit))
                     return .refused
                 }
                 sink(input.readPointer + offset, count)
@@ -178,11 +178,6 @@ extension ClientConnection {
         bufferedBody = nil
         worker.requestBuffers.release(bufferReservation)
         bufferReservation = 0
-    }
-
-    /// A chunked body passed the route's limit: 413 if nothing was answered yet, else close.
-    private func bodyTooLarge() {
-        fail(.requestBodyTooLarge(received: requestBodyReceived, limit: requestBodyLimit))
     }
 
     // MARK: The body's clock

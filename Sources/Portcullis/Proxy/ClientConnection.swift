@@ -76,11 +76,6 @@ final class ClientConnection: Selectable {
     let localHost: [UInt8]
     let input = ByteBuffer(capacity: 0)
     let output = ByteBuffer(capacity: 0)
-    /// Whether `input`, and `output` with `forwardedHead`, hold storage borrowed from the
-    /// worker's pool (else they have none). A connection waiting for a head holds the
-    /// input buffer only: 10,000 half-sent heads then cost one buffer each, not three.
-    private var holdsInput = false
-    private var holdsOutput = false
     var parser: RequestParser
     var head = RequestHead()
     var phase = Phase.readingHead
@@ -223,42 +218,33 @@ final class ClientConnection: Selectable {
         returnBuffersIfIdle()
     }
 
-    /// Takes the input buffer from the worker's pool for the work `drive` is about to do.
+    /// Takes storage for the input buffer from the worker's pool for the work `drive` is about
+    /// to do (a no-op while it has some). A connection waiting for a head holds the input
+    /// buffer only: 10,000 half-sent heads then cost one buffer each, not three.
     @inline(__always)
     func borrowBuffers() {
-        guard !holdsInput else { return }
         input.borrowStorage(from: worker.buffers)
-        holdsInput = true
     }
 
-    /// Takes the output buffers, before anything is answered or forwarded.
+    /// Takes storage for the output buffers, before anything is answered or forwarded.
     @inline(__always)
     func borrowOutputBuffers() {
-        guard !holdsOutput else { return }
         output.borrowStorage(from: worker.buffers)
         forwardedHead.borrowStorage(from: worker.buffers)
-        holdsOutput = true
     }
 
     /// An idle connection (handshaking, or between requests with nothing buffered) gives its
-    /// buffers back: thousands of idle keep-alive connections then cost no buffer memory.
+    /// buffers' storage back: thousands of idle keep-alive connections then cost no buffer memory.
     @inline(__always)
     private func returnBuffersIfIdle() {
-        guard holdsInput || holdsOutput, phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty,
-              upstream == nil else { return }
+        guard phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty, upstream == nil else { return }
         giveBuffersBack()
     }
 
     private func giveBuffersBack() {
-        if holdsInput {
-            input.returnStorage(to: worker.buffers)
-            holdsInput = false
-        }
-        if holdsOutput {
-            output.returnStorage(to: worker.buffers)
-            forwardedHead.returnStorage(to: worker.buffers)
-            holdsOutput = false
-        }
+        input.returnStorage(to: worker.buffers)
+        output.returnStorage(to: worker.buffers)
+        forwardedHead.returnStorage(to: worker.buffers)
     }
 
     // MARK: TLS handshake

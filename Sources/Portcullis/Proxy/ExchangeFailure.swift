@@ -32,6 +32,16 @@ enum ExchangeFailure: Equatable {
         case newConnection
     }
 
+    /// For logs and audit details.
+    var label: String {
+        switch self {
+        case .invalidRequestBody: "invalid_request_body"
+        case .requestBodyTooLarge: "request_body_too_large"
+        case .clientTooSlow(let reason, _): "client_too_slow: \(reason)"
+        default: upstreamError?.label ?? "failed"
+        }
+    }
+
     /// The answer while no byte of the response has reached the client.
     var status: Int {
         switch self {
