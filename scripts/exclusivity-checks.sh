@@ -7,14 +7,17 @@
 # append, a closure given it inout, a release that may run a deinit). See "Benchmark" in README.
 #
 #   scripts/exclusivity-checks.sh [how many lines, default 30]
+#   scripts/exclusivity-checks.sh 30 ClientConnection.request
+#       (also: the functions whose access to that property may overlap another access, the
+#       causes that make every access to it checked)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 touch Sources/Portcullis/Loop/ByteBuffer.swift
 command=$(swift build -c release -v 2>&1 | grep -E "swift-frontend.*-module-name Portcullis " | head -1)
 [[ -n "$command" ]] || { echo "could not find the compiler invocation for the Portcullis module" >&2; exit 1; }
 sil=$(mktemp /tmp/portcullis-sil.XXXXXX)
-trap 'rm -f "$sil"' EXIT
-COMMAND=$command SIL=$sil TOP=${1:-30} python3 - <<'PYTHON'
+[[ -n "${KEEP_SIL:-}" ]] && sil=$KEEP_SIL || trap 'rm -f "$sil"' EXIT
+COMMAND=$command SIL=$sil TOP=${1:-30} PROPERTY=${2:-} python3 - <<'PYTHON'
 import collections, os, re, shlex, subprocess
 arguments, skip = [], 0
 words = shlex.split(os.environ["COMMAND"])
@@ -29,16 +32,27 @@ for index, word in enumerate(words):
                       "-emit-module-doc", "-emit-module-source-info"):
         arguments.append(word)
 subprocess.run(arguments + ["-o", os.environ["SIL"]], check=True)
-fields, counts = {}, collections.Counter()
+fields, counts, causes, function = {}, collections.Counter(), collections.Counter(), ""
+property = os.environ["PROPERTY"]
 field = re.compile(r"^\s*(%\d+) = ref_element_addr (?:\[\w+\] )?%\d+, #([\w.]+)")
 access = re.compile(r"begin_access \[\w+\] \[dynamic\](?: \[no_nested_conflict\])? (%\d+)")
 for line in open(os.environ["SIL"]):
     if line.startswith("sil "):
-        fields = {}
+        fields, function = {}, line.split("@")[1].split(" ")[0] if "@" in line else line
     if match := field.match(line):
         fields[match.group(1)] = match.group(2)
     if match := access.search(line):
-        counts[fields.get(match.group(1), "(not a class property)")] += 1
+        name = fields.get(match.group(1), "(not a class property)")
+        counts[name] += 1
+        if name == property and "[no_nested_conflict]" not in line:
+            causes[function] += 1
 for name, count in counts.most_common(int(os.environ["TOP"])):
     print(f"{count:5d}  {name}")
+if property:
+    ranked = causes.most_common()
+    demangled = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(function for function, _ in ranked),
+                               capture_output=True, text=True).stdout.split("\n")
+    print(f"\naccesses to {property} that may overlap another access, by function:")
+    for (_, count), name in zip(ranked, demangled):
+        print(f"{count:5d}  {name}")
 PYTHON

@@ -87,6 +87,9 @@ public struct RequestHead {
         fields.reserveCapacity(32)
     }
 
+    /// A head with no field storage at all (a placeholder; costs no allocation).
+    init(withoutStorage: ()) {}
+
     /// Clears everything for the next request, keeping the field storage.
     mutating func reset() {
         method = .other

@@ -18,6 +18,9 @@ public struct ResponseHead {
         fields.reserveCapacity(32)
     }
 
+    /// A head with no field storage at all (a placeholder; costs no allocation).
+    init(withoutStorage: ()) {}
+
     /// An informational (1xx) response other than 101: another head follows.
     public var isInterim: Bool { status >= 100 && status < 200 && status != 101 }
 }

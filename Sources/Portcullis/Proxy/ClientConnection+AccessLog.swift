@@ -7,21 +7,21 @@ extension ClientConnection {
         guard worker.accessQueue != nil else { return }
         func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
         var record = AccessRecord(milliseconds: worker.epochMilliseconds, clientIP: String(decoding: forwarding.peerIP, as: UTF8.self),
-                                  method: text(head.methodRange), target: text(head.pathAndQueryRange),
-                                  version: head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1", requestID: String(decoding: requestID, as: UTF8.self))
-        for field in head.fields {
+                                  method: text(request.head.methodRange), target: text(request.head.pathAndQueryRange),
+                                  version: request.head.minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1", requestID: exchange.requestID.text)
+        for field in request.head.fields {
             let name = source + Int(field.nameStart)
             let count = Int(field.nameEnd - field.nameStart)
             if Bytes.equalsLowercase(name, count, "user-agent") { record.userAgent = text(Int(field.valueStart)..<Int(field.valueEnd)) }
             if Bytes.equalsLowercase(name, count, "referer") { record.referer = text(Int(field.valueStart)..<Int(field.valueEnd)) }
         }
         accessRecord = record
-        accessBytesMark = bytesFlushed + Int64(output.readableCount)
+        exchange.accessBytesMark = bytesFlushed + Int64(output.readableCount)
     }
 
     /// The request is answered in full: its latency is measured and its record logged.
     func requestCompleted(status: Int) {
-        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - requestStartedAt)
+        worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - exchange.startedAt)
         finishAccessRecord(status: status)
     }
 
@@ -31,8 +31,8 @@ extension ClientConnection {
         accessRecord = nil
         if !decision.client.text.isEmpty { record.clientIP = String(decoding: decision.client.text, as: UTF8.self) }
         record.status = status
-        record.bytesSent = bytesFlushed + Int64(output.readableCount) - accessBytesMark
-        record.durationMicroseconds = Int64((worker.loop.now - requestStartedAt) / 1000)
+        record.bytesSent = bytesFlushed + Int64(output.readableCount) - exchange.accessBytesMark
+        record.durationMicroseconds = Int64((worker.loop.now - exchange.startedAt) / 1000)
         queue.push(record)
     }
 }

@@ -6,13 +6,13 @@ extension ClientConnection {
     func auditRequest(_ type: AuditEventType, details: [(String, AuditEvent.Value)], withHead: Bool = true) {
         let client = withHead && !decision.client.text.isEmpty ? decision.client.text : forwarding.peerIP
         var event = AuditEvent(type, milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client, as: UTF8.self), details: details)
-        if !requestID.isEmpty { event.requestID = String(decoding: requestID, as: UTF8.self) }
+        if !exchange.requestID.isEmpty { event.requestID = exchange.requestID.text }
         if withHead {
             let source = UnsafePointer(input.readPointer)
             func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
-            event.method = text(head.methodRange)
-            event.path = text(head.pathRange)
-            for field in head.fields where Bytes.equalsLowercase(source + Int(field.nameStart), Int(field.nameEnd - field.nameStart), "user-agent") {
+            event.method = text(request.head.methodRange)
+            event.path = text(request.head.pathRange)
+            for field in request.head.fields where Bytes.equalsLowercase(source + Int(field.nameStart), Int(field.nameEnd - field.nameStart), "user-agent") {
                 event.userAgent = text(Int(field.valueStart)..<Int(field.valueEnd))
             }
         }

@@ -8,7 +8,7 @@ extension ClientConnection {
         borrowOutputBuffers()
         snapshot = worker.snapshot
         requestsServed += 1
-        requestStartedAt = worker.loop.now
+        exchange = Exchange(startedAt: worker.loop.now, method: request.head.method)
         assignRequestID()
         let source = UnsafePointer(input.readPointer)
         beginAccessRecord(source: source)
@@ -16,7 +16,7 @@ extension ClientConnection {
         let context = DecisionContext(snapshot: snapshot, secure: tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
-        switch RequestPath.decide(head, source: source, context: context, scratch: &worker.rateLimitScratch, into: &decision) {
+        switch RequestPath.decide(request.head, source: source, context: context, scratch: &worker.rateLimitScratch, into: &decision) {
         case .respond(let status):
             answer(status: status)
         case .badPath(let reason):
@@ -29,7 +29,7 @@ extension ClientConnection {
         case .blocked:
             auditRequest(.ipBlocked, details: [("stage", .text("request"))])
             worker.metrics.blockedRequests.add(1)
-            GatewayResponse.write(status: 403, requestID: requestID, keepAlive: false, headOnly: head.method == .head,
+            GatewayResponse.write(status: 403, requestID: exchange.requestID, keepAlive: false, headOnly: request.head.method == .head,
                                   added: addedFields, into: output)
             answeredLocally(status: 403, keepAlive: false)
         case .rateLimited(let rule):
@@ -37,13 +37,13 @@ extension ClientConnection {
         case .checkStrictLimits(let upstreamIndex, let body):
             awaitStrictLimits(upstreamIndex: upstreamIndex, body: body)
         case .serveChallenge(let keyAuthorization):
-            GatewayResponse.writeText(keyAuthorization, requestID: requestID, keepAlive: canContinue,
-                                      headOnly: head.method == .head, added: addedFields, into: output)
+            GatewayResponse.writeText(keyAuthorization, requestID: exchange.requestID, keepAlive: canContinue,
+                                      headOnly: request.head.method == .head, added: addedFields, into: output)
             auditRequest(.acmeChallengeServed, details: [], withHead: true)
             answeredLocally(status: 200, keepAlive: canContinue)
         case .redirectToHTTPS:
-            GatewayResponse.writeRedirectToHTTPS(head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
-                                                 requestID: requestID, keepAlive: canContinue, added: addedFields, into: output)
+            GatewayResponse.writeRedirectToHTTPS(request.head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
+                                                 requestID: exchange.requestID, keepAlive: canContinue, added: addedFields, into: output)
             answeredLocally(status: 308, keepAlive: canContinue)
         case .forward(let upstreamIndex, let body):
             beginForwarding(upstreamIndex: upstreamIndex, body: body)
@@ -54,33 +54,21 @@ extension ClientConnection {
     func beginForwarding(upstreamIndex: Int, body: BodyLimits) {
         let source = UnsafePointer(input.readPointer)
         pool = worker.pools[upstreamIndex]
-        requestBodyLimit = body.max
-        requestBodyReceived = 0
-        method = head.method
-        clientMinorVersion = head.minorVersion
-        clientKeepAlive = head.keepAlive
-        isUpgradeRequest = head.isUpgrade
-        requestFraming = head.bodyFraming
-        if case .length(let length) = head.bodyFraming { requestRemaining = length }
-        requestDecoder = ChunkedDecoder()
-        requestBodyDone = head.bodyFraming == .none
-        requestBodyForwarded = false
+        exchange.bodyLimit = body.max
+        exchange.clientMinorVersion = request.head.minorVersion
+        exchange.keepAlive = request.head.keepAlive
+        exchange.isUpgrade = request.head.isUpgrade
+        request.beginBody()
         startBodyClock()
-        requestSent = false
-        expectContinue = head.expectContinue
-        clientAcceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(head, source: source)
+        exchange.acceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(request.head, source: source)
         let buffering = startBufferingIfCovered(body)
         forwardedHead.clear()
-        RequestHeadWriter.write(head, from: source, requestID: requestID, context: forwarding, clientIP: decision.client.text,
+        RequestHeadWriter.write(request.head, from: source, requestID: exchange.requestID, context: forwarding, clientIP: decision.client.text,
                                 peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: localHost,
-                                leaveOpen: buffering && requestFraming == .chunked, into: forwardedHead)
-        input.consume(head.headLength)
-        parser.reset()
-        responseState = .awaitingHead
-        responseStarted = false
-        interimResponses = 0
-        attempts = 0
+                                leaveOpen: buffering && request.framing == .chunked, into: forwardedHead)
+        input.consume(request.head.headLength)
+        response.reset()
         triedServer = nil
         if buffering {
             // The upstream exchange starts once the whole body is here (`bufferedBodyComplete`).
@@ -99,8 +87,8 @@ extension ClientConnection {
 
     /// Takes an idle connection to the next available server, or opens one.
     func connectUpstream(fresh: Bool) {
-        guard let pool else { return }
-        attempts += 1
+        guard let pool = pool else { return }
+        exchange.attempts += 1
         let now = worker.loop.now
         phaseStartedAt = now
         guard let server = pool.pick(now: now, excluding: fresh ? nil : triedServer) else {
@@ -154,7 +142,7 @@ extension ClientConnection {
         progressed = relayResponse(from: upstream) || progressed
         guard phase == .proxying, self.upstream === upstream else { return true }
         progressed = flushClient() || progressed
-        if responseState == .done && fd >= 0 {
+        if response.state == .done && fd >= 0 {
             finishExchange()
             return true
         }
@@ -166,10 +154,10 @@ extension ClientConnection {
         switch upstream.flush() {
         case .bytes:
             requestProgressAt = worker.loop.now
-            if upstream.output.isEmpty && requestBodyDone && bufferedBody == nil && !requestSent {
-                requestSent = true
+            if upstream.output.isEmpty && request.bodyDone && bufferedBody == nil && !exchange.requestSent {
+                exchange.requestSent = true
                 phaseStartedAt = worker.loop.now
-                upstreamSentAt = worker.loop.now
+                exchange.sentAt = worker.loop.now
             }
             return true
         case .wouldBlock:
@@ -185,7 +173,7 @@ extension ClientConnection {
     /// left in `output`, and each pass would read more into `upstream.input`, doubling it
     /// (`<=`: a response head at the limit still reaches the parser, which refuses it).
     private func readUpstream(_ upstream: UpstreamConnection) -> Bool {
-        guard upstream.readable, !upstream.endOfStream, responseState != .done,
+        guard upstream.readable, !upstream.endOfStream, response.state != .done,
               output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
         switch upstream.read() {
         case .bytes:
@@ -201,14 +189,15 @@ extension ClientConnection {
     // MARK: Response
 
     private func relayResponse(from upstream: UpstreamConnection) -> Bool {
-        switch responseState {
+        switch response.state {
         case .awaitingHead:
             if upstream.input.isEmpty {
                 guard upstream.endOfStream else { return false }
                 fail(.reset(reusedIdle: upstream.reused))
                 return true
             }
-            switch responseParser.parse(upstream.input.readable, requestMethod: method, into: &responseHead) {
+            let bytes = upstream.input.readable, method = exchange.method
+            switch withResponseCodec({ $0.parseHead(bytes, requestMethod: method) }) {
             case .incomplete:
                 guard upstream.endOfStream else { return false }
                 fail(.invalidResponse)
@@ -218,7 +207,7 @@ extension ClientConnection {
             case .complete:
                 beginResponse(from: upstream)
                 // Queue the body bytes already read behind the head: one send, one segment.
-                if responseState == .body { _ = relayBody(from: upstream) }
+                if response.state == .body { _ = relayBody(from: upstream) }
             }
             return true
         case .body:
@@ -230,78 +219,63 @@ extension ClientConnection {
 
     private func beginResponse(from upstream: UpstreamConnection) {
         let source = UnsafePointer(upstream.input.readPointer)
-        if responseHead.isInterim {
-            interimResponses += 1
-            guard interimResponses <= Self.maxInterimResponses else {
+        if response.head.isInterim {
+            response.interimResponses += 1
+            guard response.interimResponses <= Self.maxInterimResponses else {
                 worker.log.warning("\(upstream.server.address) sent more than \(Self.maxInterimResponses) interim (1xx) responses; answering 502")
                 fail(.invalidResponse)
                 return
             }
             // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
-            if responseHead.status != 100 && clientMinorVersion == 1 {
-                ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
+            if response.head.status != 100 && exchange.clientMinorVersion == 1 {
+                ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: .none,
                                          connection: .implicit, added: addedFields, into: output)
             }
-            upstream.input.consume(responseHead.headLength)
+            upstream.input.consume(response.head.headLength)
             return
         }
-        if responseHead.status == 101 && !isUpgradeRequest {
+        if response.head.status == 101 && !exchange.isUpgrade {
             fail(.invalidResponse)
             return
         }
-        responseStarted = true
-        responseStartsAt = bytesFlushed + Int64(output.readableCount)
-        countResponse(status: responseHead.status)
-        if requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - upstreamSentAt) }
+        response.started = true
+        exchange.responseStartsAt = bytesFlushed + Int64(output.readableCount)
+        countResponse(status: response.head.status)
+        if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
         forwardedHead.clear()
         upstream.server.recordSuccess()
-        if responseHead.status == 101 {
-            ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: .none,
+        if response.head.status == 101 {
+            ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: .none,
                                      connection: .upgrade, added: addedFields, into: output)
-            upstream.input.consume(responseHead.headLength)
+            upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101)
             phase = .tunnel
             return
         }
-        upstreamReusable = responseHead.keepAlive
-        responseFraming = responseHead.bodyFraming
-        switch responseFraming {
-        case .none:
-            clientFraming = responseHead.contentLength >= 0 && responseHead.status != 204 ? .length(responseHead.contentLength) : .none
-        case .length(let length):
-            clientFraming = .length(length)
-            responseRemaining = length
-        case .chunked, .untilClose:
-            clientFraming = clientMinorVersion == 1 ? .chunked : .untilClose
-            responseDecoder = ChunkedDecoder()
-        }
+        exchange.upstreamReusable = response.head.keepAlive
+        response.beginBody(clientMinorVersion: exchange.clientMinorVersion)
         startGzipIfQualifies(source: source)
-        var keepAlive = clientKeepAlive && !worker.draining
-        if case .untilClose = clientFraming { keepAlive = false }
-        clientKeepAlive = keepAlive
-        let connectionHeader: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
-        ResponseHeadWriter.write(responseHead, from: source, requestID: requestID, framing: clientFraming,
+        var keepAlive = exchange.keepAlive && !worker.draining
+        if case .untilClose = response.clientFraming { keepAlive = false }
+        exchange.keepAlive = keepAlive
+        let connectionHeader: ConnectionHeader = !keepAlive ? .close : (exchange.clientMinorVersion == 0 ? .keepAlive : .implicit)
+        ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: response.clientFraming,
                                  connection: connectionHeader, added: addedFields, gzip: gzip != nil, into: output)
-        upstream.input.consume(responseHead.headLength)
-        if responseFraming == .none || responseFraming == .length(0) {
-            responseState = .done
-        } else {
-            responseState = .body
-        }
+        upstream.input.consume(response.head.headLength)
     }
 
     /// Moves response body bytes to the client buffer, re-framed, up to the high-water mark.
     private func relayBody(from upstream: UpstreamConnection) -> Bool {
         var progressed = false
-        while responseState == .body && output.readableCount < Self.highWater {
+        while response.state == .body && output.readableCount < Self.highWater {
             let source = upstream.input
             if source.isEmpty {
                 guard upstream.endOfStream else {
                     flushGzip()
                     break
                 }
-                if responseFraming == .untilClose {
-                    upstreamReusable = false
+                if response.framing == .untilClose {
+                    exchange.upstreamReusable = false
                     finishResponseBody()
                     return true
                 }
@@ -311,19 +285,20 @@ extension ClientConnection {
                 return false
             }
             let room = Self.highWater - output.readableCount
-            switch responseFraming {
+            switch response.framing {
             case .length:
-                let count = Int(min(Int64(min(source.readableCount, room)), responseRemaining))
+                let count = Int(min(Int64(min(source.readableCount, room)), response.remaining))
                 appendResponseData(source.readPointer, count: count)
                 source.consume(count)
-                responseRemaining -= Int64(count)
-                if responseRemaining == 0 { finishResponseBody() }
+                response.remaining -= Int64(count)
+                if response.remaining == 0 { finishResponseBody() }
             case .untilClose:
                 let count = min(source.readableCount, room)
                 appendResponseData(source.readPointer, count: count)
                 source.consume(count)
             case .chunked:
-                switch responseDecoder.next(source.readable, maxData: room) {
+                let bytes = source.readable
+                switch withResponseCodec({ $0.decoder.next(bytes, maxData: room) }) {
                 case .data(let offset, let count):
                     appendResponseData(source.readPointer + offset, count: count)
                     source.consume(offset + count)
@@ -347,7 +322,7 @@ extension ClientConnection {
                     return true
                 }
             case .none:
-                responseState = .done
+                response.state = .done
             }
             progressed = true
         }
@@ -367,7 +342,7 @@ extension ClientConnection {
 
     @inline(__always)
     func appendFramed(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        if case .chunked = clientFraming {
+        if case .chunked = response.clientFraming {
             ChunkedEncoder.appendChunk(bytes, count: count, to: output)
         } else {
             output.append(bytes, count: count)
@@ -378,19 +353,19 @@ extension ClientConnection {
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
     private func finishExchange() {
-        requestCompleted(status: responseHead.status)
+        requestCompleted(status: response.head.status)
         releaseBufferedBody()
         if let upstream {
             self.upstream = nil
-            if upstreamReusable && requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
+            if exchange.upstreamReusable && exchange.requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool = pool {
                 upstream.release(to: pool, now: worker.loop.now)
             } else {
                 upstream.close()
             }
         }
         pool = nil
-        if !requestBodyDone { clientKeepAlive = false }
-        phase = clientKeepAlive ? .readingHead : .closing
+        if !request.bodyDone { exchange.keepAlive = false }
+        phase = exchange.keepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now
     }
 }

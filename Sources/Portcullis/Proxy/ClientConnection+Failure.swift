@@ -12,28 +12,28 @@ extension ClientConnection {
             upstream.close()
             self.upstream = nil
         }
-        if failure.blamesServer, let server = triedServer, let pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
+        if failure.blamesServer, let server = triedServer, let pool = pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
 
-        if phase == .proxying, !responseStarted, let pool,
-           let retry = failure.retry(attempts: attempts, servers: pool.servers.count, method: method, framing: requestFraming,
-                                     bodyForwarded: requestBodyForwarded) {
+        if phase == .proxying, !response.started, let pool = pool,
+           let retry = failure.retry(attempts: exchange.attempts, servers: pool.servers.count, method: exchange.method, framing: request.framing,
+                                     bodyForwarded: exchange.bodyForwarded) {
             connectUpstream(fresh: retry == .newConnection)
             return
         }
 
         audit(failure)
-        if phase == .tunnel || (responseStarted && bytesFlushed > responseStartsAt) {
+        if phase == .tunnel || (response.started && bytesFlushed > exchange.responseStartsAt) {
             worker.log.warning("the exchange failed (\(failure.label)) after the response began; closing the client connection")
             close()
             return
         }
-        if responseStarted {
-            output.truncate(keeping: Int(responseStartsAt - bytesFlushed))
+        if response.started {
+            output.truncate(keeping: Int(exchange.responseStartsAt - bytesFlushed))
             releaseGzip()
         }
         pool = nil
         releaseBufferedBody()
-        GatewayResponse.write(status: failure.status, requestID: requestID, keepAlive: false, headOnly: method == .head, added: addedFields,
+        GatewayResponse.write(status: failure.status, requestID: exchange.requestID, keepAlive: false, headOnly: exchange.method == .head, added: addedFields,
                               into: output)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status)

@@ -5,13 +5,13 @@ extension ClientConnection {
     /// Called once the response head is parsed and the client framing chosen.
     func startGzipIfQualifies(source: UnsafePointer<UInt8>) {
         let settings = snapshot.config.gzip
-        guard clientAcceptsGzip,
-              GzipDecision.compresses(responseHead, source: source, requestMethod: method, settings: settings, mediaTypes: snapshot.gzipMediaTypes),
+        guard exchange.acceptsGzip,
+              GzipDecision.compresses(response.head, source: source, requestMethod: exchange.method, settings: settings, mediaTypes: snapshot.gzipMediaTypes),
               let stream = worker.gzipStreams.take(level: settings.level, limit: settings.maxStreams) else { return }
         gzip = stream
         gzipHoldsData = false
         // The compressed length is not known in advance.
-        clientFraming = clientMinorVersion == 1 ? .chunked : .untilClose
+        response.clientFraming = exchange.clientMinorVersion == 1 ? .chunked : .untilClose
     }
 
     func compressResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
@@ -34,8 +34,8 @@ extension ClientConnection {
             gzip.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
             releaseGzip()
         }
-        if case .chunked = clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
-        responseState = .done
+        if case .chunked = response.clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
+        response.state = .done
     }
 
     private func appendCompressed(_ bytes: UnsafePointer<UInt8>, count: Int) {

@@ -2,13 +2,13 @@
 /// connection goes on with the next request or closes.
 extension ClientConnection {
     /// After a local answer the connection can go on only if no request body is pending.
-    var canKeepAliveAfterLocalAnswer: Bool { head.bodyFraming == .none && head.keepAlive && !worker.draining }
+    var canKeepAliveAfterLocalAnswer: Bool { request.head.bodyFraming == .none && request.head.keepAlive && !worker.draining }
 
     /// Answers the current request with a gateway error page.
     func answer(status: Int) {
         let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: canContinue,
-                              headOnly: head.method == .head, added: addedFields, into: output)
+        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: canContinue,
+                              headOnly: request.head.method == .head, added: addedFields, into: output)
         answeredLocally(status: status, keepAlive: canContinue)
     }
 
@@ -21,7 +21,7 @@ extension ClientConnection {
         ])
         worker.countTowardsAutoBan(client: decision.client.address)
         let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: 429, requestID: requestID, keepAlive: canContinue, headOnly: head.method == .head,
+        GatewayResponse.write(status: 429, requestID: exchange.requestID, keepAlive: canContinue, headOnly: request.head.method == .head,
                               added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
         answeredLocally(status: 429, keepAlive: canContinue)
     }
@@ -30,9 +30,8 @@ extension ClientConnection {
     func answeredLocally(status: Int, keepAlive: Bool) {
         countResponse(status: status)
         requestCompleted(status: status)
-        requestBodyDone = head.bodyFraming == .none
-        input.consume(head.headLength)
-        parser.reset()
+        input.consume(request.head.headLength)
+        request.skipBody()
         phase = keepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now
     }

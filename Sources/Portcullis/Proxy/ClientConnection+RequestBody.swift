@@ -21,19 +21,20 @@ extension ClientConnection {
     /// exchange here.
     @inline(__always)
     func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
-        switch requestFraming {
+        switch request.framing {
         case .length:
-            let count = Int(min(Int64(min(input.readableCount, room)), requestRemaining))
+            let count = Int(min(Int64(min(input.readableCount, room)), request.remaining))
             sink(input.readPointer, count)
             input.consume(count)
-            requestRemaining -= Int64(count)
-            return requestRemaining == 0 ? .finished : .moved
+            request.remaining -= Int64(count)
+            return request.remaining == 0 ? .finished : .moved
         case .chunked:
-            switch requestDecoder.next(input.readable, maxData: room) {
+            let bytes = input.readable
+            switch withRequestCodec({ $0.decoder.next(bytes, maxData: room) }) {
             case .data(let offset, let count):
-                requestBodyReceived += Int64(count)
-                guard requestBodyReceived <= requestBodyLimit else {
-                    fail(.requestBodyTooLarge(received: requestBodyReceived, limit: requestBodyLimit))
+                request.bodyReceived += Int64(count)
+                guard request.bodyReceived <= exchange.bodyLimit else {
+                    fail(.requestBodyTooLarge(received: request.bodyReceived, limit: exchange.bodyLimit))
                     return .refused
                 }
                 sink(input.readPointer + offset, count)
@@ -56,9 +57,9 @@ extension ClientConnection {
 
     /// Answers `Expect: 100-continue` once the gateway is ready for the body.
     private func sendContinueIfExpected() -> Bool {
-        guard expectContinue && input.isEmpty && !responseStarted else { return false }
+        guard request.expectContinue && input.isEmpty && !response.started else { return false }
         output.append("HTTP/1.1 100 Continue\r\n\r\n")
-        expectContinue = false
+        request.expectContinue = false
         return true
     }
 
@@ -68,10 +69,10 @@ extension ClientConnection {
     /// the upstream's buffer has room.
     func pumpRequestBody(into upstream: UpstreamConnection) -> Bool {
         if let bufferedBody { return pumpBufferedBody(bufferedBody, into: upstream) }
-        guard !requestBodyDone else { return false }
+        guard !request.bodyDone else { return false }
         var progressed = sendContinueIfExpected()
-        let chunked = requestFraming == .chunked
-        while !requestBodyDone && upstream.output.readableCount < Self.highWater {
+        let chunked = request.framing == .chunked
+        while !request.bodyDone && upstream.output.readableCount < Self.highWater {
             if input.isEmpty {
                 if peerClosed || broken {
                     close()
@@ -95,14 +96,14 @@ extension ClientConnection {
                 if !readClient() { return progressed }
             case .finished:
                 if chunked { ChunkedEncoder.appendLastChunk(to: upstream.output) }
-                requestBodyDone = true
+                request.bodyDone = true
             case .refused:
                 return true
             }
-            requestBodyForwarded = true
+            exchange.bodyForwarded = true
             progressed = true
         }
-        if !requestBodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
+        if !request.bodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
         return progressed
     }
 
@@ -112,7 +113,7 @@ extension ClientConnection {
         guard count > 0 else { return false }
         upstream.output.append(body.readPointer, count: count)
         body.consume(count)
-        requestBodyForwarded = true
+        exchange.bodyForwarded = true
         if body.isEmpty { releaseBufferedBody() }
         return true
     }
@@ -122,7 +123,7 @@ extension ClientConnection {
     /// Sets memory aside for reading the body whole when the route buffers bodies of this size
     /// and the worker's share of `request_buffer_memory` allows; true when it will.
     func startBufferingIfCovered(_ limits: BodyLimits) -> Bool {
-        guard !isUpgradeRequest, let reservation = limits.bufferReservation(for: requestFraming) else { return false }
+        guard !exchange.isUpgrade, let reservation = limits.bufferReservation(for: request.framing) else { return false }
         guard worker.requestBuffers.reserve(reservation, share: snapshot.requestBufferShare) else {
             worker.metrics.requestBufferOverflows.add(1)
             return false
@@ -164,11 +165,11 @@ extension ClientConnection {
 
     /// The whole body is here: frame it with its length and start the upstream exchange.
     private func bufferedBodyComplete(size: Int) {
-        if requestFraming == .chunked {
+        if request.framing == .chunked {
             RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: forwardedHead)
         }
-        requestFraming = .length(Int64(size))
-        requestBodyDone = true
+        request.framing = .length(Int64(size))
+        request.bodyDone = true
         beginUpstreamExchange()
     }
 
@@ -188,7 +189,7 @@ extension ClientConnection {
         bodyRateSince = worker.loop.now
         bodyBytesSinceCheck = 0
         bodyHeldBack = false
-        bodyRateCheckAt = requestBodyDone || timeouts.clientBodyMinRate == 0 ? .max
+        bodyRateCheckAt = request.bodyDone || timeouts.clientBodyMinRate == 0 ? .max
             : worker.loop.now + timeouts.clientBodyRatePeriod
     }
 
@@ -196,7 +197,7 @@ extension ClientConnection {
     /// on (the next period is measured from now).
     func checkBodyClock(_ timeouts: TimeoutSettings) -> String? {
         let now = worker.loop.now
-        if now >= requestStartedAt + timeouts.clientBodyTotal { return "body_time_limit" }
+        if now >= exchange.startedAt + timeouts.clientBodyTotal { return "body_time_limit" }
         let elapsed = max(now - bodyRateSince, 1)
         let rate = bodyBytesSinceCheck * 1_000_000_000 / Int64(elapsed)
         if rate < timeouts.clientBodyMinRate && !bodyHeldBack { return "body_rate_below_minimum" }
@@ -205,11 +206,5 @@ extension ClientConnection {
         bodyHeldBack = false
         bodyRateCheckAt = now + timeouts.clientBodyRatePeriod
         return nil
-    }
-
-    /// Body bytes received so far (for audit details).
-    var requestBodyReceivedSoFar: Int64 {
-        if case .length(let length) = requestFraming { return length - requestRemaining }
-        return requestBodyReceived
     }
 }

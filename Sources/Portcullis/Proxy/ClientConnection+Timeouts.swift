@@ -44,9 +44,9 @@ extension ClientConnection {
     private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
         if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
-        if !requestBodyDone { deadline = bodyDeadline(timeouts) }
-        switch responseState {
-        case .awaitingHead where requestBodyDone:
+        if !request.bodyDone { deadline = bodyDeadline(timeouts) }
+        switch response.state {
+        case .awaitingHead where request.bodyDone:
             deadline = min(deadline, phaseStartedAt + timeouts.upstreamResponseHead)
         case .body:
             deadline = min(deadline, responseProgressAt + timeouts.upstreamBodyIdle)
@@ -58,7 +58,7 @@ extension ClientConnection {
 
     /// The earliest of the request body's limits: silence, the next rate check, the total.
     private func bodyDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
-        min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, requestStartedAt + timeouts.clientBodyTotal)
+        min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, exchange.startedAt + timeouts.clientBodyTotal)
     }
 
     /// The body's deadline passed: 408 (or a cut, once the response began) with a
@@ -72,7 +72,7 @@ extension ClientConnection {
         } else {
             return
         }
-        fail(.clientTooSlow(reason: reason, bodyBytes: requestBodyReceivedSoFar))
+        fail(.clientTooSlow(reason: reason, bodyBytes: request.bodyBytesSoFar))
     }
 
     /// The deadline passed: time the current wait out.
@@ -103,9 +103,9 @@ extension ClientConnection {
         case .proxying:
             if upstream?.connecting == true {
                 fail(.connectTimeout)
-            } else if !requestBodyDone && worker.loop.now >= bodyDeadline(timeouts) {
+            } else if !request.bodyDone && worker.loop.now >= bodyDeadline(timeouts) {
                 bodyDeadlineReached(timeouts)
-            } else if responseState == .awaitingHead {
+            } else if response.state == .awaitingHead {
                 fail(.responseTimeout)
             } else {
                 worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")

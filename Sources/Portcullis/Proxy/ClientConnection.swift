@@ -29,12 +29,6 @@ final class ClientConnection: Selectable {
         case lingering
     }
 
-    enum ResponseState {
-        case awaitingHead
-        case body
-        case done
-    }
-
     /// Most bytes buffered in one direction before reading from the sender pauses.
     static let highWater = 64 * 1024
     /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
@@ -61,23 +55,16 @@ final class ClientConnection: Selectable {
     var strictOutcome = StrictOutcome.admitted
     /// The access-log record of the current request (nil when the access log is off).
     var accessRecord: AccessRecord?
-    /// Bytes written to the client so far, and where the current request's response began.
+    /// Bytes written to the client so far.
     var bytesFlushed: Int64 = 0
-    var accessBytesMark: Int64 = 0
-    /// Where the current response begins in the stream of bytes to the client: until
-    /// `bytesFlushed` passes it, the response can still be taken back and replaced by a 502.
-    var responseStartsAt: Int64 = 0
-    /// Interim (1xx) responses relayed for the current request.
-    var interimResponses = 0
-    /// When the current request's head was complete, and when it was sent upstream whole.
-    var requestStartedAt: UInt64 = 0
-    var upstreamSentAt: UInt64 = 0
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
     let input = ByteBuffer(capacity: 0)
     let output = ByteBuffer(capacity: 0)
-    var parser: RequestParser
-    var head = RequestHead()
+    /// The HTTP/1.1 codec: the request direction (head parser, body framing) and the response
+    /// direction of the current exchange.
+    var request: RequestCodec
+    var response = ResponseCodec()
     var phase = Phase.readingHead
     var readable = false
     var writable = true
@@ -99,23 +86,13 @@ final class ClientConnection: Selectable {
     var phaseStartedAt: UInt64
 
     // The current exchange.
+    var exchange = Exchange(startedAt: 0, method: .get)
     var snapshot: GatewaySnapshot
+    /// The upstream pool of the request's route, the server of the last attempt, and the
+    /// connection to it.
     var pool: UpstreamPool?
-    var upstream: UpstreamConnection?
     var triedServer: UpstreamServer?
-    var requestID: [UInt8] = []
-    var method = HTTPMethod.get
-    var clientMinorVersion = 1
-    var clientKeepAlive = true
-    var isUpgradeRequest = false
-    var requestFraming = BodyFraming.none
-    var requestRemaining: Int64 = 0
-    var requestDecoder = ChunkedDecoder()
-    /// The route's body limit and what a chunked body has brought so far.
-    var requestBodyLimit: Int64 = 0
-    var requestBodyReceived: Int64 = 0
-    var requestBodyDone = true
-    var requestBodyForwarded = false
+    var upstream: UpstreamConnection?
     /// The request body read whole before the exchange, while it is being read and then sent
     /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
     var bufferedBody: ByteBuffer?
@@ -128,23 +105,8 @@ final class ClientConnection: Selectable {
     var bodyRateCheckAt: UInt64 = .max
     var bodyBytesSinceCheck: Int64 = 0
     var bodyHeldBack = false
-    var requestSent = false
-    var expectContinue = false
     /// The head sent upstream, kept until the first response byte so a retry can resend it.
     let forwardedHead = ByteBuffer(capacity: 0)
-    var attempts = 0
-    var responseParser = ResponseParser()
-    var responseState = ResponseState.awaitingHead
-    var responseHead = ResponseHead()
-    var responseFraming = BodyFraming.none
-    var responseRemaining: Int64 = 0
-    var responseDecoder = ChunkedDecoder()
-    /// How the response body is framed towards the client (the gateway re-frames it).
-    var clientFraming = BodyFraming.none
-    var responseStarted = false
-    var upstreamReusable = false
-    /// The request's `Accept-Encoding` allows gzip, and its route does.
-    var clientAcceptsGzip = false
     /// Compressing the current response body (`ClientConnection+Gzip`).
     var gzip: GzipStream?
     /// Compressed input not yet flushed out of zlib.
@@ -160,11 +122,10 @@ final class ClientConnection: Selectable {
         self.localHost = localHost
         snapshot = worker.snapshot
         decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
-        parser = RequestParser(limits: worker.snapshot.config.limits)
+        request = RequestCodec(limits: worker.snapshot.config.limits)
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
-        requestID.reserveCapacity(128)
         super.init(fd: fd)
         if tls != nil { phase = .handshaking }
     }
@@ -174,6 +135,30 @@ final class ClientConnection: Selectable {
     func countResponse(status: Int) {
         worker.metrics.countResponse(status: status)
         decision.routeResponses?[min(max(status / 100, 1), 5)].add(1)
+    }
+
+    /// Runs `work` on the request codec moved out of the connection, and puts it back after.
+    /// The parser and the chunked decoder call C and may grow arrays: run on `request` in place,
+    /// they would hold an access to it across calls the compiler cannot see through, and every
+    /// access to `request`, everywhere, would then pay the runtime's exclusivity check. `work`
+    /// must touch only the codec it is given (the connection holds a placeholder meanwhile).
+    @inline(__always)
+    func withRequestCodec<Result>(_ work: (inout RequestCodec) -> Result) -> Result {
+        var codec = RequestCodec.placeholder
+        swap(&codec, &request)
+        let result = work(&codec)
+        request = consume codec
+        return result
+    }
+
+    /// `withRequestCodec` for the response direction.
+    @inline(__always)
+    func withResponseCodec<Result>(_ work: (inout ResponseCodec) -> Result) -> Result {
+        var codec = ResponseCodec.placeholder
+        swap(&codec, &response)
+        let result = work(&codec)
+        response = consume codec
+        return result
     }
 
     /// What the gateway adds to the current response.
@@ -284,7 +269,8 @@ final class ClientConnection: Selectable {
         var progressed = flushClient()
         guard fd >= 0, output.readableCount < Self.highWater else { return progressed }
         if !input.isEmpty {
-            switch parser.parse(input.readable, into: &head) {
+            let bytes = input.readable
+            switch withRequestCodec({ $0.parseHead(bytes) }) {
             case .complete:
                 startExchange()
                 return true
@@ -312,9 +298,8 @@ final class ClientConnection: Selectable {
         borrowOutputBuffers()
         // Nothing of the previous request's route or rate limits belongs on this answer.
         decision.reset(headers: snapshot.defaultHeaders)
-        requestID.removeAll(keepingCapacity: true)
-        worker.requestIDs.append(to: &requestID)
-        GatewayResponse.write(status: status, requestID: requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
+        exchange.requestID = worker.requestIDs.next()
+        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
         countResponse(status: status)
         input.clear()
         phase = .closing
@@ -322,11 +307,10 @@ final class ClientConnection: Selectable {
 
     /// Takes the client's `X-Request-ID` when well-formed, else makes one.
     func assignRequestID() {
-        requestID.removeAll(keepingCapacity: true)
-        if let range = head.requestIDRange {
-            requestID.append(contentsOf: UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
+        if let range = request.head.requestIDRange {
+            exchange.requestID = RequestID(UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
         } else {
-            worker.requestIDs.append(to: &requestID)
+            exchange.requestID = worker.requestIDs.next()
         }
     }
 
@@ -339,7 +323,7 @@ final class ClientConnection: Selectable {
         switch result {
         case .bytes(let count):
             worker.metrics.bytesIn.add(count)
-            if !requestBodyDone { bodyBytesSinceCheck += Int64(count) }
+            if !request.bodyDone { bodyBytesSinceCheck += Int64(count) }
             if drained && !pendingEndOfStream { readable = false }
             requestProgressAt = worker.loop.now
             return true
@@ -404,7 +388,7 @@ final class ClientConnection: Selectable {
             if broken { close(); return false }
             return flushClient()
         }
-        if peerClosed || broken || (input.isEmpty && requestBodyDone && !readable) {
+        if peerClosed || broken || (input.isEmpty && request.bodyDone && !readable) {
             close()
             return false
         }

@@ -4,7 +4,7 @@
 enum GatewayResponse {
     /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`;
     /// `detail` is more JSON members (`,"rule":"…"`) for the body.
-    static func write(status: Int, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, added: AddedFields, detail: [UInt8] = [],
+    static func write(status: Int, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields, detail: [UInt8] = [],
                       into out: ByteBuffer) {
         let (reason, code) = describe(status)
         out.append("HTTP/1.1 ")
@@ -22,14 +22,14 @@ enum GatewayResponse {
         out.append("\",\"status\":")
         out.append(decimal: status)
         out.append(",\"request_id\":\"")
-        out.append(requestID)
+        requestID.append(to: out)
         out.append("\"")
         out.append(detail)
         out.append("}\n")
     }
 
     /// A `200 text/plain` answer (ACME key authorizations).
-    static func writeText(_ text: String, requestID: [UInt8], keepAlive: Bool, headOnly: Bool, added: AddedFields, into out: ByteBuffer) {
+    static func writeText(_ text: String, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields, into out: ByteBuffer) {
         let body = Array(text.utf8)
         out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n")
         endHead(requestID: requestID, added: added, contentLength: body.count, keepAlive: keepAlive, into: out)
@@ -38,7 +38,7 @@ enum GatewayResponse {
 
     /// `308 Permanent Redirect` to `https://host[:port]/path?query`; the host keeps IPv6 brackets.
     static func writeRedirectToHTTPS(_ head: RequestHead, from source: UnsafePointer<UInt8>, port: [UInt8], fallbackHost: [UInt8],
-                                     requestID: [UInt8], keepAlive: Bool, added: AddedFields, into out: ByteBuffer) {
+                                     requestID: RequestID, keepAlive: Bool, added: AddedFields, into out: ByteBuffer) {
         out.append("HTTP/1.1 308 Permanent Redirect\r\nLocation: https://")
         if let authority = head.authorityRange, !authority.isEmpty {
             out.append(Router.stripPort(UnsafeBufferPointer(start: source + authority.lowerBound, count: authority.count)))
@@ -53,9 +53,9 @@ enum GatewayResponse {
 
     /// The fields every gateway answer ends its head with: the request id, the connection's extra
     /// added fields (security headers, rate-limit status), the length, `Connection: close` unless kept alive, the blank line.
-    private static func endHead(requestID: [UInt8], added: AddedFields, contentLength: Int, keepAlive: Bool, into out: ByteBuffer) {
+    private static func endHead(requestID: RequestID, added: AddedFields, contentLength: Int, keepAlive: Bool, into out: ByteBuffer) {
         out.append("X-Request-ID: ")
-        out.append(requestID)
+        requestID.append(to: out)
         out.append("\r\n")
         added.append(to: out)
         out.append("Content-Length: ")

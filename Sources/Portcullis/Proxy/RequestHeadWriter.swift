@@ -19,7 +19,7 @@ struct ForwardingContext {
 /// `leaveOpen` stops before the framing field: a chunked body being buffered gets its
 /// `Content-Length` (`end`) once its size is known.
 enum RequestHeadWriter {
-    static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
+    static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
                       context: ForwardingContext, clientIP: [UInt8], peerIsTrusted: Bool, paths: PathNormalizer,
                       hostFallback: [UInt8], leaveOpen: Bool = false, into out: ByteBuffer) {
         out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)
@@ -66,7 +66,7 @@ enum RequestHeadWriter {
         out.append("\r\nX-Real-IP: ")
         out.append(clientIP)
         out.append("\r\nX-Request-ID: ")
-        out.append(requestID)
+        requestID.append(to: out)
         // RFC 9110 §7.6.3: a gateway sends Via on every request it forwards (after the ones received).
         out.append(head.minorVersion == 0 ? "\r\nVia: 1.0 portcullis\r\n" : "\r\nVia: 1.1 portcullis\r\n")
         if !leaveOpen { end(framing: head.bodyFraming, isUpgrade: head.isUpgrade, into: out) }

@@ -22,15 +22,14 @@ final class RequestIDGenerator {
         state = seed
     }
 
-    /// Appends a fresh id to `destination` (written on the stack, appended in one go: one
-    /// capacity check rather than 32).
-    func append(to destination: inout [UInt8]) {
+    /// A fresh id (written on the stack, then copied into the value in one go).
+    func next() -> RequestID {
         let first = nextRandom()
         let second = nextRandom()
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { id in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { id in
             Self.writeHex(first, into: id, at: 0)
             Self.writeHex(second, into: id, at: 16)
-            destination.append(contentsOf: id)
+            return RequestID(UnsafeBufferPointer(id))
         }
     }
 

@@ -4,7 +4,7 @@
 /// `Content-Encoding: gzip` and `Vary: Accept-Encoding` are added and a strong `ETag` becomes
 /// weak (the bytes differ from the upstream's).
 enum ResponseHeadWriter {
-    static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: [UInt8],
+    static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
                       framing: BodyFraming, connection: ConnectionHeader, added: AddedFields, gzip: Bool = false, into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)
@@ -38,7 +38,7 @@ enum ResponseHeadWriter {
             RequestHeadWriter.appendField(field, from: source, to: out)
         }
         out.append("X-Request-ID: ")
-        out.append(requestID)
+        requestID.append(to: out)
         out.append("\r\n")
         added.append(exceptReplaced: replaced, withDate: !hasDate, to: out)
         if gzip { out.append("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n") }
