@@ -4,7 +4,8 @@
 # functions. Both have one worker (nginx with master_process off, one process); the origin is
 # the same nginx serving static files, not counted. After a warm-up the counters are zeroed,
 # h2load sends exactly REQUESTS plain keep-alive GETs of /small over 10 connections, and the
-# counters are dumped: instructions / REQUESTS is the figure.
+# counters are dumped: instructions / REQUESTS is the figure, and calls into the C allocator
+# (malloc, calloc, realloc) / REQUESTS the heap allocations per request.
 #
 # valgrind 3.19 cannot read the DWARF 5 of a Swift binary, so Portcullis runs from a copy
 # stripped with `strip --strip-debug` (symbols kept).
@@ -70,6 +71,20 @@ count() {
     kill "$pid" 2>/dev/null || true
     [[ -n "${KEEP:-}" ]] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/$name.callgrind"
     callgrind_annotate --threshold=100 "$dump" 2>/dev/null | { swift demangle --simplified 2>/dev/null || cat; } > "$work/$name.annotated"
+    # Heap allocations: calls into libc's malloc, calloc and realloc from outside the allocator
+    # (nginx's pools and Swift's swift_slowAlloc both end there).
+    callgrind_annotate --tree=caller --threshold=100 "$dump" 2>/dev/null | awk -v n="$REQUESTS" '
+        /^ *[0-9,]+ .* < / { callers[++count] = $0; next }
+        /^ *[0-9,]+ .* \* / {
+            if ($0 ~ /malloc\/malloc\.c:(malloc|calloc|realloc) /)
+                for (i = 1; i <= count; i++)
+                    if (callers[i] !~ /malloc\/malloc\.c:/ && match(callers[i], /\(([0-9,]+)x\)/)) {
+                        calls = substr(callers[i], RSTART + 1, RLENGTH - 3); gsub(",", "", calls); total += calls
+                    }
+            count = 0; next
+        }
+        { count = 0 }
+        END { printf "%.3f", total / n }' > "$work/$name.allocations"
     awk -v n="$REQUESTS" '/^totals:/ { printf "%.0f", $2 / n }' "$dump"
 }
 
@@ -82,7 +97,8 @@ export PORTCULLIS_ADMIN_TOKEN
 portcullis_per_request=$(count portcullis "$PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis.toml)
 
 printf "\nuser-space instructions per proxied request (callgrind, %s keep-alive GET /small, h2load -c 10, 1 worker)\n\n" "$REQUESTS"
-printf "%-11s %14s\n" proxy "instructions" nginx "$nginx_per_request" portcullis "$portcullis_per_request"
+printf "%-11s %14s %22s\n" proxy "instructions" "heap allocations" \
+    nginx "$nginx_per_request" "$(cat "$work/nginx.allocations")" portcullis "$portcullis_per_request" "$(cat "$work/portcullis.allocations")"
 printf "%-11s %14s\n" ratio "$(awk -v a="$portcullis_per_request" -v b="$nginx_per_request" 'BEGIN { printf "%.2f", a / b }')"
 for name in portcullis nginx; do
     printf "\n%s: top %s functions by self cost (instructions per request, share)\n" "$name" "$TOP"
