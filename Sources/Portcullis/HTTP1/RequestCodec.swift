@@ -2,7 +2,7 @@
 /// `struct h1m`): the head parser and the parsed head, then how the request's body is framed
 /// and how far it has come. The connection keeps one and hands it to the body code; what the
 /// exchange decides about the request lives elsewhere (`Exchange`, `RequestDecision`).
-struct RequestCodec {
+struct RequestCodec: MovableOut {
     var parser: RequestParser
     var head: RequestHead
     /// How the current request's body is framed (rewritten to `.length` once buffered whole).
@@ -22,9 +22,9 @@ struct RequestCodec {
         head = RequestHead()
     }
 
-    /// A codec holding no storage: what a connection keeps while its codec is lent out.
-    static var placeholder: RequestCodec {
-        RequestCodec(parser: RequestParser(limits: HeadLimits()), head: RequestHead(withoutStorage: ()))
+    /// A codec holding no storage, for while this one is moved out (`MovableOut`).
+    var placeholder: RequestCodec {
+        RequestCodec(parser: parser, head: RequestHead(withoutStorage: ()))
     }
 
     private init(parser: RequestParser, head: RequestHead) {

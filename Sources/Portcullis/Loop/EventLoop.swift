@@ -54,10 +54,6 @@ public final class EventLoop {
     /// Registers `target` for `events`; the loop keeps it alive until `deregister`.
     public func register(_ target: Selectable, events: UInt32) throws {
         assert(isOnLoopThread, "register from outside the loop's thread")
-        let fd = Int(target.fd)
-        if fd >= registered.count {
-            registered.append(contentsOf: repeatElement(nil, count: max(fd + 1 - registered.count, 256)))
-        }
         target.registrationGeneration = nextGeneration
         nextGeneration = nextGeneration == UInt32.max ? 1 : nextGeneration + 1
         var event = epoll_event()
@@ -67,7 +63,18 @@ public final class EventLoop {
             throw SystemError("epoll_ctl(ADD)")
         }
         target.interest = events
-        registered[fd] = target
+        setRegistered(target, at: Int(target.fd))
+    }
+
+    /// Stores the object of descriptor `fd` (nil: none), growing the table as needed. The table
+    /// is moved out for the change (`MovableOut`): it may grow, and the object it replaces may be freed.
+    private func setRegistered(_ target: Selectable?, at fd: Int) {
+        var table = moveOut(&registered)
+        if fd >= table.count {
+            table.append(contentsOf: repeatElement(nil, count: max(fd + 1 - table.count, 256)))
+        }
+        table[fd] = target
+        registered = consume table
     }
 
     /// Changes the events `target` is registered for (a no-op when unchanged).
@@ -86,13 +93,11 @@ public final class EventLoop {
         assert(isOnLoopThread, "deregisterAndClose from outside the loop's thread")
         let fd = target.fd
         guard fd >= 0 else { return }
-        if Int(fd) < registered.count, registered[Int(fd)] === target {
-            registered[Int(fd)] = nil
-        }
+        if Int(fd) < registered.count, registered[Int(fd)] === target { setRegistered(nil, at: Int(fd)) }
         // Closing the descriptor removes it from the epoll set.
         close(fd)
         target.fd = -1
-        deadlines.set(0, for: target)
+        setDeadline(0, for: target)
     }
 
     /// Lets go of every registered object once `run()` has returned. Registered objects often
@@ -108,11 +113,11 @@ public final class EventLoop {
     public func deregister(_ target: Selectable) {
         let fd = target.fd
         guard fd >= 0 else { return }
-        if Int(fd) < registered.count, registered[Int(fd)] === target { registered[Int(fd)] = nil }
+        if Int(fd) < registered.count, registered[Int(fd)] === target { setRegistered(nil, at: Int(fd)) }
         epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         target.fd = -1
         target.interest = 0
-        deadlines.set(0, for: target)
+        setDeadline(0, for: target)
     }
 
     /// Objects waiting for a deadline (tests).
@@ -122,7 +127,10 @@ public final class EventLoop {
     @inline(__always)
     public func setDeadline(_ deadline: UInt64, for target: Selectable) {
         assert(isOnLoopThread, "setDeadline from outside the loop's thread")
-        deadlines.set(deadline, for: target)
+        // Moved out for the heap work: see `MovableOut` (the heap may grow).
+        var queue = moveOut(&deadlines)
+        queue.set(deadline, for: target)
+        deadlines = consume queue
     }
 
     /// Runs until `stop()` is called from inside a callback.
@@ -163,15 +171,18 @@ public final class EventLoop {
     }
 
     private func fireDeadlines() {
-        deadlines.expire(now: now, into: &dueScratch)
-        guard !dueScratch.isEmpty else { return }
+        var queue = moveOut(&deadlines)
+        var due = moveOut(&dueScratch)
+        queue.expire(now: now, into: &due)
+        deadlines = consume queue
         // Skipped: a target closed by an earlier callback of this batch (closing clears its
         // deadline), or one whose deadline an earlier callback moved later (it is queued again).
-        for target in dueScratch where target.deadline != 0 && target.deadline <= now {
+        for target in due where target.deadline != 0 && target.deadline <= now {
             target.deadline = 0
             target.deadlineReached()
         }
-        dueScratch.removeAll(keepingCapacity: true)
+        due.removeAll(keepingCapacity: true)
+        dueScratch = consume due
     }
 
     private func nextTimeoutMilliseconds() -> Int32 {

@@ -16,7 +16,11 @@ extension ClientConnection {
         let context = DecisionContext(snapshot: snapshot, secure: tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
-        switch RequestPath.decide(request.head, source: source, context: context, scratch: &worker.rateLimitScratch, into: &decision) {
+        var decision = moveOut(&self.decision), scratch = moveOut(&worker.rateLimitScratch)
+        let verdict = RequestPath.decide(request.head, source: source, context: context, scratch: &scratch, into: &decision)
+        self.decision = consume decision
+        worker.rateLimitScratch = consume scratch
+        switch verdict {
         case .respond(let status):
             answer(status: status)
         case .badPath(let reason):
@@ -196,8 +200,10 @@ extension ClientConnection {
                 fail(.reset(reusedIdle: upstream.reused))
                 return true
             }
-            let bytes = upstream.input.readable, method = exchange.method
-            switch withResponseCodec({ $0.parseHead(bytes, requestMethod: method) }) {
+            var codec = moveOut(&response)
+            let outcome = codec.parseHead(upstream.input.readable, requestMethod: exchange.method)
+            response = consume codec
+            switch outcome {
             case .incomplete:
                 guard upstream.endOfStream else { return false }
                 fail(.invalidResponse)
@@ -297,8 +303,10 @@ extension ClientConnection {
                 appendResponseData(source.readPointer, count: count)
                 source.consume(count)
             case .chunked:
-                let bytes = source.readable
-                switch withResponseCodec({ $0.decoder.next(bytes, maxData: room) }) {
+                var decoder = response.decoder
+                let event = decoder.next(source.readable, maxData: room)
+                response.decoder = decoder
+                switch event {
                 case .data(let offset, let count):
                     appendResponseData(source.readPointer + offset, count: count)
                     source.consume(offset + count)

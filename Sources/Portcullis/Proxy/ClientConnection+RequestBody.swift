@@ -29,8 +29,10 @@ extension ClientConnection {
             request.remaining -= Int64(count)
             return request.remaining == 0 ? .finished : .moved
         case .chunked:
-            let bytes = input.readable
-            switch withRequestCodec({ $0.decoder.next(bytes, maxData: room) }) {
+            var decoder = request.decoder
+            let event = decoder.next(input.readable, maxData: room)
+            request.decoder = decoder
+            switch event {
             case .data(let offset, let count):
                 request.bodyReceived += Int64(count)
                 guard request.bodyReceived <= exchange.bodyLimit else {

@@ -137,30 +137,6 @@ final class ClientConnection: Selectable {
         decision.routeResponses?[min(max(status / 100, 1), 5)].add(1)
     }
 
-    /// Runs `work` on the request codec moved out of the connection, and puts it back after.
-    /// The parser and the chunked decoder call C and may grow arrays: run on `request` in place,
-    /// they would hold an access to it across calls the compiler cannot see through, and every
-    /// access to `request`, everywhere, would then pay the runtime's exclusivity check. `work`
-    /// must touch only the codec it is given (the connection holds a placeholder meanwhile).
-    @inline(__always)
-    func withRequestCodec<Result>(_ work: (inout RequestCodec) -> Result) -> Result {
-        var codec = RequestCodec.placeholder
-        swap(&codec, &request)
-        let result = work(&codec)
-        request = consume codec
-        return result
-    }
-
-    /// `withRequestCodec` for the response direction.
-    @inline(__always)
-    func withResponseCodec<Result>(_ work: (inout ResponseCodec) -> Result) -> Result {
-        var codec = ResponseCodec.placeholder
-        swap(&codec, &response)
-        let result = work(&codec)
-        response = consume codec
-        return result
-    }
-
     /// What the gateway adds to the current response.
     var addedFields: AddedFields {
         AddedFields(policy: decision.headers, secure: tls != nil, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
@@ -269,8 +245,10 @@ final class ClientConnection: Selectable {
         var progressed = flushClient()
         guard fd >= 0, output.readableCount < Self.highWater else { return progressed }
         if !input.isEmpty {
-            let bytes = input.readable
-            switch withRequestCodec({ $0.parseHead(bytes) }) {
+            var codec = moveOut(&request)
+            let outcome = codec.parseHead(input.readable)
+            request = consume codec
+            switch outcome {
             case .complete:
                 startExchange()
                 return true
@@ -297,7 +275,9 @@ final class ClientConnection: Selectable {
     func refuse(status: Int) {
         borrowOutputBuffers()
         // Nothing of the previous request's route or rate limits belongs on this answer.
+        var decision = moveOut(&self.decision)
         decision.reset(headers: snapshot.defaultHeaders)
+        self.decision = consume decision
         exchange.requestID = worker.requestIDs.next()
         GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
         countResponse(status: status)

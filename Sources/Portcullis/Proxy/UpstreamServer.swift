@@ -46,20 +46,29 @@ final class UpstreamServer {
     /// The most recently used idle connection, if any.
     @inline(__always)
     func takeIdle() -> UpstreamConnection? {
-        idle.popLast()
+        // The list is moved out for each change (`MovableOut`): a change may free or grow it.
+        var list = moveOut(&idle)
+        let connection = list.popLast()
+        idle = consume list
+        return connection
     }
 
     /// Parks a connection for reuse; false (and the caller closes it) when the pool is full.
     @inline(__always)
     func park(_ connection: UpstreamConnection, limit: Int) -> Bool {
         guard idle.count < limit else { return false }
-        idle.append(connection)
+        var list = moveOut(&idle)
+        list.append(connection)
+        idle = consume list
         return true
     }
 
     /// Forgets an idle connection that closed or timed out.
     func remove(_ connection: UpstreamConnection) {
-        if let index = idle.firstIndex(where: { $0 === connection }) { idle.remove(at: index) }
+        guard let index = idle.firstIndex(where: { $0 === connection }) else { return }
+        var list = moveOut(&idle)
+        list.remove(at: index)
+        idle = consume list
     }
 }
 
