@@ -95,11 +95,19 @@ export BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH
 PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32)
 export PORTCULLIS_ADMIN_TOKEN
 portcullis_per_request=$(count portcullis "$PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis.toml)
+# The same with the policies of bench/policy.sh on: the default header profile, a 100,000-entry
+# blocklist, a per-IP rate limit far above the load (local counters).
+bench/blocklist_entries.py 100000 "$work/blocklist.txt"
+export BENCH_BLOCKLIST=$work/blocklist.txt BENCH_PORTCULLIS_PORT=$((PORTCULLIS_PORT + 10)) BENCH_ADMIN_PORT=$((ADMIN_PORT + 10)) \
+    BENCH_PORTCULLIS_TLS_PORT=$((PORTCULLIS_TLS_PORT + 10))
+policy_per_request=$(count policy "$BENCH_PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis-policy.toml)
 
 printf "\nuser-space instructions per proxied request (callgrind, %s keep-alive GET /small, h2load -c 10, 1 worker)\n\n" "$REQUESTS"
-printf "%-11s %14s %22s\n" proxy "instructions" "heap allocations" \
-    nginx "$nginx_per_request" "$(cat "$work/nginx.allocations")" portcullis "$portcullis_per_request" "$(cat "$work/portcullis.allocations")"
-printf "%-11s %14s\n" ratio "$(awk -v a="$portcullis_per_request" -v b="$nginx_per_request" 'BEGIN { printf "%.2f", a / b }')"
+printf "%-19s %14s %18s\n" proxy "instructions" "heap allocations" \
+    nginx "$nginx_per_request" "$(cat "$work/nginx.allocations")" portcullis "$portcullis_per_request" "$(cat "$work/portcullis.allocations")" \
+    "portcullis, policy" "$policy_per_request" "$(cat "$work/policy.allocations")"
+printf "%-19s %14s\n" "ratio to nginx" "$(awk -v a="$portcullis_per_request" -v b="$nginx_per_request" 'BEGIN { printf "%.2f", a / b }')"
+printf "%-19s %14s\n" "policy / plain" "$(awk -v a="$policy_per_request" -v b="$portcullis_per_request" 'BEGIN { printf "%.2f", a / b }')"
 for name in portcullis nginx; do
     printf "\n%s: top %s functions by self cost (instructions per request, share)\n" "$name" "$TOP"
     awk -v n="$REQUESTS" -v top="$TOP" '

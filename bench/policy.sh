@@ -18,25 +18,8 @@ REDIS_POLICY_PORT=18286 REDIS_POLICY_TLS_PORT=18646 REDIS_POLICY_ADMIN_PORT=1828
 # shellcheck source=bench/common.sh
 source bench/common.sh
 
-# The same 100,000 addresses and blocks for both (documentation and reserved ranges, never
-# 127.0.0.0/8, so the load generator is not blocked).
-python3 - "$ENTRIES" "$work" <<'PY'
-import random, sys
-count, work = int(sys.argv[1]), sys.argv[2]
-random.seed(7)
-entries = set()
-while len(entries) < count:
-    a = random.choice([11, 23, 45, 61, 98, 151, 185, 203])
-    if random.random() < 0.8:
-        entries.add(f"{a}.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}")
-    else:
-        entries.add(f"{a}.{random.randrange(256)}.{random.randrange(256)}.0/24")
-with open(f"{work}/blocklist.txt", "w") as out:
-    out.writelines(f"{e}\n" for e in sorted(entries))
-with open(f"{work}/policy/server-deny.conf", "w") as out:
-    out.writelines(f"deny {e};\n" for e in sorted(entries))
-    out.write("allow all;\n")
-PY
+# The same 100,000 addresses and blocks for both.
+bench/blocklist_entries.py "$ENTRIES" "$work/blocklist.txt" "$work/policy/server-deny.conf"
 cat > "$work/policy/http-limit.conf" <<'NGINX'
 limit_req_zone $binary_remote_addr zone=perip:10m rate=1000000r/s;
 NGINX

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 touch Sources/Portcullis/Loop/ByteBuffer.swift
-command=$(swift build -c release -v 2>&1 | grep -E "swift-frontend.*-module-name Portcullis " | head -1)
+command=$(swift build -c release --static-swift-stdlib -v 2>&1 | grep -E "swift-frontend.*-module-name Portcullis " | head -1)
 [[ -n "$command" ]] || { echo "could not find the compiler invocation for the Portcullis module" >&2; exit 1; }
 sil=$(mktemp /tmp/portcullis-sil.XXXXXX)
 [[ -n "${KEEP_SIL:-}" ]] && sil=$KEEP_SIL || trap 'rm -f "$sil"' EXIT

@@ -84,7 +84,7 @@ public struct RequestHead {
     public var requestIDRange: Range<Int>?
 
     public init() {
-        fields.reserveCapacity(32)
+        fields.reserveCapacity(HeaderField.initialCapacity)
     }
 
     /// A head with no field storage at all (a placeholder; costs no allocation).

@@ -15,7 +15,7 @@ public struct ResponseHead {
     public var contentLength: Int64 = -1
 
     public init() {
-        fields.reserveCapacity(32)
+        fields.reserveCapacity(HeaderField.initialCapacity)
     }
 
     /// A head with no field storage at all (a placeholder; costs no allocation).

@@ -3,8 +3,9 @@ import Glibc
 /// Matches a request's host, path and method against the configured routes; the first match
 /// wins. Compiled once per snapshot; matching compares bytes and allocates nothing.
 public struct Router: Sendable {
-    /// One compiled `[[routes]]` entry.
-    struct Route: Sendable {
+    /// One compiled `[[routes]]` entry. A class, not a struct: the request path hands the
+    /// matched route on, and a reference costs one retain where a copy costs one per field.
+    final class Route: Sendable {
         enum HostPattern: Sendable {
             case any
             case exact([UInt8])
@@ -27,6 +28,19 @@ public struct Router: Sendable {
         let responses: [Counter]
         /// Responses may be gzipped.
         let gzip: Bool
+
+        init(hostPattern: HostPattern, pathPrefix: [UInt8], methods: [[UInt8]], upstreamIndex: Int, allowsPlainHTTP: Bool,
+             body: BodyLimits, headers: ResponseHeaderPolicy, responses: [Counter], gzip: Bool) {
+            self.hostPattern = hostPattern
+            self.pathPrefix = pathPrefix
+            self.methods = methods
+            self.upstreamIndex = upstreamIndex
+            self.allowsPlainHTTP = allowsPlainHTTP
+            self.body = body
+            self.headers = headers
+            self.responses = responses
+            self.gzip = gzip
+        }
     }
 
     let routes: [Route]
