@@ -2,8 +2,9 @@
 /// rule counts it in the process-wide `RateLimitTable`; any rule over its limit rejects it.
 /// Allocates nothing per request.
 struct RateLimiter: Sendable {
-    /// One compiled `[[rate_limits]]` rule.
-    struct Rule: Sendable {
+    /// One compiled `[[rate_limits]]` rule. A class, not a struct: the request path takes the
+    /// matching rules in turn, and a reference costs one retain where a copy costs one per field.
+    final class Rule: Sendable {
         let name: String
         let pattern: PathPattern
         let limit: Int64
@@ -20,6 +21,21 @@ struct RateLimiter: Sendable {
         let jsonName: [UInt8]
         /// Decisions, [admitted, rejected], shared by the workers.
         let decisions: [Counter]
+
+        /// Compiles one `[[rate_limits]]` rule (see `RateLimiter.init` for the arguments).
+        init(_ rule: RateLimitRuleSettings, caseInsensitivePaths: Bool, sharedKeyPrefix: String?, decisionCounters: LabeledCounters) {
+            name = rule.name
+            pattern = PathPattern(rule.match, caseInsensitive: caseInsensitivePaths)!
+            limit = Int64(rule.limit)
+            windowNanoseconds = Int64(rule.window)
+            key = rule.key
+            headerName = if case .header(let name) = rule.key { Array(name.utf8) } else { [] }
+            mode = rule.mode
+            seed = KeyHash.hash(Array("\(rule.name)|\(rule.match)|\(rule.limit)|\(rule.window)|\(rule.key)".utf8), seed: 0x5EED)
+            sharedPrefix = sharedKeyPrefix.map { Array("\($0){rl:\(rule.name):".utf8) } ?? []
+            jsonName = Array(",\"rule\":\(JSONText.quoted(rule.name))".utf8)
+            decisions = decisionCounters.counters(for: rule.name)
+        }
     }
 
     let rules: [Rule]
@@ -33,15 +49,7 @@ struct RateLimiter: Sendable {
         self.table = table
         self.clock = clock
         rules = settings.map { rule in
-            let identity = "\(rule.name)|\(rule.match)|\(rule.limit)|\(rule.window)|\(rule.key)"
-            var headerName: [UInt8] = []
-            if case .header(let name) = rule.key { headerName = Array(name.utf8) }
-            return Rule(name: rule.name, pattern: PathPattern(rule.match, caseInsensitive: caseInsensitivePaths)!, limit: Int64(rule.limit),
-                        windowNanoseconds: Int64(rule.window), key: rule.key, headerName: headerName, mode: rule.mode,
-                        seed: KeyHash.hash(Array(identity.utf8), seed: 0x5EED),
-                        sharedPrefix: sharedKeyPrefix.map { Array("\($0){rl:\(rule.name):".utf8) } ?? [],
-                        jsonName: Array(",\"rule\":\(JSONText.quoted(rule.name))".utf8),
-                        decisions: decisionCounters.counters(for: rule.name))
+            Rule(rule, caseInsensitivePaths: caseInsensitivePaths, sharedKeyPrefix: sharedKeyPrefix, decisionCounters: decisionCounters)
         }
     }
 
@@ -230,12 +238,17 @@ enum KeyHash {
 /// Decimal digits appended to a byte array without building a String.
 enum DecimalText {
     static func append(_ value: Int64, to out: inout [UInt8]) {
-        if value < 0 {
-            out.append(UInt8(ascii: "-"))
-            append(-value, to: &out)
-            return
+        // Written backwards on the stack, appended in one go: one capacity check, not one a digit.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = value.magnitude
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = ASCII.zero + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
-        if value >= 10 { append(value / 10, to: &out) }
-        out.append(ASCII.zero + UInt8(value % 10))
     }
 }

@@ -29,17 +29,24 @@ public struct Router: Sendable {
         /// Responses may be gzipped.
         let gzip: Bool
 
-        init(hostPattern: HostPattern, pathPrefix: [UInt8], methods: [[UInt8]], upstreamIndex: Int, allowsPlainHTTP: Bool,
-             body: BodyLimits, headers: ResponseHeaderPolicy, responses: [Counter], gzip: Bool) {
-            self.hostPattern = hostPattern
-            self.pathPrefix = pathPrefix
-            self.methods = methods
-            self.upstreamIndex = upstreamIndex
-            self.allowsPlainHTTP = allowsPlainHTTP
-            self.body = body
-            self.headers = headers
-            self.responses = responses
-            self.gzip = gzip
+        /// Compiles one `[[routes]]` entry (see `Router.init` for the arguments).
+        init(_ route: RouteSettings, upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings,
+             caseInsensitivePaths: Bool, responseCounters: LabeledCounters) {
+            if route.host == "*" {
+                hostPattern = .any
+            } else if route.host.hasPrefix("*.") {
+                hostPattern = .subdomain(Array(route.host.dropFirst(1).utf8))
+            } else {
+                hostPattern = .exact(Array(route.host.utf8))
+            }
+            pathPrefix = Array((caseInsensitivePaths ? route.pathPrefix.lowercased() : route.pathPrefix).utf8)
+            methods = route.methods.map { Array($0.utf8) }
+            upstreamIndex = upstreamNames.firstIndex(of: route.upstream) ?? 0
+            allowsPlainHTTP = route.allowHTTP
+            body = BodyLimits(settings: route, defaultMaxBody: defaultMaxBody)
+            headers = ResponseHeaderPolicy(settings: headerSettings, route: route.headers)
+            responses = responseCounters.counters(for: route.metricLabel)
+            gzip = route.gzip
         }
     }
 
@@ -50,21 +57,8 @@ public struct Router: Sendable {
     init(settings: [RouteSettings], upstreamNames: [String], defaultMaxBody: Int64, headerSettings: SecurityHeaderSettings,
          caseInsensitivePaths: Bool = true, responseCounters: LabeledCounters = LabeledCounters(width: 6)) {
         routes = settings.map { route in
-            let pattern: Route.HostPattern
-            if route.host == "*" {
-                pattern = .any
-            } else if route.host.hasPrefix("*.") {
-                pattern = .subdomain(Array(route.host.dropFirst(1).utf8))
-            } else {
-                pattern = .exact(Array(route.host.utf8))
-            }
-            let prefix = caseInsensitivePaths ? route.pathPrefix.lowercased() : route.pathPrefix
-            return Route(hostPattern: pattern, pathPrefix: Array(prefix.utf8),
-                         methods: route.methods.map { Array($0.utf8) },
-                         upstreamIndex: upstreamNames.firstIndex(of: route.upstream) ?? 0, allowsPlainHTTP: route.allowHTTP,
-                         body: BodyLimits(settings: route, defaultMaxBody: defaultMaxBody),
-                         headers: ResponseHeaderPolicy(settings: headerSettings, route: route.headers),
-                         responses: responseCounters.counters(for: route.metricLabel), gzip: route.gzip)
+            Route(route, upstreamNames: upstreamNames, defaultMaxBody: defaultMaxBody, headerSettings: headerSettings,
+                  caseInsensitivePaths: caseInsensitivePaths, responseCounters: responseCounters)
         }
     }
 

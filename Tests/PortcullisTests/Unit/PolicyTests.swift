@@ -168,3 +168,13 @@ import Testing
         #expect(table.hit(key: key, window: 3, elapsed: 0, limit: 5).admitted)
     }
 }
+
+/// The digits of the `X-RateLimit-*` values and of Redis commands, against Swift's own.
+@Suite struct DecimalTextTests {
+    @Test(arguments: [0, 7, 10, 99, 100, 60_000, -1, -10, 100_000_000, Int64.max, Int64.min])
+    func matchesSwiftsDescription(_ value: Int64) {
+        var out: [UInt8] = Array("x=".utf8)
+        DecimalText.append(value, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "x=\(value)")
+    }
+}
