@@ -278,7 +278,7 @@ final class ClientConnection: Selectable {
         var decision = moveOut(&self.decision)
         decision.reset(headers: snapshot.defaultHeaders)
         self.decision = consume decision
-        exchange.requestID = worker.requestIDs.next()
+        worker.requestIDs.next(into: &exchange.requestID)
         GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
         countResponse(status: status)
         input.clear()
@@ -288,9 +288,9 @@ final class ClientConnection: Selectable {
     /// Takes the client's `X-Request-ID` when well-formed, else makes one.
     func assignRequestID() {
         if let range = request.head.requestIDRange {
-            exchange.requestID = RequestID(UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
+            exchange.requestID.set(UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
         } else {
-            exchange.requestID = worker.requestIDs.next()
+            worker.requestIDs.next(into: &exchange.requestID)
         }
     }
 

@@ -11,10 +11,20 @@ struct RequestID {
 
     /// An id with the bytes at `source` (at most `maxLength` of them are kept).
     init(_ source: UnsafeBufferPointer<UInt8>) {
-        let count = min(source.count, Self.maxLength)
-        guard count > 0, let base = source.baseAddress else { return }
+        set(source)
+    }
+
+    /// Replaces the id with the bytes at `source` (at most `maxLength` of them are kept).
+    mutating func set(_ source: UnsafeBufferPointer<UInt8>) {
+        guard let base = source.baseAddress else { count = 0; return }
+        write(count: source.count) { $0.baseAddress!.update(from: base, count: $0.count) }
+    }
+
+    /// Replaces the id with `count` bytes (at most `maxLength`) that `fill` writes in place.
+    mutating func write(count: Int, _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        let count = min(count, Self.maxLength)
         var span = storage.mutableSpan
-        span.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: base, count: count) }
+        span.withUnsafeMutableBufferPointer { fill(UnsafeMutableBufferPointer(rebasing: $0[0..<count])) }
         self.count = count
     }
 

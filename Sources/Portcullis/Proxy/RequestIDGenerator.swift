@@ -22,14 +22,13 @@ final class RequestIDGenerator {
         state = seed
     }
 
-    /// A fresh id (written on the stack, then copied into the value in one go).
-    func next() -> RequestID {
+    /// Writes a fresh id into `id`, in place.
+    func next(into id: inout RequestID) {
         let first = nextRandom()
         let second = nextRandom()
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { id in
-            Self.writeHex(first, into: id, at: 0)
-            Self.writeHex(second, into: id, at: 16)
-            return RequestID(UnsafeBufferPointer(id))
+        id.write(count: 32) { digits in
+            Self.writeHex(first, into: digits, at: 0)
+            Self.writeHex(second, into: digits, at: 16)
         }
     }
 

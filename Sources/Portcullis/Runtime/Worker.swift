@@ -38,7 +38,7 @@ final class Worker {
     private(set) var snapshot: GatewaySnapshot
     private(set) var blocklist: IPBlocklist
     /// Scratch bytes for rate-limit counter names (one request at a time on a worker).
-    var rateLimitScratch: [UInt8] = []
+    var rateLimitScratch: [UInt8]
     /// The matching form of the path being decided, when it differs from the path as sent
     /// (`PathNormalizer`); reused by every request of the worker.
     let matchingPath = ByteBuffer(capacity: 1024)
@@ -67,7 +67,11 @@ final class Worker {
         self.shared = shared
         self.blocklist = blocklist
         self.control = control
-        rateLimitScratch.reserveCapacity(512)
+        // Reserved through a local: growing the property in place would make every later access
+        // to it pay the runtime's exclusivity check (`MovableOut`).
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(512)
+        rateLimitScratch = scratch
         self.mailbox = mailbox
         self.metrics = metrics
         var logger = Logger(label: "portcullis.worker.\(index)")
