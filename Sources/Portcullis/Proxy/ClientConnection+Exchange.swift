@@ -91,7 +91,7 @@ extension ClientConnection {
 
     /// Takes an idle connection to the next available server, or opens one.
     func connectUpstream(fresh: Bool) {
-        guard let pool = pool else { return }
+        guard let pool else { return }
         exchange.attempts += 1
         let now = worker.loop.now
         phaseStartedAt = now
@@ -365,7 +365,7 @@ extension ClientConnection {
         releaseBufferedBody()
         if let upstream {
             self.upstream = nil
-            if exchange.upstreamReusable && exchange.requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool = pool {
+            if exchange.upstreamReusable && exchange.requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
                 upstream.release(to: pool, now: worker.loop.now)
             } else {
                 upstream.close()

@@ -12,9 +12,9 @@ extension ClientConnection {
             upstream.close()
             self.upstream = nil
         }
-        if failure.blamesServer, let server = triedServer, let pool = pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
+        if failure.blamesServer, let server = triedServer, let pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
 
-        if phase == .proxying, !response.started, let pool = pool,
+        if phase == .proxying, !response.started, let pool,
            let retry = failure.retry(attempts: exchange.attempts, servers: pool.servers.count, method: exchange.method, framing: request.framing,
                                      bodyForwarded: exchange.bodyForwarded) {
             connectUpstream(fresh: retry == .newConnection)
