@@ -10,13 +10,18 @@
 #   scripts/exclusivity-checks.sh 30 ClientConnection.request
 #       (also: the functions whose access to that property may overlap another access, the
 #       causes that make every access to it checked)
+#   KEEP_SIL=/tmp/portcullis.sil scripts/exclusivity-checks.sh   (keeps the SIL, for reading)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 touch Sources/Portcullis/Loop/ByteBuffer.swift
 command=$(swift build -c release --static-swift-stdlib -v 2>&1 | grep -E "swift-frontend.*-module-name Portcullis " | head -1)
 [[ -n "$command" ]] || { echo "could not find the compiler invocation for the Portcullis module" >&2; exit 1; }
-sil=$(mktemp /tmp/portcullis-sil.XXXXXX)
-[[ -n "${KEEP_SIL:-}" ]] && sil=$KEEP_SIL || trap 'rm -f "$sil"' EXIT
+if [[ -n "${KEEP_SIL:-}" ]]; then
+    sil=$KEEP_SIL
+else
+    sil=$(mktemp /tmp/portcullis-sil.XXXXXX)
+    trap 'rm -f "$sil"' EXIT
+fi
 COMMAND=$command SIL=$sil TOP=${1:-30} PROPERTY=${2:-} python3 - <<'PYTHON'
 import collections, os, re, shlex, subprocess
 arguments, skip = [], 0
