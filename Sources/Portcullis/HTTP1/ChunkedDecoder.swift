@@ -88,10 +88,9 @@ public struct ChunkedDecoder {
     private static func parseSizeLine(_ pointer: UnsafePointer<UInt8>, from start: Int, lineFeed: Int) -> Int64? {
         guard lineFeed > start, pointer[lineFeed - 1] == ASCII.cr else { return nil }
         let end = lineFeed - 1
-        let table = ByteClass.table
         var index = start
         var size: Int64 = 0
-        while index < end && table[Int(pointer[index])] & ByteClass.hex != 0 {
+        while index < end && ByteClass.table[Int(pointer[index])] & ByteClass.hex != 0 {
             guard index - start < 15 else { return nil }
             let byte = pointer[index] | 0x20
             size = size << 4 | Int64(byte <= ASCII.nine ? byte - ASCII.zero : byte - 0x61 + 10)

@@ -13,10 +13,10 @@ enum FieldLines {
     /// Parses field lines starting at `fieldsStart` up to and including the blank line.
     static func parse(_ pointer: UnsafePointer<UInt8>, from fieldsStart: Int, count: Int,
                       maxBytes: Int, maxCount: Int, into fields: inout [HeaderField]) -> Outcome {
-        let table = ByteClass.table
         var lineStart = fieldsStart
+        let lastLineStart = fieldsStart + maxBytes
         while true {
-            if lineStart - fieldsStart > maxBytes { return .failed(HTTPParseError(431, "header block too large")) }
+            if lineStart > lastLineStart { return .failed(HTTPParseError(431, "header block too large")) }
             guard lineStart < count else { return .incomplete }
             let first = pointer[lineStart]
             if first == ASCII.cr {
@@ -26,8 +26,7 @@ enum FieldLines {
             }
             if first == ASCII.lf { return .failed(HTTPParseError(400, "bare LF")) }
             if first == ASCII.space || first == ASCII.tab { return .failed(HTTPParseError(400, "obs-fold or leading whitespace")) }
-            var index = lineStart
-            while index < count && table[Int(pointer[index])] & ByteClass.token != 0 { index += 1 }
+            var index = ByteClass.endOfToken(pointer, from: lineStart, count: count)
             guard index < count else { return .incomplete }
             let nameEnd = index
             guard pointer[index] == ASCII.colon else {
@@ -37,7 +36,9 @@ enum FieldLines {
                 return .failed(HTTPParseError(400, "invalid field name"))
             }
             guard nameEnd > lineStart else { return .failed(HTTPParseError(400, "empty field name")) }
-            index = ByteClass.endOfFieldValue(pointer, from: index + 1, count: count)
+            // The usual single space after the colon is skipped here rather than trimmed below.
+            let afterColon = index + 1 < count && pointer[index + 1] == ASCII.space ? index + 2 : index + 1
+            index = ByteClass.endOfFieldValue(pointer, from: afterColon, count: count)
             guard index + 1 < count else { return .incomplete }
             guard pointer[index] == ASCII.cr else {
                 if pointer[index] == ASCII.lf { return .failed(HTTPParseError(400, "bare LF")) }
@@ -45,7 +46,7 @@ enum FieldLines {
             }
             guard pointer[index + 1] == ASCII.lf else { return .failed(HTTPParseError(400, "bare CR")) }
             guard fields.count < maxCount else { return .failed(HTTPParseError(431, "too many header fields")) }
-            let (valueStart, valueEnd) = Bytes.trimOWS(pointer, nameEnd + 1, index)
+            let (valueStart, valueEnd) = Bytes.trimOWS(pointer, afterColon, index)
             fields.append(HeaderField(
                 nameStart: Int32(lineStart), nameEnd: Int32(nameEnd),
                 valueStart: Int32(valueStart), valueEnd: Int32(valueEnd),

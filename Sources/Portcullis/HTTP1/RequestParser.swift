@@ -19,9 +19,10 @@ public struct HeadLimits: Sendable, Equatable {
 
 /// A strict HTTP/1.1 request-head parser (RFC 9112) over the bytes of a connection buffer.
 ///
-/// It waits for the blank line that ends the head, scanning only new bytes each time, then
-/// validates the whole head in one pass. Anything ambiguous is refused rather than guessed:
-/// CL with TE, differing lengths, codings other than `chunked`, obs-fold, bare CR or LF, control
+/// It parses what has arrived in one pass; when the head is not complete yet, later calls scan
+/// only the new bytes for the blank line that ends it and parse again once it is there, so a
+/// head trickling in byte by byte costs linear, not quadratic, time. Anything ambiguous is
+/// refused rather than guessed: CL with TE, differing lengths, codings other than `chunked`, obs-fold, bare CR or LF, control
 /// bytes, bad field names, whitespace before the colon, missing or repeated Host, dot segments.
 public struct RequestParser {
     /// The outcome of one `parse` call.
@@ -35,6 +36,7 @@ public struct RequestParser {
     }
 
     public var limits: HeadLimits
+    /// Bytes already seen in an incomplete head (0: none, the next call parses straight away).
     private var scannedUpTo = 0
     private static let maxLeadingEmptyLines = 4
 
@@ -56,15 +58,21 @@ public struct RequestParser {
             start += 2
         }
         if start > 2 * Self.maxLeadingEmptyLines { return .failed(HTTPParseError(400, "too many empty lines before request")) }
-        let searchFrom = max(start, scannedUpTo - 3)
-        if cshims_find_head_end(pointer + searchFrom, count - searchFrom) < 0 {
-            let anomaly = Self.hasLineAnomaly(pointer, from: max(start, scannedUpTo - 1), to: count)
-            scannedUpTo = count
-            if !anomaly { return checkIncompleteLimits(pointer, start: start, count: count) }
+        if scannedUpTo > 0 {
+            let searchFrom = max(start, scannedUpTo - 3)
+            if cshims_find_head_end(pointer + searchFrom, count - searchFrom) < 0 {
+                let anomaly = Self.hasLineAnomaly(pointer, from: max(start, scannedUpTo - 1), to: count)
+                scannedUpTo = count
+                if !anomaly { return checkIncompleteLimits(pointer, start: start, count: count) }
+            }
         }
         head.reset()
         let outcome = parseHead(pointer, start: start, count: count, into: &head)
-        if outcome != .incomplete { scannedUpTo = 0 }
+        guard outcome != .incomplete else {
+            scannedUpTo = count
+            return checkIncompleteLimits(pointer, start: start, count: count)
+        }
+        scannedUpTo = 0
         return outcome
     }
 
@@ -93,7 +101,6 @@ public struct RequestParser {
     }
 
     private func parseHead(_ pointer: UnsafePointer<UInt8>, start: Int, count: Int, into head: inout RequestHead) -> Outcome {
-        let table = ByteClass.table
         guard let lineFeed = Bytes.find(ASCII.lf, pointer, from: start, to: count) else { return .incomplete }
         guard lineFeed > start, pointer[lineFeed - 1] == ASCII.cr else { return .failed(HTTPParseError(400, "bare LF in request line")) }
         let lineEnd = lineFeed - 1
@@ -101,7 +108,7 @@ public struct RequestParser {
 
         // method SP request-target SP HTTP-version
         var index = start
-        while index < lineEnd && table[Int(pointer[index])] & ByteClass.token != 0 { index += 1 }
+        while index < lineEnd && ByteClass.table[Int(pointer[index])] & ByteClass.token != 0 { index += 1 }
         guard index > start, index < lineEnd, pointer[index] == ASCII.space else {
             return .failed(HTTPParseError(400, "invalid method"))
         }
@@ -110,7 +117,7 @@ public struct RequestParser {
         index += 1
         let targetStart = index
         while index < lineEnd && pointer[index] != ASCII.space {
-            guard table[Int(pointer[index])] & ByteClass.target != 0 else {
+            guard ByteClass.table[Int(pointer[index])] & ByteClass.target != 0 else {
                 return .failed(HTTPParseError(400, "invalid byte in request target"))
             }
             index += 1
@@ -197,9 +204,8 @@ public struct RequestParser {
             guard hostEnd == end || pointer[hostEnd] == ASCII.colon else { return false }
         } else {
             hostEnd = Bytes.find(ASCII.colon, pointer, from: start, to: end) ?? end
-            for position in start..<hostEnd {
-                let byte = pointer[position]
-                guard ByteClass.table[Int(byte)] & ByteClass.host != 0, byte != ASCII.leftBracket, byte != ASCII.rightBracket else { return false }
+            for position in start..<hostEnd where ByteClass.table[Int(pointer[position])] & ByteClass.regName == 0 {
+                return false
             }
         }
         guard hostEnd < end else { return true }

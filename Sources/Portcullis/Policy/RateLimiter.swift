@@ -186,11 +186,21 @@ struct RateLimiter: Sendable {
     func render(_ report: Report?, into fields: inout [UInt8]) {
         fields.removeAll(keepingCapacity: true)
         guard let report else { return }
-        Self.appendField("X-RateLimit-Limit: ", rules[report.rule].limit, to: &fields)
-        Self.appendField("X-RateLimit-Remaining: ", report.remaining, to: &fields)
-        Self.appendField("X-RateLimit-Reset: ", report.reset, to: &fields)
-        if let retryAfter = report.retryAfter { Self.appendField("Retry-After: ", retryAfter, to: &fields) }
+        // Written on the stack and appended in one go: one capacity check, not one a piece.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.renderedCapacity) { block in
+            let start = block.baseAddress!
+            var end = start
+            Self.write("X-RateLimit-Limit: ", rules[report.rule].limit, at: &end)
+            Self.write("X-RateLimit-Remaining: ", report.remaining, at: &end)
+            Self.write("X-RateLimit-Reset: ", report.reset, at: &end)
+            if let retryAfter = report.retryAfter { Self.write("Retry-After: ", retryAfter, at: &end) }
+            fields.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
+        }
     }
+
+    /// Room for the longest block `render` writes: four names (76 bytes), four values of at most
+    /// 20 characters, four line ends.
+    private static let renderedCapacity = 192
 
     /// Calls `body` with the bytes the rule counts this request under.
     private func withKey<R>(of rule: Rule, _ subject: Subject, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
@@ -209,11 +219,15 @@ struct RateLimiter: Sendable {
         }
     }
 
-    private static func appendField(_ name: StaticString, _ value: Int64, to fields: inout [UInt8]) {
-        fields.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        DecimalText.append(value, to: &fields)
-        fields.append(ASCII.cr)
-        fields.append(ASCII.lf)
+    /// Writes `name`, `value` and a line end at `end`, and moves `end` past them.
+    @inline(__always)
+    private static func write(_ name: StaticString, _ value: Int64, at end: inout UnsafeMutablePointer<UInt8>) {
+        end.update(from: name.utf8Start, count: name.utf8CodeUnitCount)
+        end += name.utf8CodeUnitCount
+        end += DecimalText.write(value, at: end)
+        end[0] = ASCII.cr
+        end[1] = ASCII.lf
+        end += 2
     }
 }
 
@@ -235,11 +249,16 @@ enum KeyHash {
     }
 }
 
-/// Decimal digits appended to a byte array without building a String.
+/// Decimal digits written into bytes without building a String.
 enum DecimalText {
-    static func append(_ value: Int64, to out: inout [UInt8]) {
-        // Written backwards on the stack, appended in one go: one capacity check, not one a digit.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+    /// The most bytes `write` produces (`-9223372036854775808`).
+    static let maxLength = 20
+
+    /// Writes `value` at `destination` (room for `maxLength` bytes) and returns how many bytes
+    /// it wrote: the digits are produced backwards on the stack, then copied in order.
+    @inline(__always)
+    static func write(_ value: Int64, at destination: UnsafeMutablePointer<UInt8>) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { digits in
             var magnitude = value.magnitude
             var start = digits.count
             repeat {
@@ -247,8 +266,21 @@ enum DecimalText {
                 digits[start] = ASCII.zero + UInt8(magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            if value < 0 { out.append(UInt8(ascii: "-")) }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+            var written = 0
+            if value < 0 {
+                destination[0] = UInt8(ascii: "-")
+                written = 1
+            }
+            (destination + written).update(from: digits.baseAddress! + start, count: digits.count - start)
+            return written + digits.count - start
+        }
+    }
+
+    /// Appends `value` to `out`: one capacity check, not one a digit.
+    static func append(_ value: Int64, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { text in
+            let count = write(value, at: text.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(start: text.baseAddress!, count: count))
         }
     }
 }

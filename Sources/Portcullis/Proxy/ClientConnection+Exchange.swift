@@ -6,7 +6,8 @@ extension ClientConnection {
     /// Runs the request path on the parsed head and starts forwarding, or answers locally.
     func startExchange() {
         borrowOutputBuffers()
-        snapshot = worker.snapshot
+        // Compared first: storing the same snapshot again costs a retain and a release.
+        if snapshot !== worker.snapshot { snapshot = worker.snapshot }
         requestsServed += 1
         exchange = Exchange(startedAt: worker.loop.now, method: request.head.method)
         assignRequestID()

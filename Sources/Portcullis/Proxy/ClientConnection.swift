@@ -190,8 +190,9 @@ final class ClientConnection: Selectable {
     /// Takes storage for the output buffers, before anything is answered or forwarded.
     @inline(__always)
     func borrowOutputBuffers() {
-        output.borrowStorage(from: worker.buffers)
-        forwardedHead.borrowStorage(from: worker.buffers)
+        let buffers = worker.buffers
+        output.borrowStorage(from: buffers)
+        forwardedHead.borrowStorage(from: buffers)
     }
 
     /// An idle connection (handshaking, or between requests with nothing buffered) gives its
@@ -203,9 +204,10 @@ final class ClientConnection: Selectable {
     }
 
     private func giveBuffersBack() {
-        input.returnStorage(to: worker.buffers)
-        output.returnStorage(to: worker.buffers)
-        forwardedHead.returnStorage(to: worker.buffers)
+        let buffers = worker.buffers
+        input.returnStorage(to: buffers)
+        output.returnStorage(to: buffers)
+        forwardedHead.returnStorage(to: buffers)
     }
 
     // MARK: TLS handshake

@@ -27,24 +27,26 @@ enum RequestHeadWriter {
         writeTarget(head, from: source, paths: paths, to: out)
         out.append(" HTTP/1.1\r\n")
         var hostWritten = false
+        var copier = FieldLineCopier(from: source)
         for field in head.fields {
             switch field.kind {
             case .contentLength, .expect, .xForwardedFor, .xForwardedProto, .xForwardedHost, .xForwardedPort,
                  .xRealIP, .xRequestID:
                 continue
             case .upgrade where head.isUpgrade:
-                appendField(field, from: source, to: out)
+                copier.keep(field, to: out)
             case .host where !head.isAbsoluteForm:
                 hostWritten = true
-                appendField(field, from: source, to: out)
+                copier.keep(field, to: out)
             case .host:
                 continue
             case .forwarded where !peerIsTrusted:
                 continue
             default:
-                if !field.isHopByHop { appendField(field, from: source, to: out) }
+                if !field.isHopByHop { copier.keep(field, to: out) }
             }
         }
+        copier.flush(to: out)
         if !hostWritten {
             out.append("Host: ")
             if let authority = head.authorityRange {
@@ -100,15 +102,6 @@ enum RequestHeadWriter {
             out.append(", ")
         }
         out.append(peerIP)
-        out.append("\r\n")
-    }
-
-    /// Writes `name: value\r\n` exactly as received (name case kept, value trimmed).
-    @inline(__always)
-    static func appendField(_ field: HeaderField, from source: UnsafePointer<UInt8>, to out: ByteBuffer) {
-        out.append(source + Int(field.nameStart), count: Int(field.nameEnd - field.nameStart))
-        out.append(": ")
-        out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
         out.append("\r\n")
     }
 }

@@ -13,6 +13,7 @@ enum ResponseHeadWriter {
         out.append("\r\n")
         var replaced: UInt64 = 0
         var hasDate = false
+        var copier = FieldLineCopier(from: source)
         for field in head.fields {
             switch field.kind {
             case .contentLength, .xRequestID:
@@ -22,6 +23,7 @@ enum ResponseHeadWriter {
             case .upgrade where head.status == 101:
                 break
             case .other where gzip && isStrongETag(field, source):
+                copier.flush(to: out)
                 out.append("ETag: W/")
                 out.append(source + Int(field.valueStart), count: Int(field.valueEnd - field.valueStart))
                 out.append("\r\n")
@@ -35,8 +37,9 @@ enum ResponseHeadWriter {
             default:
                 if field.isHopByHop { continue }
             }
-            RequestHeadWriter.appendField(field, from: source, to: out)
+            copier.keep(field, to: out)
         }
+        copier.flush(to: out)
         out.append("X-Request-ID: ")
         requestID.append(to: out)
         out.append("\r\n")
