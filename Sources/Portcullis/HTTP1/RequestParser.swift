@@ -22,8 +22,9 @@ public struct HeadLimits: Sendable, Equatable {
 /// It parses what has arrived in one pass; when the head is not complete yet, later calls scan
 /// only the new bytes for the blank line that ends it and parse again once it is there, so a
 /// head trickling in byte by byte costs linear, not quadratic, time. Anything ambiguous is
-/// refused rather than guessed: CL with TE, differing lengths, codings other than `chunked`, obs-fold, bare CR or LF, control
-/// bytes, bad field names, whitespace before the colon, missing or repeated Host, dot segments.
+/// refused rather than guessed: CL with TE, differing lengths, codings other than `chunked`,
+/// obs-fold, bare CR or LF, control bytes, bad field names, whitespace before the colon,
+/// missing or repeated Host, dot segments.
 public struct RequestParser {
     /// The outcome of one `parse` call.
     public enum Outcome: Equatable {
