@@ -35,59 +35,55 @@ enum ByteClass {
         0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  // 0xE0
         0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,  // 0xF0
     ]
-
-    /// The first byte at or after `start` that cannot be in a field value (CR, LF, any other
-    /// control, DEL), or `count`. Eight bytes at a time while a whole word is SP, VCHAR or
-    /// obs-text (no byte below 0x20, none equal to 0x7F). In a word with such a byte, the lowest
-    /// flagged byte is exact (a borrow only runs upwards, from a byte that is itself flagged), so
-    /// the scan jumps to it and finishes byte by byte with the table from there (HTAB is allowed,
-    /// the CR that ends the line is the usual stop).
-    @inline(__always)
-    static func endOfFieldValue(_ pointer: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highBits: UInt64 = 0x8080_8080_8080_8080
-        var index = start
-        let raw = UnsafeRawPointer(pointer)
-        while index + 8 <= count {
-            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let belowSpace = (word &- ones &* 0x20) & ~word & highBits
-            let notDelete = word ^ (ones &* 0x7F)
-            let delete = (notDelete &- ones) & ~notDelete & highBits
-            let flagged = belowSpace | delete
-            if flagged != 0 {
-                index += flagged.trailingZeroBitCount >> 3
-                break
-            }
-            index += 8
-        }
-        while index < count && table[Int(pointer[index])] & fieldValue != 0 { index += 1 }
-        return index
-    }
 }
 
+/// Scans eight bytes at a time. Each scan's word test flags the bytes that leave its fast set,
+/// and the lowest flagged byte is always exact (a flag is exact per byte, or, where a borrow
+/// runs upwards, it comes from a lower byte that is itself flagged), so the scan jumps there
+/// with one count of trailing zeros and finishes byte by byte with the table.
 extension ByteClass {
+    /// The first byte at or after `start` that cannot be in a field value (CR, LF, any other
+    /// control, DEL), or `count`. The fast set is SP, VCHAR and obs-text (no byte below 0x20,
+    /// none equal to 0x7F); HTAB is allowed but finished by the table, and the CR that ends the
+    /// line is the usual stop.
+    @inline(__always)
+    static func endOfFieldValue(_ pointer: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
+        scan(pointer, from: start, count: count, continuingIn: fieldValue) { word in
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let belowSpace = (word &- ones &* 0x20) & ~word & (ones &* 0x80)
+            let notDelete = word ^ (ones &* 0x7F)
+            return belowSpace | (notDelete &- ones) & ~notDelete & (ones &* 0x80)
+        }
+    }
+
     /// The first byte at or after `start` that cannot be in a token (after a field name: the
-    /// colon), or `count`. Eight bytes at a time while they are letters or `-`, what field names
-    /// are made of: both tests below are exact per byte, so the first other byte is found with
-    /// one count of trailing zeros, and the scan finishes byte by byte with the table from there
-    /// (digits and the other `tchar` symbols continue the token, anything else ends it).
+    /// colon), or `count`. The fast set is letters and `-`, what field names are made of; digits
+    /// and the other `tchar` symbols continue the token through the table.
     @inline(__always)
     static func endOfToken(_ pointer: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101
+        scan(pointer, from: start, count: count, continuingIn: token) { word in
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let letters = bytes(of: word | (ones &* 0x20), above: 0x60, below: 0x7B)
+            return ~(letters | bytes(of: word, equalTo: 0x2D)) & (ones &* 0x80)
+        }
+    }
+
+    /// Words while `flagged` marks none of their bytes, then bytes while they are in `bit`'s
+    /// class.
+    @inline(__always)
+    private static func scan(_ pointer: UnsafePointer<UInt8>, from start: Int, count: Int, continuingIn bit: UInt8,
+                             flagged: (UInt64) -> UInt64) -> Int {
         var index = start
         let raw = UnsafeRawPointer(pointer)
         while index + 8 <= count {
-            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let letters = bytes(of: word | (ones &* 0x20), above: 0x60, below: 0x7B)
-            let hyphens = bytes(of: word, equalTo: 0x2D)
-            let others = ~(letters | hyphens) & (ones &* 0x80)
-            if others != 0 {
-                index += others.trailingZeroBitCount >> 3
+            let flags = flagged(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            if flags != 0 {
+                index += flags.trailingZeroBitCount >> 3
                 break
             }
             index += 8
         }
-        while index < count && table[Int(pointer[index])] & token != 0 { index += 1 }
+        while index < count && table[Int(pointer[index])] & bit != 0 { index += 1 }
         return index
     }
 
