@@ -8,7 +8,7 @@
 # ciphers and groups on both. Each pairing runs ROUNDS times, alternating, and the median round
 # is reported. Prints req/s, p50, p99, requests per second of each proxy's own CPU time (from
 # /proc/PID/stat over the run: busy polling is charged for what it burns) and the ratios.
-# BENCH_BUSY_POLL sets the gateway's busy_poll (default 25us) to compare it on and off.
+# BENCH_BUSY_POLL sets the gateway's busy_poll (default 0us, off) to compare it on and off.
 #
 #   bench/run.sh                      (make bench)
 #   DURATION=10 CONNECTIONS=50 ROUNDS=3 bench/run.sh
@@ -34,7 +34,7 @@ taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT/small" 
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORTCULLIS_PORT/small" >/dev/null
 
 printf "\n1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median); Portcullis busy_poll %s\n\n" \
-    "$CONNECTIONS" "$DURATION" "$ROUNDS" "${BENCH_BUSY_POLL:-25us}"
+    "$CONNECTIONS" "$DURATION" "$ROUNDS" "${BENCH_BUSY_POLL:-0us}"
 printf "%-18s %-11s %12s %10s %10s %14s\n" case proxy "req/s" "p50 ms" "p99 ms" "req/CPU-second"
 # case name, nginx URL, portcullis URL, extra request header (empty for none)
 cases=(

@@ -59,6 +59,7 @@ extension PortcullisCommand {
             do {
                 let config = try ConfigLoader.load(path: options.config)
                 print("\(options.config): OK (\(config.listeners.count) listener(s), \(config.upstreams.count) upstream(s), \(config.routes.count) route(s))")
+                for warning in config.warnings { print("warning: \(options.config): \(warning)") }
                 do {
                     _ = try AdminToken.load(settings: config.admin)
                 } catch {

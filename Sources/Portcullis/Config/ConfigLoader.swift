@@ -30,8 +30,9 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: [ConfigProblem(line: nil, key: "", message: "\(error)")])
         }
         let diagnostics = ConfigDiagnostics(sourceMap: SourceMap(text: text))
-        let config = GatewayConfig(reading: TableReader(table, path: "", diagnostics: diagnostics))
+        var config = GatewayConfig(reading: TableReader(table, path: "", diagnostics: diagnostics))
         guard diagnostics.problems.isEmpty else { throw ConfigError(file: file, problems: diagnostics.problems) }
+        config.warnings = diagnostics.warnings
         return config
     }
 }

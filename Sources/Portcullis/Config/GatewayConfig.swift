@@ -33,6 +33,8 @@ public struct GatewayConfig: Sendable {
     public var gzip: GzipSettings
     public var audit: AuditSettings
     public var accessLog: AccessLogSettings
+    /// What `portcullis check` warns about: valid, but probably not what was meant.
+    public var warnings: [ConfigProblem] = []
 
     /// True when some listener terminates TLS.
     public var hasTLSListener: Bool { listeners.contains { $0.scheme == .https } }
@@ -239,6 +241,7 @@ extension GatewayConfig {
         for (index, rule) in rateLimits.enumerated() where !ruleNames.insert(rule.name).inserted {
             root.report("rate_limits[\(index)].name", "two rules are named \"\(rule.name)\" (set name = \"…\" to tell them apart)")
         }
+        for warning in RateLimitRuleReview.warnings(rateLimits, caseInsensitivePaths: requests.paths.caseInsensitive) { root.warn(warning.key, warning.message) }
         if !audit.redisStream.isEmpty && redis.endpoint == nil {
             root.report("audit.redis_stream", "needs [redis] url")
         }
@@ -274,7 +277,7 @@ extension ServerSettings {
             workers = table.int("workers", default: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), range: 1...256)
         }
         pinWorkers = table.bool("pin_workers", default: false)
-        busyPoll = table.duration("busy_poll", default: "25us", allowZero: true)
+        busyPoll = table.duration("busy_poll", default: "0us", allowZero: true)
         if busyPoll > 1_000_000 { table.report("busy_poll", "at most 1ms: longer polling burns a core for nothing") }
         logLevel = table.string("log_level", default: "info")
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

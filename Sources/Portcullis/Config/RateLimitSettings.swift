@@ -1,5 +1,6 @@
 /// `[[rate_limits]]`: one rule. Every rule whose `match` covers a request counts it; any rule
-/// over its limit rejects it with 429.
+/// over its limit rejects it with 429. A fallback rule counts only the requests no other rule
+/// matches (the table's "default").
 public struct RateLimitRuleSettings: Sendable, Equatable {
     /// What a rule counts requests by.
     public enum Key: Sendable, Equatable {
@@ -28,6 +29,8 @@ public struct RateLimitRuleSettings: Sendable, Equatable {
     public var window: UInt64
     public var key: Key
     public var mode: Mode
+    /// Applies only to requests that no other (non-fallback) rule matches (`fallback = true`).
+    public var fallback: Bool
 }
 
 /// `[rate_limiting]`: the table shared by the workers, and auto-ban.
@@ -39,6 +42,17 @@ public struct RateLimitingSettings: Sendable, Equatable {
     public var autoBanRejections: Int
     public var autoBanPeriod: UInt64
     public var autoBanDuration: UInt64
+    /// Which rate-limit fields responses carry.
+    public var headers: HeaderStyle
+
+    /// `[rate_limiting] headers`: the fields that tell a client where it stands.
+    public enum HeaderStyle: String, Sendable {
+        /// `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds).
+        case xRateLimit = "x-ratelimit"
+        /// `RateLimit-Policy` and `RateLimit` of draft-ietf-httpapi-ratelimit-headers.
+        case ietf
+        case both
+    }
 }
 
 extension RateLimitRuleSettings {
@@ -46,6 +60,10 @@ extension RateLimitRuleSettings {
         defer { table.rejectUnknownKeys() }
         match = table.string("match", default: "")
         name = table.string("name", default: match)
+        // The name is sent in `RateLimit-Policy` (a quoted string: printable ASCII only).
+        if !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            table.report("name", "must be printable ASCII (it is sent in RateLimit-Policy), got \"\(name)\"")
+        }
         let pattern = PathPattern(match)
         if match.isEmpty || pattern == nil {
             table.report("match", "expected an optional method and a path glob like \"POST /api/v1/auth/*\" or \"*\", got \"\(match)\"")
@@ -71,6 +89,7 @@ extension RateLimitRuleSettings {
         let modeText = table.string("mode", default: "batched")
         mode = Mode(rawValue: modeText) ?? .batched
         if Mode(rawValue: modeText) == nil { table.report("mode", "must be \"batched\" or \"strict\", got \"\(modeText)\"") }
+        fallback = table.bool("fallback", default: false)
         if pattern == nil || limit == 0 { return nil }
     }
 }
@@ -84,5 +103,10 @@ extension RateLimitingSettings {
         autoBanPeriod = autoBan.duration("period", default: "1m")
         autoBanDuration = autoBan.duration("ban", default: "15m")
         autoBan.rejectUnknownKeys()
+        let headersText = table.string("headers", default: HeaderStyle.xRateLimit.rawValue)
+        headers = HeaderStyle(rawValue: headersText) ?? .xRateLimit
+        if HeaderStyle(rawValue: headersText) == nil {
+            table.report("headers", "must be \"x-ratelimit\", \"ietf\" or \"both\", got \"\(headersText)\"")
+        }
     }
 }

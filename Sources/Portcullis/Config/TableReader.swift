@@ -5,6 +5,8 @@ import TOMLKit
 final class ConfigDiagnostics {
     let sourceMap: SourceMap
     private(set) var problems: [ConfigProblem] = []
+    /// Valid but probably not what was meant (shown by `portcullis check` and logged at start).
+    private(set) var warnings: [ConfigProblem] = []
 
     init(sourceMap: SourceMap) {
         self.sourceMap = sourceMap
@@ -13,6 +15,11 @@ final class ConfigDiagnostics {
     /// Records a problem at `path`.
     func report(_ path: String, _ message: String) {
         problems.append(ConfigProblem(line: sourceMap.line(of: path), key: path, message: message))
+    }
+
+    /// Records a warning at `path`.
+    func warn(_ path: String, _ message: String) {
+        warnings.append(ConfigProblem(line: sourceMap.line(of: path), key: path, message: message))
     }
 }
 
@@ -35,6 +42,7 @@ final class TableReader {
 
     /// Records a problem with `key`.
     func report(_ key: String, _ message: String) { diagnostics.report(keyPath(key), message) }
+    func warn(_ key: String, _ message: String) { diagnostics.warn(keyPath(key), message) }
 
     private func value(_ key: String) -> TOMLValueConvertible? {
         known.insert(key)

@@ -32,7 +32,24 @@ struct PathPattern: Sendable, Equatable {
     /// True when the request's method and path (no query) match.
     func matches(method requestMethod: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>) -> Bool {
         if !method.isEmpty && !method.elementsEqual(requestMethod) { return false }
-        return glob.withUnsafeBufferPointer { pattern in
+        return matches(path: path)
+    }
+
+    /// True when every request `other` matches is matched by this pattern too (checked on
+    /// `other`'s glob as text, where only this pattern's `*` can stand for `other`'s `*`: may
+    /// answer false for some covering pairs, never true for one that does not cover).
+    func covers(_ other: PathPattern) -> Bool {
+        if !method.isEmpty && method != other.method { return false }
+        var paths = [other.glob]
+        if other.glob.count >= 2 && other.glob.suffix(2).elementsEqual("/*".utf8) { paths.append(Array(other.glob.dropLast(2))) }
+        return paths.allSatisfy { path in path.withUnsafeBufferPointer { matches(path: $0) } }
+    }
+
+    /// True when every request matches (no method, glob `*` or `/*`).
+    var matchesEverything: Bool { method.isEmpty && (glob.elementsEqual("*".utf8) || glob.elementsEqual("/*".utf8)) }
+
+    private func matches(path: UnsafeBufferPointer<UInt8>) -> Bool {
+        glob.withUnsafeBufferPointer { pattern in
             if Self.globMatches(pattern, path) { return true }
             // `/a/*` also covers `/a`: the glob without its final `/*`, matched whole.
             guard pattern.count >= 2, pattern[pattern.count - 1] == Self.star, pattern[pattern.count - 2] == ASCII.slash else { return false }

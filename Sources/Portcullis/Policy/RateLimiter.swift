@@ -1,6 +1,6 @@
 /// A snapshot's rate-limit rules, compiled, and the decision for one request: every matching
-/// rule counts it in the process-wide `RateLimitTable`; any rule over its limit rejects it.
-/// Allocates nothing per request.
+/// rule counts it in the process-wide `RateLimitTable` (fallback rules only when no other rule
+/// matches); any rule over its limit rejects it. Allocates nothing per request.
 struct RateLimiter: Sendable {
     /// One compiled `[[rate_limits]]` rule. A class, not a struct: the request path takes the
     /// matching rules in turn, and a reference costs one retain where a copy costs one per field.
@@ -13,6 +13,10 @@ struct RateLimiter: Sendable {
         /// Lower-case field name for `header:` keys.
         let headerName: [UInt8]
         let mode: RateLimitRuleSettings.Mode
+        /// Counts only requests no other rule matches.
+        let isFallback: Bool
+        /// `"<name>"` (a structured-field string) for `RateLimit-Policy` and `RateLimit`.
+        let policyName: [UInt8]
         /// Mixed into every key's hash: a rule that changes starts new counters.
         let seed: UInt64
         /// `<key_prefix>{rl:<name>:` for counters shared through Redis; empty when local.
@@ -31,6 +35,8 @@ struct RateLimiter: Sendable {
             key = rule.key
             headerName = if case .header(let name) = rule.key { Array(name.utf8) } else { [] }
             mode = rule.mode
+            isFallback = rule.fallback
+            policyName = Array("\"\(rule.name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"".utf8)
             seed = KeyHash.hash(Array("\(rule.name)|\(rule.match)|\(rule.limit)|\(rule.window)|\(rule.key)".utf8), seed: 0x5EED)
             sharedPrefix = sharedKeyPrefix.map { Array("\($0){rl:\(rule.name):".utf8) } ?? []
             jsonName = Array(",\"rule\":\(JSONText.quoted(rule.name))".utf8)
@@ -41,13 +47,15 @@ struct RateLimiter: Sendable {
     let rules: [Rule]
     let table: RateLimitTable
     let clock: FleetClock
+    let headerStyle: RateLimitingSettings.HeaderStyle
 
     /// `sharedKeyPrefix` is Redis's `key_prefix` when counters are shared, else nil.
     /// `caseInsensitivePaths`: globs compare with the lower-case matching form of paths.
     init(settings: [RateLimitRuleSettings], caseInsensitivePaths: Bool = true, table: RateLimitTable, clock: FleetClock, sharedKeyPrefix: String?,
-         decisionCounters: LabeledCounters) {
+         decisionCounters: LabeledCounters, headerStyle: RateLimitingSettings.HeaderStyle = .xRateLimit) {
         self.table = table
         self.clock = clock
+        self.headerStyle = headerStyle
         rules = settings.map { rule in
             Rule(rule, caseInsensitivePaths: caseInsensitivePaths, sharedKeyPrefix: sharedKeyPrefix, decisionCounters: decisionCounters)
         }
@@ -83,12 +91,15 @@ struct RateLimiter: Sendable {
         case checkStrict
     }
 
-    /// The state of the most restrictive rule, for the `X-RateLimit-*` fields.
+    /// The state of the rule that decided (the rejecting one, else the one with the fewest
+    /// requests left), for the rate-limit fields.
     struct Report {
         var rule: Int
         var remaining: Int64
         /// End of the current window, epoch seconds.
         var reset: Int64
+        /// Seconds until then (rounded up).
+        var resetAfter: Int64
         /// Set when this rule rejected the request.
         var retryAfter: Int64?
 
@@ -112,46 +123,65 @@ struct RateLimiter: Sendable {
         let elapsed: Double
     }
 
-    /// Counts the request under every matching rule (locally, or as strict checks for Redis)
-    /// and keeps the most restrictive rule's state in `report`.
+    /// Counts the request under every matching rule (locally, or as strict checks for Redis);
+    /// fallback rules count it only when no other rule matches. Keeps the deciding rule's state
+    /// in `report`.
     func decide(_ subject: Subject, now monotonic: UInt64, redis: RedisAvailability, scratch: inout [UInt8],
                 report: inout Report?, strictChecks: inout [StrictCheck]) -> Decision {
         report = nil
         strictChecks.removeAll(keepingCapacity: true)
         guard !rules.isEmpty else { return .admitted }
         let now = clock.nanoseconds(monotonic: monotonic)
-        for index in rules.indices where rules[index].pattern.matches(method: subject.method, path: subject.path) {
-            let rule = rules[index]
-            switch redis {
-            case .down(.allow): continue
-            case .down(.deny): return .unavailable
-            default: break
+        var matchedSpecific = false
+        for index in rules.indices where !rules[index].isFallback && rules[index].pattern.matches(method: subject.method, path: subject.path) {
+            matchedSpecific = true
+            if let final = count(ruleAt: index, subject, now: now, redis: redis, scratch: &scratch, report: &report, strictChecks: &strictChecks) {
+                return final
             }
-            let windowID = now / rule.windowNanoseconds
-            let elapsed = Double(now % rule.windowNanoseconds) / Double(rule.windowNanoseconds)
-            let result: (admitted: Bool, window: SlidingWindow)? = withKey(of: rule, subject) { key in
-                let hash = KeyHash.hash(key, seed: rule.seed)
-                guard !rule.sharedPrefix.isEmpty else {
-                    return table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit)
-                }
-                scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: rule.sharedPrefix)
-                scratch.append(contentsOf: key)
-                scratch.append(UInt8(ascii: "}"))
-                if case .up = redis, rule.mode == .strict {
-                    strictChecks.append(StrictCheck(rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
-                    return nil
-                }
-                return scratch.withUnsafeBufferPointer { name in
-                    table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name,
-                              windowLength: rule.windowNanoseconds)
+        }
+        if !matchedSpecific {
+            for index in rules.indices where rules[index].isFallback && rules[index].pattern.matches(method: subject.method, path: subject.path) {
+                if let final = count(ruleAt: index, subject, now: now, redis: redis, scratch: &scratch, report: &report, strictChecks: &strictChecks) {
+                    return final
                 }
             }
-            guard let result else { continue }
-            report = Report.tighter(report, decided(rule: index, window: windowID, admitted: result.admitted, counts: result.window))
-            if !result.admitted { return .rejected(rule: index) }
         }
         return strictChecks.isEmpty ? .admitted : .checkStrict
+    }
+
+    /// Counts the request under one matching rule; returns a decision when this rule settles
+    /// the request (a rejection, or Redis down with `deny`), nil to go on with the next rule.
+    private func count(ruleAt index: Int, _ subject: Subject, now: Int64, redis: RedisAvailability, scratch: inout [UInt8],
+                       report: inout Report?, strictChecks: inout [StrictCheck]) -> Decision? {
+        let rule = rules[index]
+        switch redis {
+        case .down(.allow): return nil
+        case .down(.deny): return .unavailable
+        default: break
+        }
+        let windowID = now / rule.windowNanoseconds
+        let elapsed = Double(now % rule.windowNanoseconds) / Double(rule.windowNanoseconds)
+        let result: (admitted: Bool, window: SlidingWindow)? = withKey(of: rule, subject) { key in
+            let hash = KeyHash.hash(key, seed: rule.seed)
+            guard !rule.sharedPrefix.isEmpty else {
+                return table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit)
+            }
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: rule.sharedPrefix)
+            scratch.append(contentsOf: key)
+            scratch.append(UInt8(ascii: "}"))
+            if case .up = redis, rule.mode == .strict {
+                strictChecks.append(StrictCheck(rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
+                return nil
+            }
+            return scratch.withUnsafeBufferPointer { name in
+                table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name,
+                          windowLength: rule.windowNanoseconds)
+            }
+        }
+        guard let result else { return nil }
+        report = Report.tighter(report, decided(rule: index, window: windowID, admitted: result.admitted, counts: result.window))
+        return result.admitted ? nil : .rejected(rule: index)
     }
 
     /// The report for a strict rule from Redis's answer: whether it admitted the request and
@@ -177,30 +207,41 @@ struct RateLimiter: Sendable {
     private func decided(rule index: Int, window: Int64, admitted: Bool, counts: SlidingWindow) -> Report {
         let rule = rules[index]
         rule.decisions[admitted ? 0 : 1].add(1)
+        let windowSeconds = rule.windowNanoseconds / 1_000_000_000
         return Report(rule: index, remaining: admitted ? counts.remaining(limit: rule.limit) : 0,
-                      reset: (window + 1) * rule.windowNanoseconds / 1_000_000_000,
+                      reset: (window + 1) * windowSeconds,
+                      resetAfter: Int64((Double(windowSeconds) * (1 - counts.elapsed)).rounded(.up)),
                       retryAfter: admitted ? nil : counts.retryAfter(limit: rule.limit, windowSeconds: rule.windowNanoseconds / 1_000_000_000))
     }
 
-    /// Writes `X-RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After` for a rejection).
+    /// Writes the deciding rule's fields in the configured style: `X-RateLimit-Limit`,
+    /// `-Remaining`, `-Reset` (epoch seconds), and/or `RateLimit-Policy: "<name>";q=<limit>;w=<window>`
+    /// and `RateLimit: "<name>";r=<remaining>;t=<seconds to reset>`; `Retry-After` for a rejection.
     func render(_ report: Report?, into fields: inout [UInt8]) {
         fields.removeAll(keepingCapacity: true)
         guard let report else { return }
+        let rule = rules[report.rule]
         // Written on the stack and appended in one go: one capacity check, not one a piece.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.renderedCapacity) { block in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.renderedCapacity + 2 * rule.policyName.count) { block in
             let start = block.baseAddress!
             var end = start
-            Self.write("X-RateLimit-Limit: ", rules[report.rule].limit, at: &end)
-            Self.write("X-RateLimit-Remaining: ", report.remaining, at: &end)
-            Self.write("X-RateLimit-Reset: ", report.reset, at: &end)
+            if headerStyle != .ietf {
+                Self.write("X-RateLimit-Limit: ", rule.limit, at: &end)
+                Self.write("X-RateLimit-Remaining: ", report.remaining, at: &end)
+                Self.write("X-RateLimit-Reset: ", report.reset, at: &end)
+            }
+            if headerStyle != .xRateLimit {
+                Self.write("RateLimit-Policy: ", rule.policyName, "q", rule.limit, "w", rule.windowNanoseconds / 1_000_000_000, at: &end)
+                Self.write("RateLimit: ", rule.policyName, "r", report.remaining, "t", report.resetAfter, at: &end)
+            }
             if let retryAfter = report.retryAfter { Self.write("Retry-After: ", retryAfter, at: &end) }
             fields.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
         }
     }
 
-    /// Room for the longest block `render` writes: four names (76 bytes), four values of at most
-    /// 20 characters, four line ends.
-    private static let renderedCapacity = 192
+    /// Room for the longest block `render` writes besides the policy names: six field names
+    /// (111 bytes), nine values of at most 20 characters, four parameters, six line ends.
+    private static let renderedCapacity = 320
 
     /// Calls `body` with the bytes the rule counts this request under.
     private func withKey<R>(of rule: Rule, _ subject: Subject, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
@@ -222,9 +263,41 @@ struct RateLimiter: Sendable {
     /// Writes `name`, `value` and a line end at `end`, and moves `end` past them.
     @inline(__always)
     private static func write(_ name: StaticString, _ value: Int64, at end: inout UnsafeMutablePointer<UInt8>) {
-        end.update(from: name.utf8Start, count: name.utf8CodeUnitCount)
-        end += name.utf8CodeUnitCount
+        write(name, at: &end)
         end += DecimalText.write(value, at: end)
+        writeLineEnd(at: &end)
+    }
+
+    /// Writes `name`, then one structured-field item: `policy;<first>=<value>;<second>=<value>`.
+    private static func write(_ name: StaticString, _ policy: [UInt8], _ first: StaticString, _ firstValue: Int64,
+                              _ second: StaticString, _ secondValue: Int64, at end: inout UnsafeMutablePointer<UInt8>) {
+        write(name, at: &end)
+        policy.withUnsafeBufferPointer { end.update(from: $0.baseAddress!, count: $0.count) }
+        end += policy.count
+        writeParameter(first, firstValue, at: &end)
+        writeParameter(second, secondValue, at: &end)
+        writeLineEnd(at: &end)
+    }
+
+    /// `;<name>=<value>`.
+    @inline(__always)
+    private static func writeParameter(_ name: StaticString, _ value: Int64, at end: inout UnsafeMutablePointer<UInt8>) {
+        end[0] = UInt8(ascii: ";")
+        end += 1
+        write(name, at: &end)
+        end[0] = UInt8(ascii: "=")
+        end += 1
+        end += DecimalText.write(value, at: end)
+    }
+
+    @inline(__always)
+    private static func write(_ text: StaticString, at end: inout UnsafeMutablePointer<UInt8>) {
+        end.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        end += text.utf8CodeUnitCount
+    }
+
+    @inline(__always)
+    private static func writeLineEnd(at end: inout UnsafeMutablePointer<UInt8>) {
         end[0] = ASCII.cr
         end[1] = ASCII.lf
         end += 2

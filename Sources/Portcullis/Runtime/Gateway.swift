@@ -47,6 +47,11 @@ public final class Gateway {
         log = logger
     }
 
+    /// What `portcullis check` would warn about, in the log.
+    private func logWarnings(_ config: GatewayConfig) {
+        for warning in config.warnings { log.warning("\(configPath): \(warning)") }
+    }
+
     /// How long pushed ACME tokens are served.
     var acmeTokenTTL: UInt64 { config.acme.tokenTTL }
 
@@ -65,6 +70,7 @@ public final class Gateway {
         defer { loop.releaseAll() }
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
+        logWarnings(config)
         let auditLog = try AuditLog(settings: config.audit, redisSettings: config.redis, workers: config.server.workers, clock: shared.clock,
                                     loop: loop, log: log)
         audit = auditLog
@@ -206,6 +212,7 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         publishBlocklist()
         log.info("configuration reloaded (generation \(generation))")
+        logWarnings(applied)
         auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])
         for context in newCertificates?.contexts ?? [] {
             auditControl(.certReloaded, details: [("names", .text(context.names.joined(separator: ","))), ("serial", .text(context.serial)),

@@ -65,7 +65,7 @@ public final class GatewaySnapshot: Sendable {
         rateLimiter = RateLimiter(settings: config.rateLimits, caseInsensitivePaths: config.requests.paths.caseInsensitive,
                                   table: shared.rateLimitCounters, clock: shared.clock,
                                   sharedKeyPrefix: config.redis.endpoint == nil ? nil : config.redis.keyPrefix,
-                                  decisionCounters: shared.rateLimitDecisions)
+                                  decisionCounters: shared.rateLimitDecisions, headerStyle: config.rateLimiting.headers)
         trustedProxies = config.clientIP.trustedProxies
         gzipMediaTypes = config.gzip.types.map { Array($0.utf8) }
     }

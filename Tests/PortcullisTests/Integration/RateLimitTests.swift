@@ -73,6 +73,65 @@ import Testing
         #expect(get.header("X-RateLimit-Limit") == "100" && get.header("X-RateLimit-Remaining") == "98", "every matching rule counted")
     }
 
+    @Test(arguments: Transport.allCases) func aFallbackAndBothFieldStylesThroughTheBinary(_ transport: Transport) throws {
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: """
+            [rate_limiting]
+            headers = "both"
+            [[rate_limits]]
+            name = "bytes"
+            match = "GET /bytes/*"
+            limit = 6
+            [[rate_limits]]
+            name = "default"
+            match = "*"
+            limit = 4
+            fallback = true
+            """, bothTransports: true)
+        let client = try gateway.client(transport)
+        for remaining in (0..<6).reversed() {
+            try client.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.header("X-RateLimit-Limit") == "6", "the endpoint's 6, not the default's 4")
+            #expect(response.header("X-RateLimit-Remaining") == String(remaining))
+            #expect(response.header("RateLimit-Policy") == #""bytes";q=6;w=60"#)
+            #expect(response.header("RateLimit")?.hasPrefix(#""bytes";r=\#(remaining);t="#) == true)
+        }
+        try client.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")
+        let refused = try client.readResponse()
+        #expect(refused.status == 429 && refused.header("RateLimit")?.hasPrefix(#""bytes";r=0;t="#) == true)
+        #expect(refused.header("Retry-After") != nil && refused.text.contains("\"rule\":\"bytes\""))
+        var statuses: [Int] = []
+        for _ in 0..<5 {
+            try client.send("GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\n")
+            let response = try client.readResponse()
+            statuses.append(response.status)
+            #expect(response.header("RateLimit-Policy") == #""default";q=4;w=60"#)
+        }
+        #expect(statuses == [204, 204, 204, 204, 429], "the fallback counts what no other rule names, from zero")
+    }
+
+    @Test func checkAndTheGatewayWarnAboutARuleThatCannotReject() throws {
+        let gateway = try gateway(rules: """
+            [[rate_limits]]
+            name = "default"
+            match = "*"
+            limit = 100
+
+            [[rate_limits]]
+            name = "notifications"
+            match = "GET /api/v1/notifications"
+            limit = 120
+            """)
+        let text = try String(contentsOf: gateway.configURL, encoding: .utf8)
+        let lines = text.components(separatedBy: "\n")
+        let line = lines.indices.filter { lines[$0] == "[[rate_limits]]" }[1] + 1
+        let warning = "\(gateway.configURL.path): line \(line): rate_limits[1]: rule \"notifications\" (limit 120) can never be the one that rejects"
+        #expect(gateway.child.output.contains(warning), "logged at start")
+        let check = try ChildProcess(executable: BuiltProducts.path("portcullis"), arguments: ["check", "--config", gateway.configURL.path])
+        #expect(check.waitForExit(seconds: 10) == 0, "a warning, not an error")
+        #expect(check.output.contains("warning: " + warning) && check.output.contains("set fallback = true on it"), "\(check.output)")
+    }
+
     @Test func keysByHeaderAndByRoute() throws {
         let gateway = try gateway(rules: """
             [[rate_limits]]

@@ -5,46 +5,6 @@ import Testing
 /// The decision phases as a function: a configuration, a peer, a blocklist and the bytes of a
 /// request head in; a verdict and what the exchange needs out. No socket, no worker, no binary.
 @Suite struct RequestPathTests {
-    /// A snapshot of `minimalConfig` plus `extra` (with `routes` before its catch-all route:
-    /// the first matching route wins), and the state the phases consult.
-    private struct Decider {
-        let snapshot: GatewaySnapshot
-        var blocklist = IPBlocklist.empty
-        var secure = false
-        var redis = RateLimiter.RedisAvailability.none
-        var now: UInt64 = 1_000_000_000
-        var scratch: [UInt8] = []
-        var decision: RequestDecision
-        let matchingPath = ByteBuffer(capacity: 1024)
-
-        init(_ extra: String = "", routes: String = "") throws {
-            let catchAll = "[[routes]]\nupstream = \"app\""
-            precondition(minimalConfig.contains(catchAll))
-            let text = minimalConfig.replacingOccurrences(of: catchAll, with: routes + "\n" + catchAll) + "\n" + extra
-            let config = try ConfigLoader.parse(text: text, file: "test.toml", environment: [:])
-            snapshot = GatewaySnapshot(config: config, generation: 1, certificates: nil,
-                                       shared: GatewayShared(maxRateLimitKeys: config.rateLimiting.maxKeys))
-            decision = RequestDecision(headers: snapshot.defaultHeaders)
-        }
-
-        /// Decides `request` (a whole head, "\r\n" line ends) from `peer`.
-        mutating func decide(_ request: String, peer: String = "192.0.2.10") -> RequestPath.Verdict {
-            let bytes = Array(request.utf8)
-            var parser = RequestParser(limits: snapshot.config.limits)
-            var head = RequestHead()
-            let parsed = bytes.withUnsafeBufferPointer { parser.parse($0, into: &head) }
-            precondition(parsed == .complete, "the test's request does not parse: \(request)")
-            let context = DecisionContext(snapshot: snapshot, secure: secure, peer: IPAddress(peer)!, peerText: Array(peer.utf8),
-                                          blocklist: blocklist, now: now, epochSeconds: 1_000, redis: redis, matchingPath: matchingPath)
-            return bytes.withUnsafeBufferPointer {
-                RequestPath.decide(head, source: $0.baseAddress!, context: context, scratch: &scratch, into: &decision)
-            }
-        }
-
-        var clientText: String { String(decoding: decision.client.text, as: UTF8.self) }
-        var rateLimitFields: String { String(decoding: decision.rateLimitFields, as: UTF8.self) }
-    }
-
     private static func blocklist(_ entries: [(String, allow: Bool)]) -> IPBlocklist {
         var table = PrefixTable()
         for (cidr, allow) in entries { table.insert(PrefixTable.Entry(cidr: CIDR(cidr)!, allow: allow, expiresAt: 0, reason: 0)) }
@@ -56,7 +16,7 @@ import Testing
     }
 
     @Test func aPlainRequestIsForwardedWithThePeerAsClient() throws {
-        var decider = try Decider()
+        var decider = try RequestDecider()
         guard case .forward(let upstream, let body) = decider.decide(Self.get("/x")) else { Issue.record("not forwarded"); return }
         #expect(upstream == 0 && body.max == decider.snapshot.config.maxBody)
         #expect(decider.clientText == "192.0.2.10" && decider.decision.client.address == IPAddress("192.0.2.10")!)
@@ -64,7 +24,7 @@ import Testing
     }
 
     @Test func methodsAndPathsAreRefusedBeforeRouting() throws {
-        var decider = try Decider()
+        var decider = try RequestDecider()
         #expect(decider.decide("post /x HTTP/1.1\r\nHost: a\r\n\r\n") == .respond(status: 501), "methods are case-sensitive")
         #expect(decider.decide("PROPFIND /x HTTP/1.1\r\nHost: a\r\n\r\n") == .respond(status: 501))
         #expect(decider.decide("TRACE /x HTTP/1.1\r\nHost: a\r\n\r\n") == .respond(status: 405))
@@ -72,7 +32,7 @@ import Testing
     }
 
     @Test func theRouteDecidesHeadersGzipAndBodyLimit() throws {
-        var decider = try Decider(routes: """
+        var decider = try RequestDecider(routes: """
             [[routes]]
             path_prefix = "/api/upload"
             upstream = "app"
@@ -101,14 +61,14 @@ import Testing
             [tls]
             self_signed_dev = true
             """
-        var decider = try Decider(https)
+        var decider = try RequestDecider(https)
         #expect(decider.decide(Self.get("/x")) == .redirectToHTTPS)
         decider.secure = true
         if case .forward = decider.decide(Self.get("/x")) {} else { Issue.record("HTTPS is forwarded") }
     }
 
     @Test func theBlocklistAppliesToTheClientBehindATrustedProxy() throws {
-        var decider = try Decider("[client_ip]\ntrusted_proxies = [\"10.0.0.0/8\"]")
+        var decider = try RequestDecider("[client_ip]\ntrusted_proxies = [\"10.0.0.0/8\"]")
         decider.blocklist = Self.blocklist([("203.0.113.0/24", allow: false)])
         #expect(decider.decide(Self.get("/x", "X-Forwarded-For: 203.0.113.9\r\n"), peer: "10.1.1.1") == .blocked)
         #expect(decider.clientText == "203.0.113.9" && decider.decision.client.peerIsTrustedProxy)
@@ -138,14 +98,14 @@ import Testing
         ("", "10.9.9.9"),
     ])
     func clientAddressBehindTrustedProxies(fields: String, client: String) throws {
-        var decider = try Decider("[client_ip]\ntrusted_proxies = [\"10.0.0.0/8\"]")
+        var decider = try RequestDecider("[client_ip]\ntrusted_proxies = [\"10.0.0.0/8\"]")
         _ = decider.decide(Self.get("/x", fields), peer: "10.9.9.9")
         #expect(decider.clientText == client)
         #expect(decider.decision.client.address == IPAddress(client)!)
     }
 
     @Test func rateLimitsCountPerClientAndRenderTheirFields() throws {
-        var decider = try Decider("""
+        var decider = try RequestDecider("""
             [[rate_limits]]
             name = "login"
             match = "POST /api/v1/auth/*"
@@ -178,7 +138,7 @@ import Testing
             window = "1m"
             mode = "strict"
             """
-        var decider = try Decider(rule)
+        var decider = try RequestDecider(rule)
         decider.redis = .up
         guard case .checkStrictLimits = decider.decide(Self.get("/s/1")) else { Issue.record("a strict rule waits on Redis"); return }
         #expect(decider.decision.strictChecks.count == 1)
@@ -188,7 +148,7 @@ import Testing
     }
 
     @Test func acmeChallengesAreAnsweredOnPlainHTTPOnly() throws {
-        var decider = try Decider()
+        var decider = try RequestDecider()
         decider.snapshot.challenges.put(token: "tok_en-1", keyAuthorization: "tok_en-1.thumb", ttl: 60_000_000_000)
         #expect(decider.decide(Self.get("/.well-known/acme-challenge/tok_en-1")) == .serveChallenge(keyAuthorization: "tok_en-1.thumb"))
         #expect(decider.decide(Self.get("/.well-known/acme-challenge/unknown")) == .respond(status: 404))
