@@ -14,7 +14,7 @@ public struct RateLimitRuleSettings: Sendable, Equatable {
 
     /// How a rule is shared between gateway instances through Redis.
     public enum Mode: String, Sendable {
-        /// Local, immediate decisions; increments sent to Redis every sync interval.
+        /// Local, immediate decisions on leases of tokens from Redis.
         case batched
         /// One atomic check-and-increment in Redis per request.
         case strict
@@ -56,13 +56,16 @@ public struct RateLimitingSettings: Sendable, Equatable {
 }
 
 extension RateLimitRuleSettings {
+    /// The longest rule name (the rate-limit fields are written into a fixed block).
+    static let maxNameLength = 64
+
     init?(reading table: TableReader) {
         defer { table.rejectUnknownKeys() }
         match = table.string("match", default: "")
         name = table.string("name", default: match)
         // The name is sent in `RateLimit-Policy` (a quoted string: printable ASCII only).
-        if !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
-            table.report("name", "must be printable ASCII (it is sent in RateLimit-Policy), got \"\(name)\"")
+        if !name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) || name.utf8.count > Self.maxNameLength {
+            table.report("name", "must be printable ASCII of at most \(Self.maxNameLength) characters (it is sent in RateLimit-Policy), got \"\(name)\"")
         }
         let pattern = PathPattern(match)
         if match.isEmpty || pattern == nil {

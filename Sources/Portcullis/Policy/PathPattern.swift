@@ -48,6 +48,7 @@ struct PathPattern: Sendable, Equatable {
     /// True when every request matches (no method, glob `*` or `/*`).
     var matchesEverything: Bool { method.isEmpty && (glob.elementsEqual("*".utf8) || glob.elementsEqual("/*".utf8)) }
 
+    @inline(__always)
     private func matches(path: UnsafeBufferPointer<UInt8>) -> Bool {
         glob.withUnsafeBufferPointer { pattern in
             if Self.globMatches(pattern, path) { return true }

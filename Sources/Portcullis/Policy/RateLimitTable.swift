@@ -1,12 +1,12 @@
-
 /// The process-wide rate-limit counters: one sliding-window counter per (rule, key), shared by
 /// every worker. Split into shards, each behind its own lock, so workers rarely meet; every
 /// operation is O(1); memory is bounded by `maxKeys` (the least recently used key is evicted
 /// first, which is also the first to expire).
 ///
-/// A counter that is shared through Redis also remembers the fleet-wide counts learned at the
-/// last sync and the increments made here since then; its decision uses the larger of the local
-/// and the fleet view.
+/// A counter shared through Redis is decided on a lease while Redis is up (`takeLeased`: tokens
+/// Redis granted, spent here without a round trip) and on the larger of the local and the
+/// fleet's last known view while it is not (`hit`); increments made then reach Redis at the next
+/// sync (`takeUnsynced`).
 final class RateLimitTable: Sendable {
     static let shardCount = 64
     private let shards: [Shard]
@@ -20,6 +20,7 @@ final class RateLimitTable: Sendable {
     /// looked like. `sharedName` is the Redis name of a counter shared with other instances
     /// (empty for local-only ones) and `windowLength` its window in ns; both are kept only when
     /// the counter is created.
+    @inline(__always)
     func hit(key: UInt64, window: Int64, elapsed: Double, limit: Int64, sharedName: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0),
              windowLength: Int64 = 0) -> (admitted: Bool, window: SlidingWindow) {
         shards[Int(key % UInt64(Self.shardCount))].state.withLock { shard in
@@ -59,6 +60,86 @@ final class RateLimitTable: Sendable {
         }
     }
 
+    /// What a decision on a lease found.
+    enum LeaseDecision {
+        /// Admitted on a token of this instance's lease; `refill`: the lease runs low, ask for
+        /// more now (no request waits for it).
+        case admitted(SlidingWindow, refill: Bool)
+        /// Redis had no room when last asked, and will have none before the time it gave.
+        case rejected(SlidingWindow)
+        /// No token here: the request must wait for a lease.
+        case needsLease
+    }
+
+    /// Spends one token of the lease `key` holds for `window`, if any (a lease of an earlier
+    /// window goes back to Redis first).
+    func takeLeased(key: UInt64, window: Int64, elapsed: Double, now: Int64, sharedName: UnsafeBufferPointer<UInt8>,
+                    windowLength: Int64) -> LeaseDecision {
+        shards[Int(key % UInt64(Self.shardCount))].state.withLock { shard in
+            let slot = shard.slot(for: key, window: window, sharedName: sharedName, windowLength: windowLength)
+            if shard.entries[slot].leaseWindow != window { shard.addTokens(0, to: slot, window: window) }
+            let counter = shard.entries[slot]
+            guard counter.tokens > 0 else {
+                return now < counter.deniedUntil ? .rejected(counter.leaseView(elapsed: elapsed)) : .needsLease
+            }
+            shard.entries[slot].tokens -= 1
+            shard.entries[slot].current += 1
+            shard.entries[slot].lastUsed = now
+            let refill = !counter.refillPending && (counter.tokens - 1) * 2 <= counter.lastGrant
+            if refill { shard.entries[slot].refillPending = true }
+            return .admitted(shard.entries[slot].leaseView(elapsed: elapsed), refill: refill)
+        }
+    }
+
+    /// Stores Redis's answer to a lease request for `window`: `granted` tokens (0 when it had no
+    /// room) and the fleet's counts after the grant. With `forRequest` one token goes to the
+    /// request that waited for the lease; the result says whether it got one, with the view for
+    /// its report. A lease for a window that has already ended here goes straight back.
+    func applyLease(key: UInt64, window: Int64, elapsed: Double, now: Int64, granted: Int64, current: Int64, previous: Int64,
+                    limit: Int64, sharedName: UnsafeBufferPointer<UInt8>, windowLength: Int64, forRequest: Bool) -> (admitted: Bool, window: SlidingWindow) {
+        shards[Int(key % UInt64(Self.shardCount))].state.withLock { shard in
+            let admitted = forRequest && granted > 0
+            let view = SlidingWindow(current: current, previous: previous, elapsed: elapsed)
+            if let slot = shard.index[key], shard.entries[slot].window > window {
+                if granted > (admitted ? 1 : 0) {
+                    shard.returns.append(LeaseReturn(sharedName: Array(sharedName), window: window, tokens: granted - (admitted ? 1 : 0)))
+                }
+                return (admitted, view)
+            }
+            let slot = shard.slot(for: key, window: window, sharedName: sharedName, windowLength: windowLength)
+            shard.entries[slot].learn(window: window, current: current, previous: previous)
+            shard.addTokens(granted - (admitted ? 1 : 0), to: slot, window: window)
+            shard.entries[slot].lastGrant = granted
+            shard.entries[slot].lastUsed = now
+            if !forRequest { shard.entries[slot].refillPending = false }
+            if admitted { shard.entries[slot].current += 1 }
+            if granted == 0 {
+                shard.entries[slot].deniedUntil = view.nextRoom(limit: limit, windowStart: window * windowLength, windowLength: windowLength)
+            }
+            return (admitted, shard.entries[slot].leaseView(elapsed: elapsed))
+        }
+    }
+
+    /// A refill that got no answer: the next spend may ask again.
+    func refillFailed(key: UInt64) {
+        shards[Int(key % UInt64(Self.shardCount))].state.withLock { shard in
+            if let slot = shard.index[key] { shard.entries[slot].refillPending = false }
+        }
+    }
+
+    /// Moves out the lease tokens to give back from the shards `shardIndices` selects: leases of
+    /// ended windows, leases unused for `idleAfter` ns (so other instances can have the tokens),
+    /// and those of evicted keys.
+    func takeLeaseReturns(shardIndices: some Sequence<Int>, now: Int64, idleAfter: Int64, into returns: inout [LeaseReturn]) {
+        for index in shardIndices {
+            shards[index].state.withLock { shard in
+                shard.expireLeases(now: now, idleAfter: idleAfter)
+                returns.append(contentsOf: shard.returns)
+                shard.returns.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
     /// Keys held now (for tests and metrics).
     var keyCount: Int { shards.reduce(0) { total, shard in total + shard.state.withLock { $0.index.count } } }
 
@@ -79,135 +160,3 @@ final class RateLimitTable: Sendable {
     }
 }
 
-/// One counter.
-private struct WindowCounter {
-    var key: UInt64
-    /// The fixed window `current` belongs to.
-    var window: Int64
-    var current: Int64 = 0
-    var previous: Int64 = 0
-    /// Fleet-wide counts from the last sync, for `syncedWindow` and the one before.
-    var syncedWindow = Int64.min
-    var fleetCurrent: Int64 = 0
-    var fleetPrevious: Int64 = 0
-    /// Increments in `window` not yet sent to Redis.
-    var unsynced: Int64 = 0
-    var isDirty = false
-    /// Redis name (empty: local only) and window length (ns).
-    var sharedName: [UInt8]
-    var windowLength: Int64
-    /// Least-recently-used list links (slot indices, -1 for none).
-    var newer: Int = -1
-    var older: Int = -1
-
-    /// Starts a new fixed window when the clock has moved on.
-    mutating func advance(to newWindow: Int64) {
-        guard newWindow != window else { return }
-        previous = newWindow == window + 1 ? current : 0
-        current = 0
-        unsynced = 0
-        window = newWindow
-    }
-
-    /// The larger of the local and the fleet view of the sliding window.
-    func view(elapsed: Double) -> SlidingWindow {
-        var currentCount = current
-        var previousCount = previous
-        if syncedWindow == window {
-            currentCount = max(currentCount, fleetCurrent + unsynced)
-            previousCount = max(previousCount, fleetPrevious)
-        } else if syncedWindow == window - 1 {
-            previousCount = max(previousCount, fleetCurrent)
-        }
-        return SlidingWindow(current: currentCount, previous: previousCount, elapsed: elapsed)
-    }
-
-    mutating func learn(window syncWindow: Int64, current fleetNow: Int64, previous fleetBefore: Int64) {
-        guard syncWindow >= syncedWindow else { return }
-        syncedWindow = syncWindow
-        fleetCurrent = fleetNow
-        fleetPrevious = fleetBefore
-    }
-}
-
-/// One shard: a hash index over a fixed array of counters kept in least-recently-used order.
-private struct ShardState {
-    var index: [UInt64: Int] = [:]
-    var entries: [WindowCounter] = []
-    let capacity: Int
-    var newest = -1
-    var oldest = -1
-    var dirty: [Int] = []
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        index.reserveCapacity(capacity)
-        entries.reserveCapacity(capacity)
-    }
-
-    /// The slot of `key`'s counter, moved to the front and advanced to `window`; created (or
-    /// taken from the least recently used key) when absent.
-    mutating func slot(for key: UInt64, window: Int64, sharedName: UnsafeBufferPointer<UInt8>, windowLength: Int64) -> Int {
-        if let slot = index[key] {
-            unlink(slot)
-            pushFront(slot)
-            entries[slot].advance(to: window)
-            return slot
-        }
-        let counter = WindowCounter(key: key, window: window, sharedName: Array(sharedName), windowLength: windowLength)
-        let slot: Int
-        if entries.count < capacity {
-            slot = entries.count
-            entries.append(counter)
-        } else {
-            slot = oldest
-            unlink(slot)
-            index.removeValue(forKey: entries[slot].key)
-            entries[slot] = counter
-        }
-        index[key] = slot
-        pushFront(slot)
-        return slot
-    }
-
-    mutating func count(_ slot: Int) {
-        entries[slot].current += 1
-        guard !entries[slot].sharedName.isEmpty else { return }
-        entries[slot].unsynced += 1
-        markDirty(slot)
-    }
-
-    mutating func markDirty(_ slot: Int) {
-        guard !entries[slot].isDirty else { return }
-        entries[slot].isDirty = true
-        dirty.append(slot)
-    }
-
-    mutating func takeUnsynced(shard: Int, into items: inout [RateLimitTable.SyncItem]) {
-        for slot in dirty where entries[slot].isDirty {
-            let counter = entries[slot]
-            items.append(RateLimitTable.SyncItem(shard: shard, slot: slot, key: counter.key, window: counter.window,
-                                                 delta: counter.unsynced, sharedName: counter.sharedName, windowLength: counter.windowLength))
-            entries[slot].unsynced = 0
-            entries[slot].isDirty = false
-        }
-        dirty.removeAll(keepingCapacity: true)
-    }
-
-    private mutating func unlink(_ slot: Int) {
-        let newer = entries[slot].newer
-        let older = entries[slot].older
-        if newer >= 0 { entries[newer].older = older } else { newest = older }
-        if older >= 0 { entries[older].newer = newer } else { oldest = newer }
-        entries[slot].newer = -1
-        entries[slot].older = -1
-    }
-
-    private mutating func pushFront(_ slot: Int) {
-        entries[slot].older = newest
-        entries[slot].newer = -1
-        if newest >= 0 { entries[newest].newer = slot }
-        newest = slot
-        if oldest < 0 { oldest = slot }
-    }
-}

@@ -112,8 +112,16 @@ struct RateLimiter: Sendable {
         }
     }
 
-    /// A strict rule's check-and-increment, to send to Redis.
+    /// A question for Redis about one rule and key: a strict rule's check-and-increment, or a
+    /// lease of tokens for a batched rule (which the request waits for when this instance has no
+    /// token left, and does not when the lease only runs low).
     struct StrictCheck {
+        enum Kind: Equatable {
+            case strict
+            case lease
+            case refill
+        }
+        let kind: Kind
         let rule: Int
         /// The local counter's key, for counting the request here too.
         let key: UInt64
@@ -146,11 +154,13 @@ struct RateLimiter: Sendable {
                 }
             }
         }
-        return strictChecks.isEmpty ? .admitted : .checkStrict
+        if strictChecks.isEmpty { return .admitted }
+        return strictChecks.contains { $0.kind != .refill } ? .checkStrict : .admitted
     }
 
     /// Counts the request under one matching rule; returns a decision when this rule settles
     /// the request (a rejection, or Redis down with `deny`), nil to go on with the next rule.
+    @inline(__always)
     private func count(ruleAt index: Int, _ subject: Subject, now: Int64, redis: RedisAvailability, scratch: inout [UInt8],
                        report: inout Report?, strictChecks: inout [StrictCheck]) -> Decision? {
         let rule = rules[index]
@@ -170,13 +180,30 @@ struct RateLimiter: Sendable {
             scratch.append(contentsOf: rule.sharedPrefix)
             scratch.append(contentsOf: key)
             scratch.append(UInt8(ascii: "}"))
-            if case .up = redis, rule.mode == .strict {
-                strictChecks.append(StrictCheck(rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
+            guard case .up = redis else {
+                return scratch.withUnsafeBufferPointer { name in
+                    table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name,
+                              windowLength: rule.windowNanoseconds)
+                }
+            }
+            if rule.mode == .strict {
+                strictChecks.append(StrictCheck(kind: .strict, rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
                 return nil
             }
-            return scratch.withUnsafeBufferPointer { name in
-                table.hit(key: hash, window: windowID, elapsed: elapsed, limit: rule.limit, sharedName: name,
-                          windowLength: rule.windowNanoseconds)
+            let lease = scratch.withUnsafeBufferPointer { name in
+                table.takeLeased(key: hash, window: windowID, elapsed: elapsed, now: now, sharedName: name, windowLength: rule.windowNanoseconds)
+            }
+            switch lease {
+            case .admitted(let view, let refill):
+                if refill {
+                    strictChecks.append(StrictCheck(kind: .refill, rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
+                }
+                return (true, view)
+            case .rejected(let view):
+                return (false, view)
+            case .needsLease:
+                strictChecks.append(StrictCheck(kind: .lease, rule: index, key: hash, counterName: scratch, window: windowID, elapsed: elapsed))
+                return nil
             }
         }
         guard let result else { return nil }
@@ -191,8 +218,26 @@ struct RateLimiter: Sendable {
                 counts: SlidingWindow(current: current, previous: previous, elapsed: check.elapsed))
     }
 
-    /// Decides a strict rule with this instance's own counts (Redis failed while the request
-    /// waited, `local` policy).
+    /// Stores a lease Redis answered (see `RateLimitTable.applyLease`); for a request that
+    /// waited on it (`.lease`), the report of its rule.
+    func leaseAnswered(_ check: StrictCheck, granted: Int64, current: Int64, previous: Int64, monotonic: UInt64) -> Report? {
+        let rule = rules[check.rule]
+        let result = check.counterName.withUnsafeBufferPointer { name in
+            table.applyLease(key: check.key, window: check.window, elapsed: check.elapsed, now: clock.nanoseconds(monotonic: monotonic),
+                             granted: granted, current: current, previous: previous, limit: rule.limit, sharedName: name,
+                             windowLength: rule.windowNanoseconds, forRequest: check.kind == .lease)
+        }
+        guard check.kind == .lease else { return nil }
+        return decided(rule: check.rule, window: check.window, admitted: result.admitted, counts: result.window)
+    }
+
+    /// A refill Redis did not answer.
+    func refillFailed(_ check: StrictCheck) {
+        table.refillFailed(key: check.key)
+    }
+
+    /// Decides a strict rule, or a request that waited for a lease, with this instance's own
+    /// counts (Redis failed while the request waited, `local` policy).
     func strictFallback(_ check: StrictCheck) -> Report {
         let result = table.hit(key: check.key, window: check.window, elapsed: check.elapsed, limit: rules[check.rule].limit)
         return decided(rule: check.rule, window: check.window, admitted: result.admitted, counts: result.window)
@@ -204,6 +249,7 @@ struct RateLimiter: Sendable {
     }
 
     /// Counts the decision in the rule's metrics and makes its report.
+    @inline(__always)
     private func decided(rule index: Int, window: Int64, admitted: Bool, counts: SlidingWindow) -> Report {
         let rule = rules[index]
         rule.decisions[admitted ? 0 : 1].add(1)
@@ -222,7 +268,7 @@ struct RateLimiter: Sendable {
         guard let report else { return }
         let rule = rules[report.rule]
         // Written on the stack and appended in one go: one capacity check, not one a piece.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.renderedCapacity + 2 * rule.policyName.count) { block in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.renderedCapacity) { block in
             let start = block.baseAddress!
             var end = start
             if headerStyle != .ietf {
@@ -239,9 +285,10 @@ struct RateLimiter: Sendable {
         }
     }
 
-    /// Room for the longest block `render` writes besides the policy names: six field names
-    /// (111 bytes), nine values of at most 20 characters, four parameters, six line ends.
-    private static let renderedCapacity = 320
+    /// Room for the longest block `render` writes: six field names (111 bytes), nine values of
+    /// at most 20 characters, four parameters, six line ends, and the policy name twice (a
+    /// quoted name of at most 64 characters, each one escaped).
+    private static let renderedCapacity = 320 + 2 * (2 + 2 * RateLimitRuleSettings.maxNameLength)
 
     /// Calls `body` with the bytes the rule counts this request under.
     private func withKey<R>(of rule: Rule, _ subject: Subject, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {

@@ -10,7 +10,7 @@ struct SlidingWindow: Equatable {
     var elapsed: Double
 
     /// The estimated number of requests in the last window length.
-    var estimate: Double { Double(previous) * (1 - elapsed) + Double(current) }
+    @inline(__always) var estimate: Double { Double(previous) * (1 - elapsed) + Double(current) }
 
     /// Whether one more request fits under `limit`.
     func admits(limit: Int64) -> Bool { estimate + 1 <= Double(limit) }
@@ -34,5 +34,16 @@ struct SlidingWindow: Equatable {
             wait = (1 - elapsed + needed) * Double(windowSeconds)
         }
         return max(1, Int64((wait - 1e-6).rounded(.up)))
+    }
+
+    /// Fleet-clock ns at which one more request fits, for counts of the window that starts at
+    /// `windowStart`: when the previous window's weight has faded enough, or at the latest the
+    /// next window's start (whose counts are not known yet).
+    func nextRoom(limit: Int64, windowStart: Int64, windowLength: Int64) -> Int64 {
+        let room = Double(limit - 1 - current)
+        guard room >= 0, previous > 0 else { return windowStart + windowLength }
+        // previous * (1 - f) + current + 1 <= limit  ⇒  f >= 1 - room / previous
+        let needed = 1 - room / Double(previous)
+        return windowStart + Int64((needed * Double(windowLength)).rounded(.up)) + 1
     }
 }

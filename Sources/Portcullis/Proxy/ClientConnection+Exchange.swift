@@ -21,6 +21,7 @@ extension ClientConnection {
         let verdict = RequestPath.decide(request.head, source: source, context: context, scratch: &scratch, into: &decision)
         self.decision = consume decision
         worker.rateLimitScratch = consume scratch
+        if !self.decision.strictChecks.isEmpty, !verdict.waitsOnRedis { sendLeaseRefills() }
         switch verdict {
         case .respond(let status):
             answer(status: status)

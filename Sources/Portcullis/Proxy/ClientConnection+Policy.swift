@@ -6,10 +6,11 @@ enum StrictOutcome {
     case unavailable
 }
 
-/// Strict rate limits: the request waits, without blocking the worker, for Redis's atomic
-/// check-and-increment of every strict rule it matches; then it is forwarded or refused.
-/// A Redis failure (no connection, no reply within the command timeout) is decided at once by
-/// `on_redis_failure`.
+/// Rate limits decided in Redis: the request waits, without blocking the worker, for the atomic
+/// check-and-increment of every strict rule it matches and for a lease of every batched rule
+/// this instance holds no token of; then it is forwarded or refused. A Redis failure (no
+/// connection, no reply within the command timeout) is decided at once by `on_redis_failure`.
+/// Refills of leases that run low are sent without anyone waiting.
 extension ClientConnection {
     func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits) {
         guard let redis = worker.redisLimits, !decision.strictChecks.isEmpty else {
@@ -18,21 +19,39 @@ extension ClientConnection {
         }
         phase = .awaitingPolicy
         strictForward = (upstreamIndex, body)
-        strictChecksPending = decision.strictChecks.count
+        strictChecksPending = decision.strictChecks.count { $0.kind != .refill }
         strictOutcome = .admitted
         let request = requestsServed
         let limiter = snapshot.rateLimiter
         // Every answer, and every failure, comes later from the loop: none arrives inside this
         // loop, so the last one is the one that finishes.
         for check in decision.strictChecks {
-            let rule = limiter.rules[check.rule]
-            redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
-                if admitted { limiter.rememberAdmitted(check) }
-                strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous))
-            }, failed: { [self] in
-                strictFailed(request, check)
-            })
+            switch check.kind {
+            case .strict:
+                let rule = limiter.rules[check.rule]
+                redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
+                    if admitted { limiter.rememberAdmitted(check) }
+                    strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous))
+                }, failed: { [self] in
+                    strictFailed(request, check)
+                })
+            case .lease:
+                redis.lease(check, limiter: limiter, answered: { [self] report in strictAnswered(request, report) },
+                            failed: { [self] in strictFailed(request, check) })
+            case .refill:
+                refillLease(check, redis: redis, limiter: limiter)
+            }
         }
+    }
+
+    /// Sends the lease refills of a request that did not wait on Redis.
+    func sendLeaseRefills() {
+        guard let redis = worker.redisLimits else { return }
+        for check in decision.strictChecks { refillLease(check, redis: redis, limiter: snapshot.rateLimiter) }
+    }
+
+    private func refillLease(_ check: RateLimiter.StrictCheck, redis: RedisRateLimits, limiter: RateLimiter) {
+        redis.lease(check, limiter: limiter, answered: { _ in }, failed: { limiter.refillFailed(check) })
     }
 
     private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {

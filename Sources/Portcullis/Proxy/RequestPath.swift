@@ -45,13 +45,20 @@ enum RequestPath {
         case tooLarge(length: Int64, limit: Int64)
         /// Over a rate limit: 429 naming the rule at this index.
         case rateLimited(rule: Int)
-        /// Strict rate limits must be checked in Redis first (`RequestDecision.strictChecks`);
-        /// then forward as `.forward` would.
+        /// Rate limits must be decided in Redis first (strict checks and leases in
+        /// `RequestDecision.strictChecks`); then forward as `.forward` would.
         case checkStrictLimits(upstreamIndex: Int, body: BodyLimits)
         /// Answer an ACME HTTP-01 challenge with this key authorization.
         case serveChallenge(keyAuthorization: String)
         /// Send the client to the same URL over HTTPS (308).
         case redirectToHTTPS
+
+        /// True when the request waits on Redis (otherwise the decision's Redis work, lease
+        /// refills, goes out without anyone waiting).
+        var waitsOnRedis: Bool {
+            if case .checkStrictLimits = self { return true }
+            return false
+        }
     }
 
     private static let challengePrefix: [UInt8] = Array("/.well-known/acme-challenge/".utf8)

@@ -4,8 +4,8 @@ import COpenSSL
 /// `<prefix>{rl:<rule>:<key>}:<window number>` (one hash tag per counter, so a Redis Cluster
 /// keeps a counter's windows on one node) and expire after two windows.
 enum RateLimitScripts {
-    /// Batched mode: adds this worker's increments (ARGV[1], may be 0) to the current window
-    /// (KEYS[1]) and returns the fleet's counts of the current and previous (KEYS[2]) windows.
+    /// Sync: adds increments made while Redis was unreachable (ARGV[1], may be 0) to the current
+    /// window (KEYS[1]) and returns the fleet's counts of the current and previous (KEYS[2]) windows.
     static let sync = """
         local delta = tonumber(ARGV[1])
         local current
@@ -32,11 +32,42 @@ enum RateLimitScripts {
         return {1, current, previous}
         """
 
+    /// Batched mode: a lease of tokens, counted in the current window at once, so the fleet never
+    /// admits more than the limit; a sixteenth of the room left, at least one token while any
+    /// is left, so leases shrink as the key nears its limit. ARGV: limit, elapsed part of the
+    /// window (0–1), TTL in ms. Returns {tokens granted (0: no room), current, previous}.
+    static let lease = """
+        local limit = tonumber(ARGV[1])
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+        local room = math.floor(limit - previous * (1 - tonumber(ARGV[2])) - current)
+        if room < 1 then
+          return {0, current, previous}
+        end
+        local grant = math.max(1, math.floor(room / 16))
+        current = redis.call('INCRBY', KEYS[1], grant)
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return {grant, current, previous}
+        """
+
+    /// Gives back a lease's unspent tokens (ARGV[1]) to the window they were counted in
+    /// (KEYS[1]), never below zero, and only while that window's counter exists.
+    static let giveBack = """
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local back = math.min(current, tonumber(ARGV[1]))
+        if back > 0 then
+          redis.call('DECRBY', KEYS[1], back)
+        end
+        return back
+        """
+
     static let syncSHA = sha1Hex(sync)
     static let checkSHA = sha1Hex(check)
+    static let leaseSHA = sha1Hex(lease)
+    static let giveBackSHA = sha1Hex(giveBack)
 
-    /// `SCRIPT LOAD` for both, sent after every connection.
-    static let loadCommands = [RedisCommand("SCRIPT", "LOAD", sync), RedisCommand("SCRIPT", "LOAD", check)]
+    /// `SCRIPT LOAD` for each, sent after every connection.
+    static let loadCommands = [sync, check, lease, giveBack].map { RedisCommand("SCRIPT", "LOAD", $0) }
 
     /// Redis names a script by the SHA-1 of its text.
     static func sha1Hex(_ text: String) -> String {

@@ -1,9 +1,10 @@
 import Logging
 
-/// A worker's Redis side of rate limiting, on the worker's own connection and loop: every
-/// `sync_interval_ms` it sends the increments counted in its share of the counter table (one
-/// pipelined `EVALSHA` per counter) and stores the fleet's counts it gets back; for strict rules
-/// it runs the atomic check-and-increment a waiting request needs.
+/// A worker's Redis side of rate limiting, on the worker's own connection and loop: leases of
+/// tokens for batched rules (asked for by a request that has none left, or ahead of time when a
+/// lease runs low), the atomic check-and-increment of strict rules, and every
+/// `sync_interval_ms`, for its share of the counter table, the leases to give back (ended
+/// windows, idle ones) and the increments counted while Redis was unreachable.
 final class RedisRateLimits {
     let connection: RedisConnection
     private let table: RateLimitTable
@@ -12,6 +13,9 @@ final class RedisRateLimits {
     private let shared: GatewayShared
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
+    private var returns: [LeaseReturn] = []
+    /// A lease unused this long goes back, so instances that still get requests can have it.
+    static let leaseIdle: Int64 = 1_000_000_000
     /// Failures found while sending, handed over from the loop.
     private let deferred: DeferredCalls
     private let metrics: WorkerMetrics
@@ -61,9 +65,17 @@ final class RedisRateLimits {
         }
     }
 
-    /// Sends the increments of this worker's shards and learns the fleet's counts.
+    /// Gives back the leases of this worker's shards that are done, sends their increments
+    /// counted while Redis was unreachable and learns the fleet's counts.
     private func sync() {
         guard connection.isReady else { return }
+        returns.removeAll(keepingCapacity: true)
+        table.takeLeaseReturns(shardIndices: shardIndices, now: shared.clock.nanoseconds(monotonic: loop.now), idleAfter: Self.leaseIdle,
+                               into: &returns)
+        for back in returns {
+            _ = run(RateLimitScripts.giveBack, sha: RateLimitScripts.giveBackSHA, keys: [Self.windowKey(back.sharedName, back.window)],
+                    arguments: [Array(String(back.tokens).utf8)]) { _ in }
+        }
         items.removeAll(keepingCapacity: true)
         table.takeUnsynced(shardIndices: shardIndices, into: &items)
         let sentAt = loop.now
@@ -98,6 +110,26 @@ final class RedisRateLimits {
                 return
             }
             done(answer[0] == 1, answer[1], answer[2])
+        }
+        if !sent { deferred.enqueue(failed) }
+    }
+
+    /// Asks for a lease of tokens for a batched rule. For a request that waits on it
+    /// (`.lease`), `answered` gets its report; for a refill it gets nil. `failed` is called
+    /// instead when Redis cannot answer. Either comes later, from the loop, never inside this call.
+    func lease(_ check: RateLimiter.StrictCheck, limiter: RateLimiter, answered: @escaping (RateLimiter.Report?) -> Void,
+               failed: @escaping () -> Void) {
+        let rule = limiter.rules[check.rule]
+        let sent = run(RateLimitScripts.lease, sha: RateLimitScripts.leaseSHA,
+                       keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
+                       arguments: [Array(String(rule.limit).utf8), Array(String(check.elapsed).utf8),
+                                   Array(String(2 * rule.windowNanoseconds / 1_000_000).utf8)]) { [unowned self] reply in
+            guard let answer = reply?.integers, answer.count == 3 else {
+                self.metrics.redisErrors.add(1)
+                failed()
+                return
+            }
+            answered(limiter.leaseAnswered(check, granted: answer[0], current: answer[1], previous: answer[2], monotonic: self.loop.now))
         }
         if !sent { deferred.enqueue(failed) }
     }
