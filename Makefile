@@ -15,7 +15,7 @@ run: deps build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) scripts/run-tests.sh
 
 build: deps
 	$(SWIFT) build $(RELEASE)

@@ -21,7 +21,7 @@ for sanitizer in ${SANITIZERS:-address thread}; do
     export LSAN_OPTIONS="suppressions=$suppressions/lsan.txt"
     export TSAN_OPTIONS="log_path=$log_path:suppressions=$suppressions/tsan.txt:second_deadlock_stack=1"
     started=$(date +%s)
-    swift test --skip-build --sanitize "$sanitizer" --build-path "$path" || failed=1
+    TEST_TIME_LIMIT=${TEST_TIME_LIMIT:-1500} scripts/run-tests.sh --sanitize "$sanitizer" --build-path "$path" || failed=1
     # A report file may only list the suppressions used; those with an ERROR or WARNING count.
     found=$(grep -l -E "ERROR: |WARNING: ThreadSanitizer" "$reports/$sanitizer"/* 2>/dev/null | wc -l)
     echo "$sanitizer: suite done in $(( $(date +%s) - started )) s, $found report(s) in $reports/$sanitizer"

@@ -4,7 +4,9 @@ import Logging
 /// tokens for batched rules (asked for by a request that has none left, or ahead of time when a
 /// lease runs low), the atomic check-and-increment of strict rules, and every
 /// `sync_interval_ms`, for its share of the counter table, the leases to give back (ended
-/// windows, idle ones) and the increments counted while Redis was unreachable.
+/// windows, idle ones), the increments counted while Redis was unreachable, and the leases
+/// whose answer was lost (the connection dropped with them in flight: Redis may have granted
+/// them), reclaimed by their ids.
 final class RedisRateLimits {
     let connection: RedisConnection
     private let table: RateLimitTable
@@ -14,6 +16,17 @@ final class RedisRateLimits {
     private var syncTimer: Alarm?
     private var items: [RateLimitTable.SyncItem] = []
     private var returns: [LeaseReturn] = []
+    /// A lease sent whose answer never came.
+    private struct LostLease {
+        let counterName: [UInt8]
+        let window: Int64
+        let windowLength: Int64
+        let id: [UInt8]
+    }
+    private var lostLeases: [LostLease] = []
+    /// Lease ids: this worker's random prefix and a sequence number.
+    private let leaseIDPrefix = String(UInt64.random(in: 0...UInt64.max), radix: 36) + "."
+    private var leasesSent: UInt64 = 0
     /// A lease unused this long goes back, so instances that still get requests can have it.
     static let leaseIdle: Int64 = 1_000_000_000
     /// Failures found while sending, handed over from the loop.
@@ -76,6 +89,7 @@ final class RedisRateLimits {
             _ = run(RateLimitScripts.giveBack, sha: RateLimitScripts.giveBackSHA, keys: [Self.windowKey(back.sharedName, back.window)],
                     arguments: [Array(String(back.tokens).utf8)]) { _ in }
         }
+        reclaimLostLeases()
         items.removeAll(keepingCapacity: true)
         table.takeUnsynced(shardIndices: shardIndices, into: &items)
         let sentAt = loop.now
@@ -120,18 +134,37 @@ final class RedisRateLimits {
     func lease(_ check: RateLimiter.StrictCheck, limiter: RateLimiter, answered: @escaping (RateLimiter.Report?) -> Void,
                failed: @escaping () -> Void) {
         let rule = limiter.rules[check.rule]
+        leasesSent += 1
+        let id = Array((leaseIDPrefix + String(leasesSent, radix: 36)).utf8)
         let sent = run(RateLimitScripts.lease, sha: RateLimitScripts.leaseSHA,
-                       keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
+                       keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1),
+                              Self.leasesKey(check.counterName, check.window)],
                        arguments: [Array(String(rule.limit).utf8), Array(String(check.elapsed).utf8),
-                                   Array(String(2 * rule.windowNanoseconds / 1_000_000).utf8)]) { [unowned self] reply in
+                                   Array(String(2 * rule.windowNanoseconds / 1_000_000).utf8), id]) { [unowned self] reply in
             guard let answer = reply?.integers, answer.count == 3 else {
                 self.metrics.redisErrors.add(1)
+                self.lostLeases.append(LostLease(counterName: check.counterName, window: check.window, windowLength: rule.windowNanoseconds, id: id))
                 failed()
                 return
             }
             answered(limiter.leaseAnswered(check, granted: answer[0], current: answer[1], previous: answer[2], monotonic: self.loop.now))
         }
         if !sent { deferred.enqueue(failed) }
+    }
+
+    /// Sends a reclaim for every lost lease; one whose reclaim gets no answer either (the
+    /// connection dropped again) is tried at the next sync.
+    private func reclaimLostLeases() {
+        let lost = lostLeases
+        lostLeases.removeAll()
+        for lease in lost {
+            let sent = run(RateLimitScripts.reclaim, sha: RateLimitScripts.reclaimSHA,
+                           keys: [Self.windowKey(lease.counterName, lease.window), Self.leasesKey(lease.counterName, lease.window)],
+                           arguments: [lease.id, Array(String(2 * lease.windowLength / 1_000_000).utf8)]) { [unowned self] reply in
+                if reply == nil { self.lostLeases.append(lease) }
+            }
+            if !sent { lostLeases.append(lease) }
+        }
     }
 
     /// Runs a script by its SHA; after a `NOSCRIPT` (Redis restarted without it, or
@@ -151,5 +184,10 @@ final class RedisRateLimits {
 
     private static func windowKey(_ name: [UInt8], _ window: Int64) -> [UInt8] {
         name + [UInt8(ascii: ":")] + Array(String(window).utf8)
+    }
+
+    /// The ids of the leases granted in a window, and what each got (same hash tag as the window).
+    private static func leasesKey(_ name: [UInt8], _ window: Int64) -> [UInt8] {
+        windowKey(name, window) + Array(":leases".utf8)
     }
 }

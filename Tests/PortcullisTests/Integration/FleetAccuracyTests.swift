@@ -150,15 +150,7 @@ final class ConcurrentList<Element>: @unchecked Sendable {
 extension RedisServer {
     /// Scripts run so far (`EVALSHA` and `EVAL` calls: what the gateways send for rate limits).
     func scriptCalls() throws -> Int {
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port), "INFO", "commandstats"]
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+        try cli(["INFO", "commandstats"]).split(whereSeparator: \.isNewline)
             .filter { $0.hasPrefix("cmdstat_evalsha:") || $0.hasPrefix("cmdstat_eval:") }
             // `calls=N,usec=…,rejected_calls=…,failed_calls=…`: the first field.
             .compactMap { line in line.split(separator: ":").last?.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } }

@@ -6,19 +6,22 @@ import Glibc
 final class RedisServer: @unchecked Sendable {
     let port: UInt16
     private let password: String?
+    private let extraArguments: [String]
     private(set) var child: ChildProcess
 
     /// Starts a server on a free port; with `password`, clients must AUTH. redis-server cannot
     /// report a port of its own choosing, so a free one is picked; if another process takes it
     /// first, redis-server fails to bind (it does not share ports) and another is tried.
-    init(password: String? = nil) throws {
+    /// `extraArguments`: more redis-server arguments, `{port}` standing for the port.
+    init(password: String? = nil, extraArguments: [String] = []) throws {
         self.password = password
+        self.extraArguments = extraArguments
         var attempt = 0
         while true {
             attempt += 1
             let candidate = ClosedPort().port
             do {
-                child = try Self.start(port: candidate, password: password)
+                child = try Self.start(port: candidate, password: password, extraArguments: extraArguments)
                 port = candidate
                 return
             } catch where attempt < 5 {
@@ -29,12 +32,13 @@ final class RedisServer: @unchecked Sendable {
 
     var url: String { "redis://127.0.0.1:\(port)" }
 
-    private static func start(port: UInt16, password: String?) throws -> ChildProcess {
+    private static func start(port: UInt16, password: String?, extraArguments: [String]) throws -> ChildProcess {
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else { throw HarnessError("redis-server is not installed (make test installs it)") }
         let child = try ChildProcess(executable: executable, arguments: ["--port", String(port), "--bind", "127.0.0.1", "--save", "",
                                                                          "--appendonly", "no", "--protected-mode", "no"]
-                                                                        + (password.map { ["--requirepass", $0] } ?? []))
+                                                                        + (password.map { ["--requirepass", $0] } ?? [])
+                                                                        + extraArguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) })
         guard child.waitFor(seconds: 10, { TestClient.canConnect(port: port) }) else {
             throw HarnessError("redis-server did not start: \(child.output)")
         }
@@ -55,7 +59,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// Starts a fresh (empty) server on the same port.
     func restart() throws {
-        child = try Self.start(port: port, password: password)
+        child = try Self.start(port: port, password: password, extraArguments: extraArguments)
     }
 
     /// Runs one command (inline protocol) and returns the reply's first line.
@@ -73,16 +77,13 @@ final class RedisServer: @unchecked Sendable {
 }
 
 extension RedisServer {
-    /// The `event` field of every entry of a stream, through redis-cli.
+    /// Runs `redis-cli -p <port>` with `arguments` and returns what it printed.
+    func cli(_ arguments: [String]) throws -> String {
+        try ChildProcess.output(of: "/usr/bin/redis-cli", ["-p", String(port)] + arguments).output
+    }
+
+    /// The `event` field of every entry of a stream (`-c`: followed to its node in a cluster).
     func streamEvents(_ stream: String) throws -> [String] {
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port), "--raw", "XRANGE", stream, "-", "+"]
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
+        try cli(["-c", "--raw", "XRANGE", stream, "-", "+"]).split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
     }
 }

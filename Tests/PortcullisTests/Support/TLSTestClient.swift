@@ -150,17 +150,11 @@ enum TestCertificates {
     static func make(_ names: [String], in directory: URL, file: String, rsa: Bool = false) throws -> (String, String) {
         let certificate = directory.appendingPathComponent("\(file).pem").path
         let key = directory.appendingPathComponent("\(file)-key.pem").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         let keyOptions = rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-        process.arguments = ["req", "-x509"] + keyOptions + ["-nodes", "-days", "30",
-                             "-keyout", key, "-out", certificate, "-subj", "/CN=\(names[0])",
-                             "-addext", "subjectAltName=" + names.map { "DNS:\($0)" }.joined(separator: ",")]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("openssl req failed for \(names)") }
+        let openssl = try ChildProcess.output(of: "/usr/bin/openssl", ["req", "-x509"] + keyOptions + ["-nodes", "-days", "30",
+                                              "-keyout", key, "-out", certificate, "-subj", "/CN=\(names[0])",
+                                              "-addext", "subjectAltName=" + names.map { "DNS:\($0)" }.joined(separator: ",")])
+        guard openssl.status == 0 else { throw HarnessError("openssl req failed for \(names): \(openssl.output)") }
         return (certificate, key)
     }
 
