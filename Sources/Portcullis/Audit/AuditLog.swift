@@ -13,7 +13,7 @@ final class AuditLog {
     private unowned(unsafe) let loop: EventLoop
     private var aggregator = AuditAggregator()
     private var file: RotatingFile?
-    private var redis: RedisConnection?
+    private var redis: RedisClient?
     private var timer: Alarm?
     /// Lines for the Redis stream while Redis is away, or sent just before it went (sent when it
     /// is back; oldest dropped past `maxBacklog`), so an outage's own events reach the stream too.
@@ -34,10 +34,10 @@ final class AuditLog {
             }
         }
         if !settings.redisStream.isEmpty && redisSettings.endpoint != nil {
-            let connection = RedisConnection(settings: redisSettings, loop: loop, log: log)
-            connection.onReady = { [unowned self] _ in self.sendBacklog() }
-            connection.start()
-            redis = connection
+            let client = redisSettings.makeClient(loop: loop, log: log)
+            client.onReady = { [unowned self] in self.sendBacklog() }
+            client.start()
+            redis = client
         }
         timer = Alarm(loop: loop, delay: 50_000_000, interval: 50_000_000) { [unowned self] in self.flush() }
     }
@@ -79,7 +79,7 @@ final class AuditLog {
     private func addToStream(_ json: [UInt8]) {
         guard let redis else { return }
         let command = RedisCommand([Array("XADD".utf8), Array(settings.redisStream.utf8), Array("MAXLEN".utf8), Array("~".utf8),
-                                    Array(String(settings.redisStreamMaxLength).utf8), Array("*".utf8), Array("event".utf8), json])
+                                    Array(String(settings.redisStreamMaxLength).utf8), Array("*".utf8), Array("event".utf8), json], keyAt: 1)
         // A connection that fails before the reply (Redis frozen or gone) hands the line back:
         // delivery is at least once, never silently lost.
         let sent = redis.send(command) { [unowned self] reply in

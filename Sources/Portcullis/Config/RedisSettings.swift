@@ -1,9 +1,17 @@
-/// `[redis]`: the Redis shared by a fleet of gateways (rate-limit counters, the blocklist).
+/// `[redis]`: the Redis shared by a fleet of gateways (rate-limit counters, the blocklist, the
+/// audit stream): one server, or a Redis Cluster.
 public struct RedisSettings: Sendable, Equatable {
     /// Where Redis listens.
-    public enum Endpoint: Sendable, Equatable {
+    public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
         case tcp(host: String, port: Int)
         case unix(path: String)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .unix(let path): path
+            }
+        }
     }
 
     /// What rate limiting does while Redis cannot be reached.
@@ -16,8 +24,13 @@ public struct RedisSettings: Sendable, Equatable {
         case allow
     }
 
-    /// Nil when no Redis is configured (`url = ""`).
-    public var endpoint: Endpoint?
+    /// Every address in `url`: one, or the seed nodes of a cluster; empty when no Redis is
+    /// configured (`url = ""`).
+    public var endpoints: [Endpoint]
+    /// `url` names a Redis Cluster (`redis+cluster://`).
+    public var isCluster: Bool
+    /// The first address; nil when no Redis is configured.
+    public var endpoint: Endpoint? { endpoints.first }
     public var username: String?
     public var password: String?
     public var database: Int
@@ -29,64 +42,87 @@ public struct RedisSettings: Sendable, Equatable {
     /// How often batched increments are sent (ns).
     public var syncInterval: UInt64
 
-    /// Parses `redis://[user:password@]host:port[/db]` or a unix socket path (`/run/redis.sock`,
-    /// `unix:///run/redis.sock`).
-    static func parse(url: String) -> (Endpoint, String?, String?, Int)? {
-        if url.hasPrefix("/") { return (.unix(path: url), nil, nil, 0) }
-        if url.hasPrefix("unix://") {
-            let path = String(url.dropFirst("unix://".count))
-            return path.hasPrefix("/") ? (.unix(path: path), nil, nil, 0) : nil
-        }
-        guard url.hasPrefix("redis://") else { return nil }
-        var rest = Substring(url.dropFirst("redis://".count))
+    /// What a `url` says.
+    struct ParsedURL: Equatable {
+        var endpoints: [Endpoint]
+        var isCluster = false
         var username: String?
         var password: String?
+        var database = 0
+    }
+
+    /// Parses `redis://[user:password@]host:port[/db]`, `redis+cluster://[user:password@]host:port,host:port`
+    /// (a cluster has database 0 only) or a unix socket path (`/run/redis.sock`, `unix:///run/redis.sock`).
+    static func parse(url: String) -> ParsedURL? {
+        if url.hasPrefix("/") { return ParsedURL(endpoints: [.unix(path: url)]) }
+        if url.hasPrefix("unix://") {
+            let path = String(url.dropFirst("unix://".count))
+            return path.hasPrefix("/") ? ParsedURL(endpoints: [.unix(path: path)]) : nil
+        }
+        let isCluster = url.hasPrefix("redis+cluster://")
+        guard isCluster || url.hasPrefix("redis://") else { return nil }
+        var rest = Substring(url.drop { $0 != "/" }.dropFirst(2))
+        var parsed = ParsedURL(endpoints: [], isCluster: isCluster)
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
-                username = credentials[..<colon].isEmpty ? nil : String(credentials[..<colon])
-                password = String(credentials[credentials.index(after: colon)...])
+                parsed.username = credentials[..<colon].isEmpty ? nil : String(credentials[..<colon])
+                parsed.password = String(credentials[credentials.index(after: colon)...])
             } else {
-                password = String(credentials)
+                parsed.password = String(credentials)
             }
         }
-        var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let text = rest[rest.index(after: slash)...]
             guard text.isEmpty || Int(text) != nil else { return nil }
-            database = Int(text) ?? 0
+            parsed.database = Int(text) ?? 0
             rest = rest[..<slash]
         }
-        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
-            return rest.isEmpty ? nil : (.tcp(host: String(rest), port: 6379), username, password, database)
+        let addresses = isCluster ? rest.split(separator: ",", omittingEmptySubsequences: false) : [rest]
+        for address in addresses {
+            guard let endpoint = Self.tcpEndpoint(address) else { return nil }
+            parsed.endpoints.append(endpoint)
         }
-        let host = String(rest[..<colon]).trimmingBrackets
-        guard !host.isEmpty else { return nil }
-        return (.tcp(host: host, port: port), username, password, database)
+        guard !(isCluster && parsed.database != 0) else { return nil }
+        return parsed
     }
-}
 
-private extension String {
-    var trimmingBrackets: String { hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self }
+    /// `host:port`, `[v6]:port`, `host` or `[v6]` (port 6379).
+    private static func tcpEndpoint(_ address: Substring) -> Endpoint? {
+        var hostText = address
+        var port = 6379
+        if let colon = address.lastIndex(of: ":"), !address.hasSuffix("]") {
+            guard let number = Int(address[address.index(after: colon)...]), (1...65535).contains(number) else { return nil }
+            port = number
+            hostText = address[..<colon]
+        }
+        let bracketed = hostText.hasPrefix("[") && hostText.hasSuffix("]")
+        let host = bracketed ? hostText.dropFirst().dropLast() : hostText
+        guard !host.isEmpty, !host.contains(","), bracketed || !host.contains(":") else { return nil }
+        return .tcp(host: String(host), port: port)
+    }
 }
 
 extension RedisSettings {
     init(reading table: TableReader) {
         defer { table.rejectUnknownKeys() }
         let url = table.string("url", default: "")
-        endpoint = nil
+        endpoints = []
+        isCluster = false
         username = nil
         password = nil
         database = 0
         if !url.isEmpty {
-            if let (endpoint, username, password, database) = Self.parse(url: url) {
-                self.endpoint = endpoint
-                self.username = username
-                self.password = password
-                self.database = database
+            if let parsed = Self.parse(url: url) {
+                endpoints = parsed.endpoints
+                isCluster = parsed.isCluster
+                username = parsed.username
+                password = parsed.password
+                database = parsed.database
             } else {
-                table.report("url", "expected redis://[user:password@]host:port[/db] or a unix socket path")
+                table.report("url", "expected redis://[user:password@]host:port[/db], redis+cluster://[user:password@]host:port,host:port "
+                             + "(database 0 only) or a unix socket path")
             }
         }
         keyPrefix = table.string("key_prefix", default: "portcullis:")

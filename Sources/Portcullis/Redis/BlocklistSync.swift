@@ -6,7 +6,8 @@ import Logging
 /// <expires> <reason>` or `remove <cidr>`. An instance that (re)connects loads the whole hash;
 /// while connected it applies every published change at once.
 final class BlocklistSync {
-    private let commands: RedisConnection
+    private let commands: RedisClient
+    /// A subscriber is one connection even to a cluster: any node hears every PUBLISH.
     private let subscriber: RedisConnection
     private let hashKey: String
     private let channel: String
@@ -18,11 +19,11 @@ final class BlocklistSync {
         channel = settings.keyPrefix + "blocklist:changes"
         self.apply = apply
         self.log = log
-        commands = RedisConnection(settings: settings, loop: loop, log: log)
+        commands = settings.makeClient(loop: loop, log: log)
         subscriber = RedisConnection(settings: settings, loop: loop, log: log)
-        commands.onReady = { [unowned self] connection in self.loadAll(connection) }
-        subscriber.onReady = { [unowned self] connection in
-            connection.subscribe(self.channel) { [unowned self] message in self.received(message) }
+        commands.onReady = { [unowned self] in self.loadAll() }
+        subscriber.onReady = { [unowned self] in
+            self.subscriber.subscribe(self.channel) { [unowned self] message in self.received(message) }
         }
         commands.start()
         subscriber.start()
@@ -40,16 +41,16 @@ final class BlocklistSync {
         switch change {
         case .add(let entry):
             let value = Self.value(of: entry)
-            commands.send(RedisCommand("HSET", hashKey, entry.cidr.description, value)) { _ in }
+            commands.send(RedisCommand(keyed: "HSET", hashKey, entry.cidr.description, value)) { _ in }
             commands.send(RedisCommand("PUBLISH", channel, "add \(entry.cidr) \(value)")) { _ in }
         case .remove(let cidr):
-            commands.send(RedisCommand("HDEL", hashKey, cidr.description)) { _ in }
+            commands.send(RedisCommand(keyed: "HDEL", hashKey, cidr.description)) { _ in }
             commands.send(RedisCommand("PUBLISH", channel, "remove \(cidr)")) { _ in }
         }
     }
 
-    private func loadAll(_ connection: RedisConnection) {
-        connection.send(RedisCommand("HGETALL", hashKey)) { [unowned self] reply in
+    private func loadAll() {
+        commands.send(RedisCommand(keyed: "HGETALL", hashKey)) { [unowned self] reply in
             guard case .array(let items)? = reply else { return }
             var changes: [BlocklistStore.Change] = []
             for index in stride(from: 0, to: items.count - 1, by: 2) {

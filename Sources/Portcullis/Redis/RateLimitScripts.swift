@@ -101,6 +101,6 @@ enum RateLimitScripts {
     /// The command running `script` by SHA (or by its text after a `NOSCRIPT`).
     static func command(sha: String, script: String, byText: Bool, keys: [[UInt8]], arguments: [[UInt8]]) -> RedisCommand {
         let head: [[UInt8]] = [Array((byText ? "EVAL" : "EVALSHA").utf8), Array((byText ? script : sha).utf8), Array(String(keys.count).utf8)]
-        return RedisCommand(head + keys + arguments)
+        return RedisCommand(head + keys + arguments, keyAt: keys.isEmpty ? nil : head.count)
     }
 }

@@ -11,7 +11,8 @@ import Logging
 /// `connectTimeout`, or a command unanswered after `commandTimeout`, drops the connection (the
 /// circuit opens: callers decide without Redis at once) and a reconnect follows with
 /// exponential backoff. Replies come back in order, so each command's handler waits in a FIFO.
-final class RedisConnection: Selectable {
+/// Given several endpoints (the seed nodes of a cluster), each reconnection tries the next.
+final class RedisConnection: Selectable, RedisClient {
     enum State {
         case disconnected
         case connecting
@@ -21,6 +22,8 @@ final class RedisConnection: Selectable {
     }
 
     private let settings: RedisSettings
+    private let endpoints: [RedisSettings.Endpoint]
+    private var nextEndpoint = 0
     private unowned(unsafe) let loop: EventLoop
     private let log: Logger
     private var context: UnsafeMutablePointer<redisAsyncContext>?
@@ -34,13 +37,8 @@ final class RedisConnection: Selectable {
     private var writeWanted = false
     private var stopped = false
 
-    /// Sent after every (re)connection, in order, before the connection counts as ready: AUTH
-    /// and SELECT from the URL, then whatever the owner adds (scripts to load).
     var setupCommands: [RedisCommand]
-    /// Called once the connection is ready (after every reconnection).
-    var onReady: ((RedisConnection) -> Void)?
-    /// Called when a connection attempt fails or a ready connection is lost, with the reason and
-    /// whether it had been ready.
+    var onReady: (() -> Void)?
     var onLost: ((_ reason: String, _ wasReady: Bool) -> Void)?
     /// Set by `subscribe`: from then on every reply is a pushed message.
     private var onMessage: ((RedisValue) -> Void)?
@@ -48,8 +46,10 @@ final class RedisConnection: Selectable {
     private static let firstBackoff: UInt64 = 100_000_000
     private static let maximumBackoff: UInt64 = 5_000_000_000
 
-    init(settings: RedisSettings, loop: EventLoop, log: Logger) {
+    /// `endpoints`: where to connect, by default every address in the settings' URL.
+    init(settings: RedisSettings, loop: EventLoop, log: Logger, endpoints: [RedisSettings.Endpoint]? = nil) {
         self.settings = settings
+        self.endpoints = endpoints ?? settings.endpoints
         self.loop = loop
         self.log = log
         setupCommands = Self.handshake(for: settings)
@@ -57,7 +57,7 @@ final class RedisConnection: Selectable {
     }
 
     /// The commands that authenticate and select the database.
-    private static func handshake(for settings: RedisSettings) -> [RedisCommand] {
+    static func handshake(for settings: RedisSettings) -> [RedisCommand] {
         var commands: [RedisCommand] = []
         if let password = settings.password {
             commands.append(settings.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
@@ -68,13 +68,14 @@ final class RedisConnection: Selectable {
 
     var isReady: Bool { state == .ready }
 
-    /// Connects (and keeps reconnecting after failures) until `stop`.
+    /// The address this connection uses now.
+    var endpoint: RedisSettings.Endpoint { endpoints[nextEndpoint % endpoints.count] }
+
     func start() {
         stopped = false
         connect()
     }
 
-    /// Drops the connection for good.
     func stop() {
         stopped = true
         reconnectTimer?.cancel(on: loop)
@@ -82,8 +83,6 @@ final class RedisConnection: Selectable {
         if let context { redisAsyncFree(context) }
     }
 
-    /// Sends a command; `handle` gets the reply, or nil when the connection fails first. False
-    /// (and no call) when the connection is not ready.
     @discardableResult
     func send(_ command: RedisCommand, handle: @escaping (RedisValue?) -> Void) -> Bool {
         guard state == .ready else { return false }
@@ -122,7 +121,7 @@ final class RedisConnection: Selectable {
     private func connect() {
         reconnectTimer?.cancel(on: loop)
         reconnectTimer = nil
-        guard !stopped, context == nil, let endpoint = settings.endpoint else { return }
+        guard !stopped, context == nil, !endpoints.isEmpty else { return }
         let made: UnsafeMutablePointer<redisAsyncContext>?
         switch endpoint {
         case .tcp(let host, let port): made = redisAsyncConnect(host, Int32(port))
@@ -190,7 +189,7 @@ final class RedisConnection: Selectable {
     private func becameReady() {
         state = .ready
         backoff = Self.firstBackoff
-        onReady?(self)
+        onReady?()
     }
 
     /// Tears the connection down now (timeouts, failed setup); hiredis fails every pending
@@ -211,6 +210,7 @@ final class RedisConnection: Selectable {
         failHandlers()
         loop.setDeadline(0, for: self)
         if !stopped {
+            nextEndpoint += 1
             onLost?(wasUp ? "connection lost: \(reason)" : reason, wasUp)
             scheduleReconnect()
         }

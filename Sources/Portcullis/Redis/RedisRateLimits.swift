@@ -8,7 +8,7 @@ import Logging
 /// whose answer was lost (the connection dropped with them in flight: Redis may have granted
 /// them), reclaimed by their ids.
 final class RedisRateLimits {
-    let connection: RedisConnection
+    let connection: RedisClient
     private let table: RateLimitTable
     private let shardIndices: [Int]
     private let loop: EventLoop
@@ -41,10 +41,10 @@ final class RedisRateLimits {
         table = shared.rateLimitCounters
         deferred = DeferredCalls(loop: loop)
         shardIndices = Array(stride(from: workerIndex, to: RateLimitTable.shardCount, by: workerCount))
-        connection = RedisConnection(settings: settings, loop: loop, log: log)
+        connection = settings.makeClient(loop: loop, log: log)
         connection.setupCommands += RateLimitScripts.loadCommands
-        connection.onReady = { [unowned self] connection in
-            self.alignClock(connection)
+        connection.onReady = { [unowned self] in
+            self.alignClock()
             if shared.redisHealth.restored(log: log) {
                 audit(AuditEvent(.redisRestored, milliseconds: shared.clock.nanoseconds(monotonic: loop.now) / 1_000_000))
             }
@@ -66,7 +66,7 @@ final class RedisRateLimits {
     }
 
     /// Window numbers come from one clock for the whole fleet: Redis's.
-    private func alignClock(_ connection: RedisConnection) {
+    private func alignClock() {
         let sentAt = loop.now
         connection.send(RedisCommand("TIME")) { [unowned self] reply in
             guard case .array(let parts)? = reply, parts.count == 2, case .bytes(let seconds) = parts[0], case .bytes(let micros) = parts[1],

@@ -56,8 +56,14 @@ struct RedisCommand {
     private(set) var bytes: [UInt8] = []
     /// The command's length, without the NUL.
     var length: Int { bytes.count - 1 }
+    /// The cluster hash slot of the key the command works on; nil for a command without one
+    /// (TIME, PUBLISH, SCRIPT LOAD), which any node of a cluster can run.
+    let slot: Int?
 
-    init(_ arguments: [[UInt8]]) {
+    /// `keyAt`: the index of the argument holding the command's key (every key of one command
+    /// must share its slot: the rate-limit keys share a hash tag).
+    init(_ arguments: [[UInt8]], keyAt: Int? = nil) {
+        slot = keyAt.map { RedisSlot.of(arguments[$0]) }
         bytes.reserveCapacity(64 + arguments.reduce(0) { $0 + $1.count + 16 })
         bytes.append(UInt8(ascii: "*"))
         DecimalText.append(Int64(arguments.count), to: &bytes)
@@ -74,5 +80,10 @@ struct RedisCommand {
 
     init(_ arguments: String...) {
         self.init(arguments.map { Array($0.utf8) })
+    }
+
+    /// A command whose second argument is its key (HSET, HGETALL, XADD …).
+    init(keyed arguments: String...) {
+        self.init(arguments.map { Array($0.utf8) }, keyAt: 1)
     }
 }

@@ -57,15 +57,7 @@ import Testing
     }
 
     private static func rule(mode: String, limit: Int = 600) -> String {
-        """
-        [[rate_limits]]
-        name = "shared-\(mode)"
-        match = "/bytes/*"
-        limit = \(limit)
-        window = "1h"
-        key = "route"
-        mode = "\(mode)"
-        """
+        bytesRateLimitRule(name: "shared-\(mode)", limit: limit, mode: mode, key: "route")
     }
 
     /// Three gateways on one Redis, one 600-per-minute key, 3,000 requests inside one window.
@@ -165,13 +157,7 @@ import Testing
             command_timeout = "50ms"
             on_redis_failure = "local"
 
-            [[rate_limits]]
-            name = "\(name)"
-            match = "/bytes/*"
-            limit = \(limit)
-            window = "1h"
-            key = "header:X-Key"
-            mode = "\(mode)"
+            \(bytesRateLimitRule(name: name, limit: limit, mode: mode))
             """)
         #expect(gateway.child.waitFor(seconds: 10) { (try? gateway.metric("portcullis_redis_ready_connections")) == 2 })
         return gateway

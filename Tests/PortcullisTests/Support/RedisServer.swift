@@ -39,7 +39,8 @@ final class RedisServer: @unchecked Sendable {
                                                                          "--appendonly", "no", "--protected-mode", "no"]
                                                                         + (password.map { ["--requirepass", $0] } ?? [])
                                                                         + extraArguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) })
-        guard child.waitFor(seconds: 10, { TestClient.canConnect(port: port) }) else {
+        // One that exits (the port was taken after all) is given up at once.
+        guard child.waitFor(seconds: 10, { TestClient.canConnect(port: port) || !child.isRunning }), child.isRunning else {
             throw HarnessError("redis-server did not start: \(child.output)")
         }
         return child

@@ -169,13 +169,34 @@ func configProblems(_ text: String, environment: [String: String] = [:]) -> [Con
     }
 
     @Test func redisURLs() {
-        #expect(RedisSettings.parse(url: "redis://127.0.0.1:6380")! == (.tcp(host: "127.0.0.1", port: 6380), nil, nil, 0))
-        #expect(RedisSettings.parse(url: "redis://user:secret@cache.internal:6379/2")! == (.tcp(host: "cache.internal", port: 6379), "user", "secret", 2))
-        #expect(RedisSettings.parse(url: "redis://:secret@[::1]:6379")! == (.tcp(host: "::1", port: 6379), nil, "secret", 0))
-        #expect(RedisSettings.parse(url: "redis://cache")! == (.tcp(host: "cache", port: 6379), nil, nil, 0))
-        #expect(RedisSettings.parse(url: "/run/redis/redis.sock")! == (.unix(path: "/run/redis/redis.sock"), nil, nil, 0))
-        #expect(RedisSettings.parse(url: "unix:///run/redis.sock")! == (.unix(path: "/run/redis.sock"), nil, nil, 0))
-        #expect(RedisSettings.parse(url: "redis://host:6379/x") == nil && RedisSettings.parse(url: "tcp://host") == nil)
+        typealias URL = RedisSettings.ParsedURL
+        #expect(RedisSettings.parse(url: "redis://127.0.0.1:6380") == URL(endpoints: [.tcp(host: "127.0.0.1", port: 6380)]))
+        #expect(RedisSettings.parse(url: "redis://user:secret@cache.internal:6379/2")
+                == URL(endpoints: [.tcp(host: "cache.internal", port: 6379)], username: "user", password: "secret", database: 2))
+        #expect(RedisSettings.parse(url: "redis://:secret@[::1]:6379") == URL(endpoints: [.tcp(host: "::1", port: 6379)], password: "secret"))
+        #expect(RedisSettings.parse(url: "redis://cache") == URL(endpoints: [.tcp(host: "cache", port: 6379)]))
+        #expect(RedisSettings.parse(url: "redis://[::1]") == URL(endpoints: [.tcp(host: "::1", port: 6379)]))
+        #expect(RedisSettings.parse(url: "/run/redis/redis.sock") == URL(endpoints: [.unix(path: "/run/redis/redis.sock")]))
+        #expect(RedisSettings.parse(url: "unix:///run/redis.sock") == URL(endpoints: [.unix(path: "/run/redis.sock")]))
+        for bad in ["redis://host:6379/x", "tcp://host", "redis://host:0", "redis://host:65536", "redis://::1:6379", "redis://:6379", "unix://run"] {
+            #expect(RedisSettings.parse(url: bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func redisClusterURLs() {
+        typealias URL = RedisSettings.ParsedURL
+        #expect(RedisSettings.parse(url: "redis+cluster://10.0.0.1:7000,10.0.0.2:7001,[fd00::3]")
+                == URL(endpoints: [.tcp(host: "10.0.0.1", port: 7000), .tcp(host: "10.0.0.2", port: 7001), .tcp(host: "fd00::3", port: 6379)],
+                       isCluster: true))
+        #expect(RedisSettings.parse(url: "redis+cluster://app:pw@node-a:7000/0")
+                == URL(endpoints: [.tcp(host: "node-a", port: 7000)], isCluster: true, username: "app", password: "pw"))
+        // A cluster has database 0 only; an empty or bad address anywhere in the list is an error.
+        for bad in ["redis+cluster://a:7000/1", "redis+cluster://a:7000,", "redis+cluster://,a:7000", "redis+cluster://a:7000,b:x",
+                    "redis+cluster://", "redis+cluster:///run/redis.sock"] {
+            #expect(RedisSettings.parse(url: bad) == nil, "\(bad)")
+        }
+        // A list of addresses is a cluster's only.
+        #expect(RedisSettings.parse(url: "redis://a:7000,b:7001") == nil)
     }
 
     @Test func shippedPolicy() throws {
