@@ -8,7 +8,9 @@ SWIFT ?= swift
 # libraries on the machine it runs on.
 RELEASE = -c release --static-swift-stdlib
 
-.PHONY: run test build debug bench soak fuzz sanitize deps bench-deps clean
+.PHONY: run test build debug bench soak fuzz sanitize install deb check-deb deps bench-deps clean
+
+PREFIX ?= /usr/local
 
 run: deps build
 	scripts/run-demo.sh
@@ -45,6 +47,21 @@ fuzz: deps
 # The test suite under AddressSanitizer and ThreadSanitizer (gateway processes included).
 sanitize: deps
 	scripts/sanitize.sh
+
+# The release binary, /etc/portcullis (an existing configuration is kept), the systemd units,
+# the man page and the certbot hooks; PREFIX, DESTDIR and SYSCONFDIR are honoured.
+install: build
+	swift package plugin generate-manual --configuration debug >/dev/null
+	PREFIX=$(PREFIX) MAN_PAGE=$$(find .build/plugins/GenerateManual/outputs -name portcullis.1 | head -1) scripts/install.sh
+
+# build/portcullis_<version>_<arch>.deb (dpkg-deb).
+deb: build
+	scripts/make-deb.sh
+
+# The package's layout, units and (as root) install, start, request and removal.
+check-deb: build
+	scripts/install-deps.sh --package
+	scripts/check-deb.sh
 
 deps:
 	scripts/install-deps.sh

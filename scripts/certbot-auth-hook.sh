@@ -7,9 +7,9 @@
 #       --manual-cleanup-hook scripts/certbot-cleanup-hook.sh -d example.com
 #
 # certbot sets CERTBOT_TOKEN and CERTBOT_VALIDATION.
-# Environment: PORTCULLIS_ADMIN_TOKEN (required), PORTCULLIS_ADMIN_URL (default http://127.0.0.1:9901).
+# Environment: PORTCULLIS_ADMIN_TOKEN (required, else read from /etc/portcullis/portcullis.env), PORTCULLIS_ADMIN_URL (default http://127.0.0.1:9901).
 set -euo pipefail
-: "${PORTCULLIS_ADMIN_TOKEN:?set PORTCULLIS_ADMIN_TOKEN to the gateway admin token}"
+. "$(dirname "$0")/certbot-hook-env.sh"
 url=${PORTCULLIS_ADMIN_URL:-http://127.0.0.1:9901}
 curl --fail-with-body --silent --show-error -X PUT --data-binary "$CERTBOT_VALIDATION" \
     -H "Authorization: Bearer $PORTCULLIS_ADMIN_TOKEN" "$url/admin/acme/challenges/$CERTBOT_TOKEN" >/dev/null

@@ -5,9 +5,9 @@
 #
 #   certbot renew --deploy-hook /path/to/portcullis/scripts/certbot-deploy-hook.sh
 #
-# Environment: PORTCULLIS_ADMIN_TOKEN (required), PORTCULLIS_ADMIN_URL (default http://127.0.0.1:9901).
+# Environment: PORTCULLIS_ADMIN_TOKEN (required, else read from /etc/portcullis/portcullis.env), PORTCULLIS_ADMIN_URL (default http://127.0.0.1:9901).
 set -euo pipefail
-: "${PORTCULLIS_ADMIN_TOKEN:?set PORTCULLIS_ADMIN_TOKEN to the gateway admin token}"
+. "$(dirname "$0")/certbot-hook-env.sh"
 url=${PORTCULLIS_ADMIN_URL:-http://127.0.0.1:9901}
 curl --fail-with-body --silent --show-error -X POST \
     -H "Authorization: Bearer $PORTCULLIS_ADMIN_TOKEN" "$url/admin/certs/reload"

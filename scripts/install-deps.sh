@@ -2,12 +2,14 @@
 # Installs the Debian packages Portcullis needs that are missing, as root or with sudo.
 #   scripts/install-deps.sh          build and test: OpenSSL, hiredis, zlib, redis-server, openssl
 #   scripts/install-deps.sh --bench  also nginx, wrk, python3, h2load (nghttp2-client) and valgrind for `make bench`
+#   scripts/install-deps.sh --package  also systemd (systemd-analyze), curl and python3 for `make check-deb`
 set -euo pipefail
 
 packages=(pkg-config libssl-dev libhiredis-dev zlib1g-dev redis-server openssl)
-if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(nginx-light wrk python3 nghttp2-client valgrind)
-fi
+case "${1:-}" in
+    --bench) packages+=(nginx-light wrk python3 nghttp2-client valgrind) ;;
+    --package) packages+=(systemd curl python3) ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

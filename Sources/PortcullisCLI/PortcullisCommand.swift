@@ -15,14 +15,21 @@ struct PortcullisCommand: ParsableCommand {
 
 /// Options shared by the commands that read a configuration file.
 struct ConfigOption: ParsableArguments {
-    @Option(name: [.short, .long], help: "Path to the configuration file.")
-    var config = "conf/portcullis.toml"
+    @Option(name: [.short, .long], help: "Path to the configuration file (default: $PORTCULLIS_CONFIG, else conf/portcullis.toml in a source tree, else /etc/portcullis/portcullis.toml).")
+    var config = ConfigOption.defaultPath
+
+    /// `$PORTCULLIS_CONFIG`; else the source tree's file when run from one (`make run`); else
+    /// the installed one.
+    static var defaultPath: String {
+        if let path = ProcessInfo.processInfo.environment["PORTCULLIS_CONFIG"], !path.isEmpty { return path }
+        return FileManager.default.fileExists(atPath: "conf/portcullis.toml") ? "conf/portcullis.toml" : "/etc/portcullis/portcullis.toml"
+    }
 }
 
 /// Options of the commands that call the running gateway's admin API.
 struct AdminOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "Path to the configuration file (admin address and token variable).")
-    var config = "conf/portcullis.toml"
+    @Option(name: [.short, .long], help: "Path to the configuration file (admin address and token variable; default as for run).")
+    var config = ConfigOption.defaultPath
     @Option(help: "The admin API's host:port, when it is not the configured one (a gateway started with port 0 logs it).")
     var admin: String?
 }

@@ -36,6 +36,13 @@ public enum Socket {
         return fd
     }
 
+    /// A second descriptor for the same socket (close-on-exec), for a worker of its own.
+    public static func duplicate(_ fd: Int32) throws -> Int32 {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else { throw SystemError("duplicate descriptor \(fd)") }
+        return copy
+    }
+
     /// Starts a non-blocking connect; the socket becomes writable when it completes.
     public static func connectNonBlocking(to address: SocketAddress) -> (fd: Int32, error: Int32) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

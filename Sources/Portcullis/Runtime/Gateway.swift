@@ -31,6 +31,8 @@ public final class Gateway {
     /// reload that changes them from one that does not; `config` holds the ports actually bound.
     private var configuredListeners: [ListenerSettings]
     private var configuredAdmin: AdminSettings
+    /// systemd's notification socket (nil when not started by systemd with `Type=notify`).
+    private let systemd = SystemdNotifier()
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -92,10 +94,11 @@ public final class Gateway {
         }
         let prune = config.blocklist.pruneInterval
         let blocklistPrune = Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
-        let adminFD = try Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
+        var activation = SocketActivation.inherited(log: log)
+        let adminFD = try activation.take(boundTo: config.admin.address) ?? Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         config.admin.address = Socket.localAddress(adminFD) ?? config.admin.address
         let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
-        let listenerSockets = try bindListeners()
+        let listenerSockets = try bindListeners(activation: &activation)
         try startWorkers(audit: auditLog, listenerSockets: listenerSockets)
         let rotation = config.tls.ticketKeyRotation
         let ticketRotation = Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
@@ -107,25 +110,39 @@ public final class Gateway {
         let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
         log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")), admin on \(config.admin.address)")
+        systemd?.ready(status: statusLine())
+        let watchdog = systemd?.watchdogInterval.map { interval in
+            Alarm(loop: loop, delay: interval, interval: interval) { [unowned self] in
+                // A worker that ended on its own is a gateway systemd should restart.
+                if self.draining || !self.threads.contains(where: \.hasFinished) { self.systemd?.watchdog() }
+            }
+        }
         loop.run()
         blocklistSync?.stop()
         audit?.stop()
         accessLog?.stop()
         for thread in threads { thread.join() }
-        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune)) {}
+        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune, watchdog)) {}
         log.info("portcullis stopped")
         return 0
     }
 
-    /// Binds every listener once per worker (`SO_REUSEPORT`). A listener on port 0 gets a port
-    /// from the kernel for the first worker and the others bind that same port; `config` then
-    /// holds the bound addresses (for redirects and the startup line).
-    private func bindListeners() throws -> [[(Int32, ListenerSettings)]] {
+    /// Binds every listener once per worker (`SO_REUSEPORT`), or shares the socket systemd
+    /// handed over for its address. A listener on port 0 gets a port from the kernel for the
+    /// first worker and the others bind that same port; `config` then holds the bound
+    /// addresses (for redirects and the startup line).
+    private func bindListeners(activation: inout SocketActivation) throws -> [[(Int32, ListenerSettings)]] {
+        let handedOver = config.listeners.map { activation.take(boundTo: $0.address) }
+        activation.closeUnused(log: log)
+        defer { for fd in handedOver.compactMap({ $0 }) { close(fd) } }
+        for (listener, fd) in zip(config.listeners, handedOver) where fd != nil {
+            log.info("\(listener.scheme.rawValue)://\(listener.address.text): socket from systemd")
+        }
         var sockets: [[(Int32, ListenerSettings)]] = []
         for _ in 0..<config.server.workers {
             var workerSockets: [(Int32, ListenerSettings)] = []
             for index in config.listeners.indices {
-                let fd = try Socket.listen(on: config.listeners[index].address, reusePort: true)
+                let fd = try handedOver[index].map { try Socket.duplicate($0) } ?? Socket.listen(on: config.listeners[index].address, reusePort: true)
                 if config.listeners[index].address.port == 0, let bound = Socket.localAddress(fd) {
                     config.listeners[index].address = bound
                 }
@@ -180,6 +197,7 @@ public final class Gateway {
     /// changes and the reason is returned.
     @discardableResult
     func reload() -> Result<Int, ReloadFailure> {
+        systemd?.reloading()
         let newConfig: GatewayConfig
         let newCertificates: CertificateStore?
         let newBlocklist: BlocklistStore
@@ -190,6 +208,7 @@ public final class Gateway {
         } catch {
             log.error("reload failed, keeping the running configuration and certificates:\n\(error)")
             auditControl(.configReloaded, details: [("outcome", .text("refused")), ("error", .text("\(error)"))])
+            systemd?.ready(status: "reload refused (see the log); " + statusLine())
             return .failure(ReloadFailure(description: "\(error)"))
         }
         if newConfig.listeners != configuredListeners || newConfig.server.workers != config.server.workers || newConfig.admin != configuredAdmin
@@ -212,6 +231,7 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         publishBlocklist()
         log.info("configuration reloaded (generation \(generation))")
+        systemd?.ready(status: statusLine())
         logWarnings(applied)
         auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])
         for context in newCertificates?.contexts ?? [] {
@@ -282,6 +302,12 @@ public final class Gateway {
         event.method = method
         event.path = path
         audit.record(event)
+    }
+
+    /// systemd's one-line `STATUS=`: what is served, from where.
+    private func statusLine() -> String {
+        let listening = config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")
+        return "serving generation \(generation) on \(listening) with \(config.server.workers) worker(s)"
     }
 
     private func makeSnapshot() -> GatewaySnapshot {
@@ -378,6 +404,7 @@ public final class Gateway {
         guard !draining else { return }
         draining = true
         log.info("stopping: draining in-flight requests (up to \(config.timeouts.drain / 1_000_000_000)s)")
+        systemd?.stopping(status: "draining in-flight requests")
         for mailbox in mailboxes { mailbox.post(.drain) }
         drainWatch = Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) { [unowned self] in
             if self.threads.allSatisfy(\.hasFinished) { loop.stop() }

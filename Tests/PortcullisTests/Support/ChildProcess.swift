@@ -54,14 +54,15 @@ extension Thread {
 /// `waitUntilExit` waits on a run loop and, called off the main thread while dozens of
 /// processes come and go, can hang for good (a known swift-corelibs-foundation failure, and
 /// the suspect of a CI run that hung until its time limit). Descriptors from 3 up are closed
-/// in the child, so a gateway never holds a test's client socket open.
+/// in the child, so a gateway never holds a test's client socket open; `passing` descriptors
+/// become the child's 3, 4, … (socket activation).
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     let logURL: URL
     private let lock = NSLock()
     private var exitStatus: Int32?
 
-    init(executable: String, arguments: [String], environment: [String: String] = [:]) throws {
+    init(executable: String, arguments: [String], environment: [String: String] = [:], passing descriptors: [Int32] = []) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-test-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         var actions = posix_spawn_file_actions_t()
@@ -70,7 +71,12 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logURL.path, O_WRONLY | O_APPEND, 0)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        _ = Self.addCloseFrom?(&actions, 3)
+        // Moved out of the way first, so that none is already at its target (dup2 onto itself
+        // would leave it close-on-exec).
+        let movedAside = descriptors.map { fcntl($0, F_DUPFD_CLOEXEC, 100) }
+        defer { movedAside.forEach { close($0) } }
+        for (index, fd) in movedAside.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
+        _ = Self.addCloseFrom?(&actions, Int32(3 + descriptors.count))
         let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]

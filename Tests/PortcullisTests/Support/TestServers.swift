@@ -41,10 +41,12 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// `routesFirst: false` it comes before the catch-all route instead (for tests that add
     /// routes of their own). `bothTransports` adds an HTTPS listener with a test certificate and
     /// lets the catch-all route answer plain HTTP too, so one gateway serves a test over both.
-    /// `fileLimit` starts it under `ulimit -n` (descriptor exhaustion tests).
+    /// `fileLimit` starts it under `ulimit -n` (descriptor exhaustion tests). `activated`
+    /// sockets are handed over as systemd does (`LISTEN_FDS`, `LISTEN_PID`); `listenAddress`
+    /// is then the address of the plain-HTTP listener they are bound to.
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
          bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true,
-         fileLimit: Int? = nil) throws {
+         fileLimit: Int? = nil, activated: [Int32] = [], listenAddress: String = "127.0.0.1:0") throws {
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         var extra = extra
         if bothTransports {
@@ -52,16 +54,20 @@ final class GatewayUnderTest: @unchecked Sendable {
             extra += "\n[[certificates]]\ncert = \"\(certificate.0)\"\nkey = \"\(certificate.1)\"\n"
         }
         try Self.config(upstreams: upstreams, workers: workers, extra: extra, adminOptions: adminOptions, https: https || bothTransports,
-                        routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst)
+                        routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst, listenAddress: listenAddress)
             .write(to: configURL, atomically: true, encoding: .utf8)
         let command = [BuiltProducts.path("portcullis"), "run", "--config", configURL.path]
         let environment = environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken]
-        if let fileLimit {
-            // exec keeps the pid: the test watches the gateway itself.
-            child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\""] + command,
-                                     environment: environment)
-        } else {
+        var prelude: [String] = []
+        if let fileLimit { prelude.append("ulimit -n \(fileLimit)") }
+        // The shell's pid is the gateway's after exec, as systemd sets LISTEN_PID.
+        if !activated.isEmpty { prelude.append("export LISTEN_PID=$$ LISTEN_FDS=\(activated.count)") }
+        if prelude.isEmpty {
             child = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), environment: environment)
+        } else {
+            // exec keeps the pid: the test watches the gateway itself.
+            child = try ChildProcess(executable: "/bin/sh", arguments: ["-c", prelude.joined(separator: " && ") + " && exec \"$0\" \"$@\""] + command,
+                                     environment: environment, passing: activated)
         }
         if waitUntilReady {
             guard let line = child.waitForLine(containing: "portcullis started:", seconds: 15) else {
@@ -87,7 +93,7 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     static func config(upstreams: [UInt16], workers: Int, extra: String, adminOptions: String = "", https: Bool = false,
-                       routeOptions: String = "", routesFirst: Bool = true) -> String {
+                       routeOptions: String = "", routesFirst: Bool = true, listenAddress: String = "127.0.0.1:0") -> String {
         let httpsListener = https ? "[[listeners]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n" : ""
         return """
         [server]
@@ -95,7 +101,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         log_level = "info"
 
         [[listeners]]
-        address = "127.0.0.1:0"
+        address = "\(listenAddress)"
 
         \(httpsListener)
 
