@@ -60,11 +60,17 @@ struct BlocklistCommand: ParsableCommand {
 /// status is `expecting`.
 func callAdmin(_ command: String, _ method: String, path: String, body: String = "", options: AdminOptions, expecting: Int) throws {
     try reportingErrors(as: command) {
-        let config = try ConfigLoader.load(path: options.config)
-        let token = try AdminToken.load(settings: config.admin)
-        let address = try options.admin.map { try SocketAddress(parsing: $0) } ?? config.admin.address
-        let (status, answer) = try AdminClient.request(method, path: path, body: body, to: address, token: token)
+        let (status, answer) = try adminRequest(method, path: path, body: body, options: options)
         if !answer.isEmpty { print(answer, terminator: answer.hasSuffix("\n") ? "" : "\n") }
         if status != expecting { throw ExitCode(1) }
     }
+}
+
+/// One admin API call where `options` point (address and token from the configuration file
+/// unless given): the status and the body.
+func adminRequest(_ method: String, path: String, body: String = "", options: AdminOptions) throws -> (Int, String) {
+    let config = try ConfigLoader.load(path: options.config)
+    let token = try AdminToken.load(settings: config.admin)
+    let address = try options.admin.map { try SocketAddress(parsing: $0) } ?? config.admin.address
+    return try AdminClient.request(method, path: path, body: body, to: address, token: token)
 }

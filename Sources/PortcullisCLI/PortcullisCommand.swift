@@ -9,7 +9,7 @@ struct PortcullisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy security gateway.",
-        subcommands: [Run.self, Check.self, Reload.self, BlocklistCommand.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, StatusCommand.self, BlocklistCommand.self, Version.self],
         defaultSubcommand: nil)
 }
 

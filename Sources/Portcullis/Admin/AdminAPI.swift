@@ -52,6 +52,9 @@ struct AdminAPI {
                                               draining: gateway.draining, certificates: gateway.certificates?.contexts ?? [],
                                               auditDropped: gateway.audit?.dropped ?? 0)
             return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4", body: text)
+        case ("GET", "/admin/status"):
+            if let denied = authenticate(request) { return denied }
+            return .json(200, StatusReport.json(gateway))
         case ("POST", "/admin/certs/reload"):
             if let denied = authenticate(request) { return denied }
             switch gateway.reload() {
@@ -67,7 +70,7 @@ struct AdminAPI {
         case (_, _) where request.path.hasPrefix(Self.challengePrefix):
             if let denied = authenticate(request) { return denied }
             return challenge(request, token: String(request.path.dropFirst(Self.challengePrefix.count)))
-        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/certs/reload"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/certs/reload"), (_, "/admin/status"):
             return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
         default:
             if let denied = authenticate(request) { return denied }

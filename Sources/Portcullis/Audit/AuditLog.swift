@@ -12,6 +12,8 @@ final class AuditLog {
     private let clock: FleetClock
     private unowned(unsafe) let loop: EventLoop
     private var aggregator = AuditAggregator()
+    /// Events written, by type (`portcullis status`).
+    private(set) var tally = AuditTally()
     private var file: RotatingFile?
     private var redis: RedisClient?
     private var timer: Alarm?
@@ -70,6 +72,7 @@ final class AuditLog {
     }
 
     private func write(_ event: AuditEvent) {
+        tally.record(event)
         let line = event.jsonLine()
         file?.append(line, log: log, what: "audit")
         if settings.stdout { try? FileIO.writeAll(STDOUT_FILENO, line, name: "standard output") }

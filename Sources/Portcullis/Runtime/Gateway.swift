@@ -33,6 +33,8 @@ public final class Gateway {
     private var configuredAdmin: AdminSettings
     /// systemd's notification socket (nil when not started by systemd with `Type=notify`).
     private let systemd = SystemdNotifier()
+    /// When the gateway started (monotonic ns), for its uptime.
+    let startedAt = MonotonicClock.now()
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
@@ -109,7 +111,7 @@ public final class Gateway {
         let perAddress = config.maxConnectionsPerIP == 0 ? "unlimited" : String(config.maxConnectionsPerIP)
         let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
         log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
-        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")), admin on \(config.admin.address)")
+        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(listenerURLs.joined(separator: ", ")), admin on \(config.admin.address)")
         systemd?.ready(status: statusLine())
         let watchdog = systemd?.watchdogInterval.map { interval in
             Alarm(loop: loop, delay: interval, interval: interval) { [unowned self] in
@@ -304,10 +306,15 @@ public final class Gateway {
         audit.record(event)
     }
 
+    /// The listeners as URLs (`https://0.0.0.0:443`), with the ports actually bound.
+    var listenerURLs: [String] { config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" } }
+
+    /// `[redis]` as running (changes need a restart).
+    var redisSettings: RedisSettings { config.redis }
+
     /// systemd's one-line `STATUS=`: what is served, from where.
     private func statusLine() -> String {
-        let listening = config.listeners.map { "\($0.scheme.rawValue)://\($0.address.text)" }.joined(separator: ", ")
-        return "serving generation \(generation) on \(listening) with \(config.server.workers) worker(s)"
+        "serving generation \(generation) on \(listenerURLs.joined(separator: ", ")) with \(config.server.workers) worker(s)"
     }
 
     private func makeSnapshot() -> GatewaySnapshot {
