@@ -155,7 +155,11 @@ final class RedisCluster: RedisClient {
             // No reply: the node went away meanwhile, and its loss asks again.
             guard let reply else { return }
             guard let ranges = RedisSlotRange.ranges(in: reply), !ranges.isEmpty else {
-                self.log.warning("redis cluster: \(self.nodes[asked].endpoint) gave no slot map: \(reply)")
+                if case .error(let message) = reply, message.contains("cluster support disabled") {
+                    self.log.error("redis: \(self.nodes[asked].endpoint) is not a Redis Cluster (\(message)); for a single server use redis://")
+                } else {
+                    self.log.warning("redis cluster: \(self.nodes[asked].endpoint) gave no slot map: \(reply)")
+                }
                 return
             }
             self.apply(ranges, answeredBy: asked)

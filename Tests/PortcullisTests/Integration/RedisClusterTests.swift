@@ -103,6 +103,22 @@ import Testing
         #expect(gateway.child.lineCount(containing: "REDIS_UNAVAILABLE") == 1 && gateway.child.lineCount(containing: "REDIS_RESTORED") == 1)
     }
 
+    /// `redis+cluster://` naming a server that is not a cluster: said plainly, and the gateway
+    /// serves under `on_redis_failure` (here the local counts) instead of waiting on it.
+    @Test func aServerThatIsNotAClusterIsNamed() throws {
+        let origin = try Origin()
+        let redis = try RedisServer()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1, extra: """
+            [redis]
+            url = "redis+cluster://127.0.0.1:\(redis.port)"
+            \(bytesRateLimitRule(name: "not-a-cluster", limit: 3, mode: "strict"))
+            """)
+        #expect(gateway.child.waitForLine(containing: "is not a Redis Cluster", seconds: 10)?.contains("for a single server use redis://") == true)
+        let statuses = try (0..<4).map { _ in try gateway.get("/bytes/1", headers: ["X-Key": "k"]).status }
+        #expect(statuses == [200, 200, 200, 429], "limited by the local count: \(statuses)")
+        #expect(try gateway.metric("portcullis_redis_ready_connections") == 0)
+    }
+
     @Test func blocklistAndAuditAreSharedThroughTheCluster() throws {
         let origin = try Origin()
         let cluster = try RedisClusterUnderTest()
