@@ -12,7 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "check-deb: FAILED: $*" >&2; exit 1; }
 
-package=$(scripts/make-deb.sh | tee /dev/stderr | awk -F: 'NR == 1 { print $1 }')
+# Not `tee /dev/stderr`: when stderr is a file, reopening it truncates it (CI's own log).
+built=$(scripts/make-deb.sh)
+echo "$built"
+package=$(awk -F: 'NR == 1 { print $1 }' <<< "$built")
 [ -f "$package" ] || fail "no package built"
 scratch=$(mktemp -d)
 cleanup() { rm -rf "$scratch"; }
