@@ -57,15 +57,19 @@ import Testing
         withExtendedLifetime(gateway) {}
     }
 
-    /// The listener's socket is bound by the test without `SO_REUSEPORT`: a gateway binding its
-    /// own on that address would fail to start, so serving proves it took the one handed over.
+    /// The listeners' sockets (public and admin) are bound by the test without `SO_REUSEPORT`: a
+    /// gateway binding its own on those addresses would fail to start, so serving proves it took
+    /// the ones handed over.
     @Test func listenersComeFromSocketActivation() throws {
         let origin = try Origin()
         let listener = try Self.listeningSocket()
-        let gateway = try GatewayUnderTest(upstreams: [origin.port], environment: Self.token, activated: [listener.fd],
-                                           listenAddress: "127.0.0.1:\(listener.port)")
+        let admin = try Self.listeningSocket()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], environment: Self.token, activated: [listener.fd, admin.fd],
+                                           listenAddress: "127.0.0.1:\(listener.port)", adminAddress: "127.0.0.1:\(admin.port)")
         close(listener.fd)
-        #expect(gateway.port == listener.port)
+        close(admin.fd)
+        #expect(gateway.port == listener.port && gateway.adminPort == admin.port)
+        #expect(try TestClient.get(port: admin.port, "/healthz").status == 200, "the admin listener took its socket too")
         #expect(gateway.child.output.contains("http://127.0.0.1:\(listener.port): socket from systemd"))
         for _ in 0..<20 { #expect(try TestClient.get(port: listener.port, "/bytes/1").status == 200) }
         let keepAlive = try TestClient(port: listener.port)

@@ -43,10 +43,10 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// lets the catch-all route answer plain HTTP too, so one gateway serves a test over both.
     /// `fileLimit` starts it under `ulimit -n` (descriptor exhaustion tests). `activated`
     /// sockets are handed over as systemd does (`LISTEN_FDS`, `LISTEN_PID`); `listenAddress`
-    /// is then the address of the plain-HTTP listener they are bound to.
+    /// and `adminAddress` are then the addresses they are bound to.
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
          bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true,
-         fileLimit: Int? = nil, activated: [Int32] = [], listenAddress: String = "127.0.0.1:0") throws {
+         fileLimit: Int? = nil, activated: [Int32] = [], listenAddress: String = "127.0.0.1:0", adminAddress: String = "127.0.0.1:0") throws {
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         var extra = extra
         if bothTransports {
@@ -54,7 +54,8 @@ final class GatewayUnderTest: @unchecked Sendable {
             extra += "\n[[certificates]]\ncert = \"\(certificate.0)\"\nkey = \"\(certificate.1)\"\n"
         }
         try Self.config(upstreams: upstreams, workers: workers, extra: extra, adminOptions: adminOptions, https: https || bothTransports,
-                        routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst, listenAddress: listenAddress)
+                        routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst, listenAddress: listenAddress,
+                        adminAddress: adminAddress)
             .write(to: configURL, atomically: true, encoding: .utf8)
         let command = [BuiltProducts.path("portcullis"), "run", "--config", configURL.path]
         let environment = environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken]
@@ -93,7 +94,8 @@ final class GatewayUnderTest: @unchecked Sendable {
     }
 
     static func config(upstreams: [UInt16], workers: Int, extra: String, adminOptions: String = "", https: Bool = false,
-                       routeOptions: String = "", routesFirst: Bool = true, listenAddress: String = "127.0.0.1:0") -> String {
+                       routeOptions: String = "", routesFirst: Bool = true, listenAddress: String = "127.0.0.1:0",
+                       adminAddress: String = "127.0.0.1:0") -> String {
         let httpsListener = https ? "[[listeners]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n" : ""
         return """
         [server]
@@ -106,7 +108,7 @@ final class GatewayUnderTest: @unchecked Sendable {
         \(httpsListener)
 
         [admin]
-        address = "127.0.0.1:0"
+        address = "\(adminAddress)"
         \(adminOptions)
 
         [[upstreams]]
