@@ -51,8 +51,7 @@ sanitize: deps
 # The release binary, /etc/portcullis (an existing configuration is kept), the systemd units,
 # the man page and the certbot hooks; PREFIX, DESTDIR and SYSCONFDIR are honoured.
 install: build
-	swift package plugin generate-manual --configuration debug >/dev/null
-	PREFIX=$(PREFIX) MAN_PAGE=$$(find .build/plugins/GenerateManual/outputs -name portcullis.1 | head -1) scripts/install.sh
+	PREFIX=$(PREFIX) scripts/install.sh
 
 # build/portcullis_<version>_<arch>.deb (dpkg-deb).
 deb: build

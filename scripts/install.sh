@@ -6,7 +6,8 @@
 #   SYSCONFDIR  /etc         configuration in $SYSCONFDIR/portcullis
 #   UNITDIR     $PREFIX/lib/systemd/system
 #   BIN_DIR     .build/release   where the built binary is
-#   MAN_PAGE    (none)       a generated portcullis.1 to install
+#   MAN_PAGE    (generated)  the portcullis.1 to install; by default generated from the command
+#                            line's own definition (swift-argument-parser's generate-manual)
 #   ENV_FILE    yes          write $SYSCONFDIR/portcullis/portcullis.env (admin token, public
 #                            addresses) when absent; the Debian package writes it at install
 set -euo pipefail
@@ -64,9 +65,15 @@ done
 for hook in scripts/certbot-*-hook.sh scripts/certbot-hook-env.sh; do
     install -D -m 0755 "$hook" "$destdir$prefix/share/portcullis/$(basename "$hook")"
 done
-if [ -n "${MAN_PAGE:-}" ]; then
-    install -D -m 0644 "$MAN_PAGE" "$destdir$prefix/share/man/man1/portcullis.1"
+man_page=${MAN_PAGE:-}
+if [ -z "$man_page" ]; then
+    # From a debug build: the plugin's release build would replace the static-stdlib binary
+    # (SwiftPM then keeps the plugin's dynamically linked link step for release).
+    swift package plugin generate-manual --configuration debug >/dev/null
+    man_page=$(find .build/plugins/GenerateManual/outputs -name portcullis.1 | head -1)
+    [ -n "$man_page" ] || { echo "install: the man page was not generated" >&2; exit 1; }
 fi
+install -D -m 0644 "$man_page" "$destdir$prefix/share/man/man1/portcullis.1"
 install -d -m 0750 "$destdir/var/lib/portcullis" "$destdir/var/log/portcullis"
 echo "installed under ${destdir:-/}: $prefix/bin/portcullis, $sysconfdir/portcullis, $unitdir/portcullis.service"
 [ -n "$destdir" ] || echo "start it with: systemctl daemon-reload && systemctl enable --now portcullis"

@@ -12,13 +12,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 
-# The man page, generated from the command line's own definition (swift-argument-parser), by
-# a debug build: the plugin's release build would replace the static-stdlib binary.
-swift package plugin generate-manual --configuration debug >/dev/null
-man_page=$(find .build/plugins/GenerateManual/outputs -name portcullis.1 | head -1)
-[ -n "$man_page" ] || { echo "make deb: the man page was not generated" >&2; exit 1; }
-
-DESTDIR=$root PREFIX=/usr UNITDIR=/lib/systemd/system ENV_FILE=no MAN_PAGE=$man_page scripts/install.sh >/dev/null
+DESTDIR=$root PREFIX=/usr UNITDIR=/lib/systemd/system ENV_FILE=no scripts/install.sh >/dev/null
 install -m 0755 scripts/write-env-file.sh "$root/usr/share/portcullis/write-env-file.sh"
 # Debug information out (83 → 75 MB), symbols kept: a crash's backtrace still names functions.
 strip --strip-debug "$root/usr/bin/portcullis"

@@ -96,7 +96,7 @@ final class RedisRateLimits {
         for item in items {
             let sent = run(RateLimitScripts.sync, sha: RateLimitScripts.syncSHA,
                            keys: [Self.windowKey(item.sharedName, item.window), Self.windowKey(item.sharedName, item.window - 1)],
-                           arguments: [Array(String(item.delta).utf8), Array(String(2 * item.windowLength / 1_000_000).utf8)]) { [unowned self] reply in
+                           arguments: [Array(String(item.delta).utf8), Self.expiry(item.windowLength)]) { [unowned self] reply in
                 if let counts = reply?.integers, counts.count == 2 {
                     self.metrics.redisSyncDuration.observe(nanoseconds: self.loop.now - sentAt)
                     self.table.applySynced(item, current: counts[0], previous: counts[1])
@@ -117,7 +117,7 @@ final class RedisRateLimits {
         let sent = run(RateLimitScripts.check, sha: RateLimitScripts.checkSHA,
                        keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1)],
                        arguments: [Array(String(limit).utf8), Array(String(check.elapsed).utf8),
-                                   Array(String(2 * windowLength / 1_000_000).utf8)]) { [unowned self] reply in
+                                   Self.expiry(windowLength)]) { [unowned self] reply in
             guard let answer = reply?.integers, answer.count == 3 else {
                 self.metrics.redisErrors.add(1)
                 failed()
@@ -140,7 +140,7 @@ final class RedisRateLimits {
                        keys: [Self.windowKey(check.counterName, check.window), Self.windowKey(check.counterName, check.window - 1),
                               Self.leasesKey(check.counterName, check.window)],
                        arguments: [Array(String(rule.limit).utf8), Array(String(check.elapsed).utf8),
-                                   Array(String(2 * rule.windowNanoseconds / 1_000_000).utf8), id]) { [unowned self] reply in
+                                   Self.expiry(rule.windowNanoseconds), id]) { [unowned self] reply in
             guard let answer = reply?.integers, answer.count == 3 else {
                 self.metrics.redisErrors.add(1)
                 self.lostLeases.append(LostLease(counterName: check.counterName, window: check.window, windowLength: rule.windowNanoseconds, id: id))
@@ -160,7 +160,7 @@ final class RedisRateLimits {
         for lease in lost {
             let sent = run(RateLimitScripts.reclaim, sha: RateLimitScripts.reclaimSHA,
                            keys: [Self.windowKey(lease.counterName, lease.window), Self.leasesKey(lease.counterName, lease.window)],
-                           arguments: [lease.id, Array(String(2 * lease.windowLength / 1_000_000).utf8)]) { [unowned self] reply in
+                           arguments: [lease.id, Self.expiry(lease.windowLength)]) { [unowned self] reply in
                 if reply == nil { self.lostLeases.append(lease) }
             }
             if !sent { lostLeases.append(lease) }
@@ -184,6 +184,12 @@ final class RedisRateLimits {
 
     private static func windowKey(_ name: [UInt8], _ window: Int64) -> [UInt8] {
         name + [UInt8(ascii: ":")] + Array(String(window).utf8)
+    }
+
+    /// The scripts' TTL argument: a window's keys live two windows (in ms), long enough to be
+    /// the previous window of the next.
+    private static func expiry(_ windowNanoseconds: Int64) -> [UInt8] {
+        Array(String(2 * windowNanoseconds / 1_000_000).utf8)
     }
 
     /// The ids of the leases granted in a window, and what each got (same hash tag as the window).

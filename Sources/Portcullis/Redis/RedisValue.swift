@@ -56,22 +56,26 @@ struct RedisCommand {
     private(set) var bytes: [UInt8] = []
     /// The command's length, without the NUL.
     var length: Int { bytes.count - 1 }
-    /// The cluster hash slot of the key the command works on; nil for a command without one
+    /// Where the key the command works on lies in `bytes`; nil for a command without one
     /// (TIME, PUBLISH, SCRIPT LOAD), which any node of a cluster can run.
-    let slot: Int?
+    private var keyRange: Range<Int>?
+
+    /// The cluster hash slot of the command's key, computed only when asked (by a cluster:
+    /// a single Redis never needs it).
+    var slot: Int? { keyRange.map { RedisSlot.of(bytes[$0]) } }
 
     /// `keyAt`: the index of the argument holding the command's key (every key of one command
     /// must share its slot: the rate-limit keys share a hash tag).
     init(_ arguments: [[UInt8]], keyAt: Int? = nil) {
-        slot = keyAt.map { RedisSlot.of(arguments[$0]) }
         bytes.reserveCapacity(64 + arguments.reduce(0) { $0 + $1.count + 16 })
         bytes.append(UInt8(ascii: "*"))
         DecimalText.append(Int64(arguments.count), to: &bytes)
         bytes.append(contentsOf: [13, 10])
-        for argument in arguments {
+        for (index, argument) in arguments.enumerated() {
             bytes.append(UInt8(ascii: "$"))
             DecimalText.append(Int64(argument.count), to: &bytes)
             bytes.append(contentsOf: [13, 10])
+            if index == keyAt { keyRange = bytes.count..<(bytes.count + argument.count) }
             bytes.append(contentsOf: argument)
             bytes.append(contentsOf: [13, 10])
         }
