@@ -11,5 +11,5 @@
 set -euo pipefail
 . "$(dirname "$0")/certbot-hook-env.sh"
 url=${PORTCULLIS_ADMIN_URL:-http://127.0.0.1:9901}
-curl --fail-with-body --silent --show-error -X PUT --data-binary "$CERTBOT_VALIDATION" \
+curl --fail-with-body --silent --show-error --retry 5 --retry-delay 1 -X PUT --data-binary "$CERTBOT_VALIDATION" \
     -H "Authorization: Bearer $PORTCULLIS_ADMIN_TOKEN" "$url/admin/acme/challenges/$CERTBOT_TOKEN" >/dev/null

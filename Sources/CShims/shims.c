@@ -61,3 +61,40 @@ int cshims_ssl_tlsext_err_alert_fatal(void) { return SSL_TLSEXT_ERR_ALERT_FATAL;
 int cshims_ssl_tlsext_err_noack(void) { return SSL_TLSEXT_ERR_NOACK; }
 int cshims_set_tlsext_host_name(SSL *ssl, const char *name) { return (int)SSL_set_tlsext_host_name(ssl, name); }
 int cshims_ssl_ctx_set_ticket_keys(SSL_CTX *ctx, unsigned char *keys) { return (int)SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 80); }
+
+ssize_t cshims_send_with_descriptors(int socket, const void *bytes, size_t count, const int *descriptors, int descriptorCount) {
+    struct iovec vector = { .iov_base = (void *)bytes, .iov_len = count };
+    struct msghdr message = { .msg_iov = &vector, .msg_iovlen = 1 };
+    char control[CMSG_SPACE(sizeof(int) * CSHIMS_MAX_PASSED_DESCRIPTORS)];
+    if (descriptorCount < 0 || descriptorCount > CSHIMS_MAX_PASSED_DESCRIPTORS) return -1;
+    if (descriptorCount > 0) {
+        memset(control, 0, sizeof(control));
+        message.msg_control = control;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * descriptorCount);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * descriptorCount);
+        memcpy(CMSG_DATA(header), descriptors, sizeof(int) * descriptorCount);
+    }
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+ssize_t cshims_receive_with_descriptors(int socket, void *bytes, size_t capacity, int *descriptors, int *descriptorCount, int *truncated) {
+    struct iovec vector = { .iov_base = bytes, .iov_len = capacity };
+    char control[CMSG_SPACE(sizeof(int) * CSHIMS_MAX_PASSED_DESCRIPTORS)];
+    struct msghdr message = { .msg_iov = &vector, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+    *descriptorCount = 0;
+    ssize_t received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count && *descriptorCount < CSHIMS_MAX_PASSED_DESCRIPTORS; i++) {
+            memcpy(&descriptors[*descriptorCount], CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+            *descriptorCount += 1;
+        }
+    }
+    *truncated = (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return received;
+}

@@ -58,9 +58,10 @@ struct BlocklistCommand: ParsableCommand {
 
 /// Calls the admin API named in the configuration; prints the answer; exit status 1 unless the
 /// status is `expecting`.
-func callAdmin(_ command: String, _ method: String, path: String, body: String = "", options: AdminOptions, expecting: Int) throws {
+func callAdmin(_ command: String, _ method: String, path: String, body: String = "", options: AdminOptions, expecting: Int,
+               timeoutSeconds: Int = 30) throws {
     try reportingErrors(as: command) {
-        let (status, answer) = try adminRequest(method, path: path, body: body, options: options)
+        let (status, answer) = try adminRequest(method, path: path, body: body, options: options, timeoutSeconds: timeoutSeconds)
         if !answer.isEmpty { print(answer, terminator: answer.hasSuffix("\n") ? "" : "\n") }
         if status != expecting { throw ExitCode(1) }
     }
@@ -68,9 +69,9 @@ func callAdmin(_ command: String, _ method: String, path: String, body: String =
 
 /// One admin API call where `options` point (address and token from the configuration file
 /// unless given): the status and the body.
-func adminRequest(_ method: String, path: String, body: String = "", options: AdminOptions) throws -> (Int, String) {
+func adminRequest(_ method: String, path: String, body: String = "", options: AdminOptions, timeoutSeconds: Int = 30) throws -> (Int, String) {
     let config = try ConfigLoader.load(path: options.config)
     let token = try AdminToken.load(settings: config.admin)
     let address = try options.admin.map { try SocketAddress(parsing: $0) } ?? config.admin.address
-    return try AdminClient.request(method, path: path, body: body, to: address, token: token)
+    return try AdminClient.request(method, path: path, body: body, to: address, token: token, timeoutSeconds: timeoutSeconds)
 }

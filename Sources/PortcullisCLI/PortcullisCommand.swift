@@ -9,7 +9,7 @@ struct PortcullisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A reverse-proxy security gateway.",
-        subcommands: [Run.self, Check.self, Reload.self, StatusCommand.self, BlocklistCommand.self, Version.self],
+        subcommands: [Run.self, Check.self, Reload.self, Upgrade.self, StatusCommand.self, BlocklistCommand.self, Version.self],
         defaultSubcommand: nil)
 }
 
@@ -43,15 +43,29 @@ extension PortcullisCommand {
 
         func run() throws {
             LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            // Started by `portcullis upgrade`: every failure is also told to the old gateway.
+            let handover: UpgradeHandover?
+            do {
+                handover = try UpgradeHandover.receive()
+            } catch {
+                FileHandle.standardError.write(Data("portcullis: upgrade: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
             let config: GatewayConfig
             do {
                 config = try ConfigLoader.load(path: options.config)
             } catch {
+                handover?.fail("invalid configuration: \(error)")
                 FileHandle.standardError.write(Data("portcullis: invalid configuration\n\(error)\n".utf8))
                 throw ExitCode(1)
             }
             try reportingErrors(as: "portcullis") {
-                throw ExitCode(try Gateway(configPath: options.config, config: config).run())
+                do {
+                    throw ExitCode(try Gateway(configPath: options.config, config: config, handover: handover).run())
+                } catch let error where !(error is ExitCode) {
+                    handover?.fail("\(error)")
+                    throw error
+                }
             }
         }
     }
@@ -89,6 +103,21 @@ extension PortcullisCommand {
 
         func run() throws {
             try callAdmin("portcullis reload", "POST", path: "/admin/certs/reload", options: options, expecting: 200)
+        }
+    }
+
+    /// `portcullis upgrade`: asks the running gateway to start the binary now at its path and
+    /// hand its sockets over (zero downtime); prints the outcome.
+    struct Upgrade: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace the running gateway with the binary now installed at its path, without dropping a connection (admin API).")
+
+        @OptionGroup var options: AdminOptions
+
+        func run() throws {
+            let timeout = (try? ConfigLoader.load(path: options.config).timeouts.upgrade) ?? 30_000_000_000
+            try callAdmin("portcullis upgrade", "POST", path: "/admin/upgrade", options: options, expecting: 200,
+                          timeoutSeconds: Int(timeout / 1_000_000_000) + 20)
         }
     }
 

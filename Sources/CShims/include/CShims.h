@@ -51,4 +51,15 @@ int cshims_set_tlsext_host_name(SSL *ssl, const char *name);
 /// Sets the 80-byte session-ticket key (16 name, 32 HMAC, 32 AES) of a context.
 int cshims_ssl_ctx_set_ticket_keys(SSL_CTX *ctx, unsigned char *keys);
 
+/// Descriptors sent or received in one message at most (the kernel allows 253).
+#define CSHIMS_MAX_PASSED_DESCRIPTORS 64
+
+/// sendmsg(2) of `bytes` with `descriptors` attached (SCM_RIGHTS; CMSG_* are macros).
+ssize_t cshims_send_with_descriptors(int socket, const void *bytes, size_t count, const int *descriptors, int descriptorCount);
+
+/// recvmsg(2) into `bytes`; descriptors received (close-on-exec) go to `descriptors` (room for
+/// CSHIMS_MAX_PASSED_DESCRIPTORS) and their number to `descriptorCount`; `truncated` is set when
+/// the message or its descriptors did not fit.
+ssize_t cshims_receive_with_descriptors(int socket, void *bytes, size_t capacity, int *descriptors, int *descriptorCount, int *truncated);
+
 #endif

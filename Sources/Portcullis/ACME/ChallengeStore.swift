@@ -26,6 +26,15 @@ public final class ChallengeStore: Sendable {
         pushed.withLock { $0[token] = (keyAuthorization, expiresAt) }
     }
 
+    /// The pushed tokens still valid, with what is left of their TTL (ns): what a binary upgrade
+    /// hands to the new process.
+    func pushedTokens() -> [(token: String, keyAuthorization: String, remaining: UInt64)] {
+        let now = MonotonicClock.now()
+        return pushed.withLock { tokens in
+            tokens.compactMap { token, entry in entry.expiresAt > now ? (token, entry.keyAuthorization, entry.expiresAt - now) : nil }
+        }
+    }
+
     /// Removes a pushed token; false when there was none.
     public func remove(token: String) -> Bool {
         pushed.withLock { $0.removeValue(forKey: token) != nil }

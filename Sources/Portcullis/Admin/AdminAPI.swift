@@ -38,6 +38,26 @@ struct AdminAPI {
     unowned let gateway: Gateway
     let throttle: AdminAuthThrottle
 
+    /// The longest an answer may take (ns): an upgrade's readiness timeout, then the grace a
+    /// failed new process has to exit.
+    var longestAnswer: UInt64 { gateway.config.timeouts.upgrade + 10_000_000_000 }
+
+    /// Answers `request`: at once, except `POST /admin/upgrade`, answered once the new binary
+    /// serves or has failed (`reply` is then called later, on the control loop).
+    func handle(_ request: AdminRequest, reply: @escaping (AdminResponse) -> Void) {
+        guard request.method == "POST" && request.path == "/admin/upgrade" else { return reply(handle(request)) }
+        if let denied = authenticate(request) { return reply(denied) }
+        gateway.startUpgrade { result in
+            switch result {
+            case .success(let report):
+                reply(.json(200, ["status": "upgraded", "pid": Int(report.pid), "previous_pid": Int(getpid()), "binary": report.binary,
+                                  "ready_ms": Int(report.readyAfter / 1_000_000)]))
+            case .failure(let failure):
+                reply(.error(500, "upgrade_failed", failure.description + "; this process (pid \(getpid())) keeps serving"))
+            }
+        }
+    }
+
     func handle(_ request: AdminRequest) -> AdminResponse {
         switch (request.method, request.path) {
         case ("GET", "/healthz"):
@@ -65,12 +85,12 @@ struct AdminAPI {
                 return .error(422, "reload_failed", failure.description)
             }
         case (_, _) where request.path == BlocklistAPI.prefix || request.path.hasPrefix(BlocklistAPI.prefix + "/"):
-            if let denied = authenticate(request) { return denied }
+            if let denied = authenticate(request) ?? refusedDuringUpgrade(request) { return denied }
             return BlocklistAPI(gateway: gateway).handle(request)
         case (_, _) where request.path.hasPrefix(Self.challengePrefix):
-            if let denied = authenticate(request) { return denied }
+            if let denied = authenticate(request) ?? refusedDuringUpgrade(request) { return denied }
             return challenge(request, token: String(request.path.dropFirst(Self.challengePrefix.count)))
-        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/certs/reload"), (_, "/admin/status"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/certs/reload"), (_, "/admin/status"), (_, "/admin/upgrade"):
             return .error(405, "method_not_allowed", "\(request.method) is not allowed on \(request.path)")
         default:
             if let denied = authenticate(request) { return denied }
@@ -101,6 +121,15 @@ struct AdminAPI {
         default:
             return .error(405, "method_not_allowed", "use PUT or DELETE on \(Self.challengePrefix)<token>")
         }
+    }
+
+    /// A 503 for a change of state (blocklist, ACME tokens) while a binary upgrade is under way:
+    /// the new process has read that state already, and would not see the change.
+    private func refusedDuringUpgrade(_ request: AdminRequest) -> AdminResponse? {
+        guard request.method != "GET" && (gateway.upgradeInProgress || gateway.handedOver) else { return nil }
+        var response = AdminResponse.error(503, "upgrade_in_progress", "a binary upgrade is in progress: retry the change in a moment")
+        response.extraHeaders = [("Retry-After", "1")]
+        return response
     }
 
     /// Nil when the bearer token is right; a 401 otherwise, or 429 while the source is locked

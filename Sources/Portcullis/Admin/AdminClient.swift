@@ -4,13 +4,14 @@ import Glibc
 /// A minimal blocking client for the admin API, used by the CLI (`portcullis reload`,
 /// `portcullis blocklist`).
 public enum AdminClient {
-    /// Sends an authenticated request; returns the status and the body.
+    /// Sends an authenticated request; returns the status and the body (waiting at most
+    /// `timeoutSeconds` for it).
     public static func request(_ method: String, path: String, body: String = "", to address: SocketAddress,
-                            token: AdminToken) throws(AdminClientError) -> (Int, String) {
+                               token: AdminToken, timeoutSeconds: Int = 30) throws(AdminClientError) -> (Int, String) {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw AdminClientError(description: "socket: \(SystemError("socket"))") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard address.withSockAddr({ connect(fd, $0, $1) }) == 0 else {
             throw AdminClientError(description: "cannot reach the admin API at \(address): \(SystemError("connect"))")

@@ -61,6 +61,8 @@ final class AdminConnection: Selectable {
     private var parser = RequestParser(limits: HeadLimits())
     private var head = RequestHead()
     private var answered = false
+    /// The request was handed to the API, which answers later (`POST /admin/upgrade`).
+    private var waitingForAnswer = false
 
     init(fd: Int32, loop: EventLoop, api: AdminAPI) {
         self.loop = loop
@@ -78,6 +80,7 @@ final class AdminConnection: Selectable {
     }
 
     func drive() {
+        guard !waitingForAnswer else { return }
         if !answered {
             readAvailable()
             guard fd >= 0 else { return }
@@ -127,7 +130,16 @@ final class AdminConnection: Selectable {
                 return
             }
             guard input.readableCount >= head.headLength + bodyLength else { return }
-            respond(api.handle(makeRequest(bodyLength: bodyLength)))
+            waitingForAnswer = true
+            api.handle(makeRequest(bodyLength: bodyLength)) { [weak self] response in
+                guard let self, self.fd >= 0 else { return }
+                self.waitingForAnswer = false
+                self.respond(response)
+                self.loop.setDeadline(self.loop.now + Self.timeout, for: self)
+                self.drive()
+            }
+            // Answered later: the connection waits as long as the answer may take.
+            if waitingForAnswer { loop.setDeadline(loop.now + api.longestAnswer + Self.timeout, for: self) }
         }
     }
 
@@ -179,6 +191,7 @@ final class AdminConnection: Selectable {
         case 413: "Content Too Large"
         case 422: "Unprocessable Content"
         case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
         case 503: "Service Unavailable"
         default: "Status"
         }

@@ -16,13 +16,15 @@ enum AuditEventType: String, CaseIterable, Sendable {
     case redisUnavailable = "REDIS_UNAVAILABLE"
     case redisRestored = "REDIS_RESTORED"
     case configReloaded = "CONFIG_RELOADED"
+    case binaryUpgraded = "BINARY_UPGRADED"
 
     var severity: String {
         switch self {
         case .redisUnavailable, .upstreamUnavailable, .certExpiring: "error"
         case .rateLimitExceeded, .ipBlocked, .requestTooLarge, .malformedRequest, .adminAuthFailure, .clientTooSlow,
              .connectionLimit: "warning"
-        case .tlsHandshakeFailed, .blocklistUpdated, .certReloaded, .acmeChallengeServed, .redisRestored, .configReloaded: "info"
+        case .tlsHandshakeFailed, .blocklistUpdated, .certReloaded, .acmeChallengeServed, .redisRestored, .configReloaded,
+             .binaryUpgraded: "info"
         }
     }
 }

@@ -79,6 +79,8 @@ public struct TimeoutSettings: Sendable, Equatable {
     public var upstreamBodyIdle: UInt64
     public var tunnelIdle: UInt64
     public var drain: UInt64
+    /// How long a new binary may take to become ready in a binary upgrade.
+    public var upgrade: UInt64
 }
 
 /// `[admin]`: the separate admin listener.
@@ -177,7 +179,8 @@ extension GatewayConfig {
             upstreamResponseHead: timeoutTable.duration("upstream_response_head", default: "60s"),
             upstreamBodyIdle: timeoutTable.duration("upstream_body_idle", default: "60s"),
             tunnelIdle: timeoutTable.duration("tunnel_idle", default: "1h"),
-            drain: timeoutTable.duration("drain", default: "30s"))
+            drain: timeoutTable.duration("drain", default: "30s"),
+            upgrade: timeoutTable.duration("upgrade", default: "30s"))
         timeoutTable.rejectUnknownKeys()
 
         let limitTable = root.table("limits")

@@ -263,7 +263,13 @@ final class ClientConnection: Selectable {
                 break
             }
         }
-        if peerClosed || broken || (worker.draining && input.isEmpty) {
+        if worker.closingIdleConnections && input.isEmpty && !peerClosed && !broken {
+            // A request already in the socket is served rather than cut off (its readiness
+            // event may not have been handled yet): the close races only with bytes on the wire.
+            readable = true
+            if readClient() && !input.isEmpty { return true }
+        }
+        if peerClosed || broken || (worker.closingIdleConnections && input.isEmpty) {
             phase = .closing
             return true
         }

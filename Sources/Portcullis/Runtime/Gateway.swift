@@ -6,9 +6,9 @@ import Logging
 /// worker threads it starts. `run()` returns the process exit status.
 public final class Gateway {
     private let configPath: String
-    private var config: GatewayConfig
+    private(set) var config: GatewayConfig
     private var generation = 1
-    private var log: Logger
+    private(set) var log: Logger
     private var mailboxes: [Mailbox<WorkerMessage>] = []
     private var threads: [WorkerThread] = []
     private(set) var metrics: [WorkerMetrics] = []
@@ -22,25 +22,40 @@ public final class Gateway {
     private(set) var blocklist = BlocklistStore.inMemory
     private let control: Mailbox<ControlMessage>
     /// Blocklist sharing with other instances (nil without Redis).
-    private var blocklistSync: BlocklistSync?
+    private(set) var blocklistSync: BlocklistSync?
     /// Audit events (set up in `run`).
     private(set) var audit: AuditLog?
     /// The access log (nil when off).
     private var accessLog: AccessLogWriter?
     /// The listener and admin addresses as the file gives them (port 0 allowed), to tell a
     /// reload that changes them from one that does not; `config` holds the ports actually bound.
-    private var configuredListeners: [ListenerSettings]
-    private var configuredAdmin: AdminSettings
+    private(set) var configuredListeners: [ListenerSettings]
+    private(set) var configuredAdmin: AdminSettings
     /// systemd's notification socket (nil when not started by systemd with `Type=notify`).
-    private let systemd = SystemdNotifier()
+    let systemd = SystemdNotifier()
     /// When the gateway started (monotonic ns), for its uptime.
     let startedAt = MonotonicClock.now()
+    /// What the gateway this process replaces handed over (nil unless started by an upgrade).
+    let handover: UpgradeHandover?
+    /// The control loop (set in `run`).
+    private(set) var controlLoop: EventLoop?
+    /// The admin listener (closed once a new binary has taken over).
+    var adminServer: AdminServer?
+    /// A copy of every worker's listening socket, by listener key, for a binary upgrade.
+    var listenerHandles: [(key: String, fd: Int32)] = []
+    /// The binary upgrade in progress (`Gateway+Upgrade`).
+    var upgrade: BinaryUpgrade?
+    /// A new binary serves: this process only drains, and no longer writes the blocklist.
+    var handedOver = false
+    /// Auto-bans asked for while an upgrade is in progress, applied if it fails.
+    var deferredBans: [ControlMessage] = []
 
     /// ACME tokens pushed through the admin API.
     var challenges: ChallengeStore { shared.challenges }
 
-    public init(configPath: String, config: GatewayConfig) throws {
+    public init(configPath: String, config: GatewayConfig, handover: UpgradeHandover? = nil) throws {
         self.configPath = configPath
+        self.handover = handover
         self.config = config
         configuredListeners = config.listeners
         configuredAdmin = config.admin
@@ -70,8 +85,10 @@ public final class Gateway {
         signal(SIGPIPE, SIG_IGN)
         let descriptors = DescriptorBudget.raiseToHardLimit()
         let loop = try EventLoop()
+        controlLoop = loop
         // On every way out, failed starts included: the loop's objects hold the loop.
         defer { loop.releaseAll() }
+        adoptHandedOverState()
         let signals = try SignalWatcher(loop: loop) { [unowned self] signal in self.handle(signal: signal, loop: loop) }
         let token = try AdminToken.load(settings: config.admin)
         logWarnings(config)
@@ -87,6 +104,7 @@ public final class Gateway {
         let controlReceiver = try MailboxReceiver(control, loop: loop) { [unowned self] message in self.receive(message) }
         if config.redis.endpoint != nil {
             blocklistSync = BlocklistSync(settings: config.redis, loop: loop, log: log) { [unowned self] changes in
+                guard !self.handedOver else { return }
                 do {
                     try self.applyBlocklist(changes, origin: "redis")
                 } catch {
@@ -97,13 +115,15 @@ public final class Gateway {
         let prune = config.blocklist.pruneInterval
         let blocklistPrune = Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
         var activation = SocketActivation.inherited(log: log)
-        let adminFD = try activation.take(boundTo: config.admin.address) ?? Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
+        let adminFD = try activation.take(boundTo: config.admin.address) ?? handover?.takeSockets(key: adminHandoverKey).first
+            ?? Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
         config.admin.address = Socket.localAddress(adminFD) ?? config.admin.address
-        let admin = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
+        adminServer = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         let listenerSockets = try bindListeners(activation: &activation)
         try startWorkers(audit: auditLog, listenerSockets: listenerSockets)
         let rotation = config.tls.ticketKeyRotation
-        let ticketRotation = Alarm(loop: loop, delay: rotation, interval: rotation) { [unowned self] in self.rotateTicketKey() }
+        let ticketAge = TicketKeyRing.shared.current().age
+        let ticketRotation = Alarm(loop: loop, delay: rotation - min(rotation, ticketAge), interval: rotation) { [unowned self] in self.rotateTicketKey() }
         let expiryCheck = Alarm(loop: loop, delay: Self.expiryCheckInterval, interval: Self.expiryCheckInterval) { [unowned self] in
             if let certificates = self.certificates { self.warnAboutExpiry(certificates) }
         }
@@ -112,11 +132,12 @@ public final class Gateway {
         let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
         log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(listenerURLs.joined(separator: ", ")), admin on \(config.admin.address)")
-        systemd?.ready(status: statusLine())
+        // Started by an upgrade, the old gateway tells systemd (it is the main process until then).
+        if let handover { handover.ready() } else { systemd?.ready(status: statusLine()) }
         let watchdog = systemd?.watchdogInterval.map { interval in
             Alarm(loop: loop, delay: interval, interval: interval) { [unowned self] in
                 // A worker that ended on its own is a gateway systemd should restart.
-                if self.draining || !self.threads.contains(where: \.hasFinished) { self.systemd?.watchdog() }
+                if !self.handedOver && (self.draining || !self.threads.contains(where: \.hasFinished)) { self.systemd?.watchdog() }
             }
         }
         loop.run()
@@ -124,31 +145,46 @@ public final class Gateway {
         audit?.stop()
         accessLog?.stop()
         for thread in threads { thread.join() }
-        withExtendedLifetime((signals, admin, ticketRotation, expiryCheck, controlReceiver, blocklistPrune, watchdog)) {}
+        withExtendedLifetime((signals, ticketRotation, expiryCheck, controlReceiver, blocklistPrune, watchdog)) {}
         log.info("portcullis stopped")
         return 0
     }
 
-    /// Binds every listener once per worker (`SO_REUSEPORT`), or shares the socket systemd
-    /// handed over for its address. A listener on port 0 gets a port from the kernel for the
-    /// first worker and the others bind that same port; `config` then holds the bound
-    /// addresses (for redirects and the startup line).
+    /// Binds every listener once per worker (`SO_REUSEPORT`), or uses the sockets handed over
+    /// for it: by systemd (one, shared by the workers) or by the gateway this process replaces
+    /// (one per old worker: worker `w` takes those at `w`, `w + workers`, …, and shares one when
+    /// there are fewer than workers, so no socket and no queued connection is dropped). A
+    /// listener on port 0 gets a port from the kernel for the first worker and the others bind
+    /// that same port; `config` then holds the bound addresses (for redirects and the startup
+    /// line). A copy of every socket is kept for a later upgrade (`listenerHandles`).
     private func bindListeners(activation: inout SocketActivation) throws -> [[(Int32, ListenerSettings)]] {
-        let handedOver = config.listeners.map { activation.take(boundTo: $0.address) }
+        let keys = Self.handoverKeys(configuredListeners)
+        let inherited: [[Int32]] = config.listeners.indices.map { index in
+            if let fd = activation.take(boundTo: config.listeners[index].address) { return [fd] }
+            return handover?.takeSockets(key: keys[index]) ?? []
+        }
         activation.closeUnused(log: log)
-        defer { for fd in handedOver.compactMap({ $0 }) { close(fd) } }
-        for (listener, fd) in zip(config.listeners, handedOver) where fd != nil {
-            log.info("\(listener.scheme.rawValue)://\(listener.address.text): socket from systemd")
+        handover?.closeUnused(log: log)
+        defer { for fd in inherited.joined() { close(fd) } }
+        for (listener, fds) in zip(config.listeners, inherited) where !fds.isEmpty {
+            log.info("\(listener.scheme.rawValue)://\(listener.address.text): \(fds.count) socket(s) from \(handover == nil ? "systemd" : "the previous process")")
         }
         var sockets: [[(Int32, ListenerSettings)]] = []
-        for _ in 0..<config.server.workers {
+        let workers = config.server.workers
+        for worker in 0..<workers {
             var workerSockets: [(Int32, ListenerSettings)] = []
             for index in config.listeners.indices {
-                let fd = try handedOver[index].map { try Socket.duplicate($0) } ?? Socket.listen(on: config.listeners[index].address, reusePort: true)
-                if config.listeners[index].address.port == 0, let bound = Socket.localAddress(fd) {
+                let fds = inherited[index]
+                let taken = worker < fds.count ? Array(stride(from: worker, to: fds.count, by: workers)) : fds.isEmpty ? [] : [worker % fds.count]
+                var own = try taken.map { try Socket.duplicate(fds[$0]) }
+                if own.isEmpty { own = [try Socket.listen(on: config.listeners[index].address, reusePort: true)] }
+                if config.listeners[index].address.port == 0, let bound = Socket.localAddress(own[0]) {
                     config.listeners[index].address = bound
                 }
-                workerSockets.append((fd, config.listeners[index]))
+                for fd in own {
+                    workerSockets.append((fd, config.listeners[index]))
+                    listenerHandles.append((keys[index], try Socket.duplicate(fd)))
+                }
             }
             sockets.append(workerSockets)
         }
@@ -190,7 +226,11 @@ public final class Gateway {
         switch signal {
         case SIGHUP:
             reload()
+        case SIGUSR2:
+            startUpgrade { _ in }
         default:
+            // Stopping wins over an upgrade under way: the new process must not outlive this one.
+            upgrade?.cancel(reason: "the gateway was told to stop")
             beginDrain(loop: loop)
         }
     }
@@ -313,7 +353,7 @@ public final class Gateway {
     var redisSettings: RedisSettings { config.redis }
 
     /// systemd's one-line `STATUS=`: what is served, from where.
-    private func statusLine() -> String {
+    func statusLine() -> String {
         "serving generation \(generation) on \(listenerURLs.joined(separator: ", ")) with \(config.server.workers) worker(s)"
     }
 
@@ -365,7 +405,12 @@ public final class Gateway {
         publishBlocklist()
     }
 
-    private func receive(_ message: ControlMessage) {
+    func receive(_ message: ControlMessage) {
+        // The new binary loaded the file already: a change written now would be lost to it.
+        guard upgrade == nil && !handedOver else {
+            if !handedOver { deferredBans.append(message) }
+            return
+        }
         switch message {
         case .ban(let address, let reason):
             let cidr = CIDR(address: address, length: 128)
@@ -383,6 +428,7 @@ public final class Gateway {
 
     /// Removes expired entries from memory and the file, like any other change.
     private func pruneBlocklist() {
+        guard upgrade == nil && !handedOver else { return }
         let expired = blocklist.expired(at: IPBlocklist.now())
         guard !expired.isEmpty else { return }
         do {
@@ -407,11 +453,16 @@ public final class Gateway {
         }
     }
 
-    private func beginDrain(loop: EventLoop) {
+    /// Stops accepting (the workers close their listeners) and stops the loop once every
+    /// worker has finished its in-flight requests. After an upgrade systemd is not told: the new
+    /// process is the service now.
+    func beginDrain(loop: EventLoop, notifySystemd: Bool = true) {
         guard !draining else { return }
         draining = true
         log.info("stopping: draining in-flight requests (up to \(config.timeouts.drain / 1_000_000_000)s)")
-        systemd?.stopping(status: "draining in-flight requests")
+        if notifySystemd { systemd?.stopping(status: "draining in-flight requests") }
+        for handle in listenerHandles { close(handle.fd) }
+        listenerHandles.removeAll()
         for mailbox in mailboxes { mailbox.post(.drain) }
         drainWatch = Alarm(loop: loop, delay: 10_000_000, interval: 10_000_000) { [unowned self] in
             if self.threads.allSatisfy(\.hasFinished) { loop.stop() }

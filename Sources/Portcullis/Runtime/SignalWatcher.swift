@@ -1,7 +1,7 @@
 import CShims
 import Glibc
 
-/// Receives SIGHUP, SIGTERM and SIGINT through a `signalfd` on the control loop. The signals are
+/// Receives SIGHUP, SIGTERM, SIGINT and SIGUSR2 through a `signalfd` on the control loop. The signals are
 /// blocked in the calling thread before any worker starts, so workers inherit the mask and the
 /// control thread alone sees them.
 final class SignalWatcher: Selectable {
@@ -9,7 +9,7 @@ final class SignalWatcher: Selectable {
 
     init(loop: EventLoop, handler: @escaping (Int32) -> Void) throws {
         self.handler = handler
-        let signals: [Int32] = [SIGHUP, SIGTERM, SIGINT]
+        let signals: [Int32] = [SIGHUP, SIGTERM, SIGINT, SIGUSR2]
         let fd = signals.withUnsafeBufferPointer { cshims_signalfd_for($0.baseAddress, Int32($0.count)) }
         guard fd >= 0 else { throw SystemError("signalfd") }
         super.init(fd: fd)

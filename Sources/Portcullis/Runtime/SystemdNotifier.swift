@@ -36,6 +36,9 @@ final class SystemdNotifier {
 
     func reloading() { send("RELOADING=1\nMONOTONIC_USEC=\(MonotonicClock.now() / 1000)") }
 
+    /// A binary upgrade: `pid` is the service's main process from now on, and it is ready.
+    func mainProcess(_ pid: pid_t, status: String) { send("MAINPID=\(pid)\nREADY=1\nSTATUS=\(status)") }
+
     func stopping(status: String) { send("STOPPING=1\nSTATUS=\(status)") }
 
     func watchdog() { send("WATCHDOG=1") }

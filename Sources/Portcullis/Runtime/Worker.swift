@@ -54,7 +54,14 @@ final class Worker {
     /// Accepting paused for lack of descriptors (`Worker+AcceptPause`).
     var acceptPause = AcceptPause()
     private(set) var draining = false
+    /// Set a moment after the drain begins (`idleGrace`): idle keep-alive connections close.
+    private(set) var closingIdleConnections = false
     private var drainAlarm: Alarm?
+    private var idleGraceAlarm: Alarm?
+    /// How long idle keep-alive connections stay open once draining: a client busy on one sends
+    /// its next request within it and gets the answer with `Connection: close`, instead of
+    /// racing a close (it would have to retry). Clients idle longer lose only that race.
+    static let idleGrace: UInt64 = 1_000_000_000
     private var mailboxReceiver: MailboxReceiver<WorkerMessage>?
 
     init(index: Int, snapshot: GatewaySnapshot, shared: GatewayShared, blocklist: IPBlocklist, listenerSockets: [(Int32, ListenerSettings)],
@@ -196,18 +203,22 @@ final class Worker {
         if draining && connections.isEmpty { finish() }
     }
 
-    /// Stops accepting and lets in-flight exchanges finish; idle connections close now.
+    /// Stops accepting and lets in-flight exchanges finish; every answer from now on closes its
+    /// connection, and connections still idle after `idleGrace` are closed.
     private func beginDrain() {
         guard !draining else { return }
         draining = true
         for listener in listeners { loop.deregisterAndClose(listener) }
         listeners.removeAll()
-        for connection in Array(connections.values) where connection.phase == .readingHead {
-            connection.drive()
-        }
         if connections.isEmpty {
             finish()
             return
+        }
+        idleGraceAlarm = Alarm(loop: loop, delay: min(Self.idleGrace, snapshot.config.timeouts.drain)) { [unowned self] in
+            self.closingIdleConnections = true
+            for connection in Array(self.connections.values) where connection.phase == .readingHead {
+                connection.drive()
+            }
         }
         drainAlarm = Alarm(loop: loop, delay: snapshot.config.timeouts.drain) { [unowned self] in
             self.log.warning("drain timeout: closing \(self.connections.count) connection(s)")

@@ -70,7 +70,7 @@ import Testing
         close(admin.fd)
         #expect(gateway.port == listener.port && gateway.adminPort == admin.port)
         #expect(try TestClient.get(port: admin.port, "/healthz").status == 200, "the admin listener took its socket too")
-        #expect(gateway.child.output.contains("http://127.0.0.1:\(listener.port): socket from systemd"))
+        #expect(gateway.child.output.contains("http://127.0.0.1:\(listener.port): 1 socket(s) from systemd"))
         for _ in 0..<20 { #expect(try TestClient.get(port: listener.port, "/bytes/1").status == 200) }
         let keepAlive = try TestClient(port: listener.port)
         for _ in 0..<5 {

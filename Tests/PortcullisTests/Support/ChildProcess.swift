@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Portcullis
 
 /// Where the built executables are: `PORTCULLIS_BIN_DIR`, else the package's `.build/debug`.
 enum BuiltProducts {
@@ -65,26 +66,13 @@ final class ChildProcess: @unchecked Sendable {
     init(executable: String, arguments: [String], environment: [String: String] = [:], passing descriptors: [Int32] = []) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-test-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logURL.path, O_WRONLY | O_APPEND, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Moved out of the way first, so that none is already at its target (dup2 onto itself
-        // would leave it close-on-exec).
-        let movedAside = descriptors.map { fcntl($0, F_DUPFD_CLOEXEC, 100) }
-        defer { movedAside.forEach { close($0) } }
-        for (index, fd) in movedAside.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
-        _ = Self.addCloseFrom?(&actions, Int32(3 + descriptors.count))
         let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, &actions, nil, argv, envp)
-        guard result == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(result)))") }
-        pid = child
+        do {
+            pid = try ProcessSpawner.spawn(executable, arguments: arguments, environment: environment, passing: descriptors,
+                                           streams: .logFile(logURL.path))
+        } catch {
+            throw HarnessError("\(error)")
+        }
     }
 
     deinit {
@@ -94,11 +82,6 @@ final class ChildProcess: @unchecked Sendable {
         }
         try? FileManager.default.removeItem(at: logURL)
     }
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module
-    /// does not export: looked up by name, skipped where absent.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self) }
 
     /// Whether the process still runs (reaped here the first time it is found ended).
     var isRunning: Bool {

@@ -34,6 +34,8 @@ final class TestClient: @unchecked Sendable {
     /// The TLS session, with `.tls`.
     private(set) var tls: TLSChannel?
     private var buffer: [UInt8] = []
+    /// Bytes received so far (a load client retries a request that got none on a reused connection).
+    private(set) var bytesReceived = 0
 
     /// Connects to 127.0.0.1:`port`, from `source` (another loopback address) when given, and
     /// with `.tls` completes a handshake (or throws with OpenSSL's reason).
@@ -223,6 +225,7 @@ final class TestClient: @unchecked Sendable {
         let count = chunk.withUnsafeMutableBytes { receive(into: $0.baseAddress!, count: $0.count) }
         if count < 0 { throw HarnessError("recv: \(String(cString: strerror(errno)))") }
         if count == 0 { return false }
+        bytesReceived += count
         buffer += chunk[0..<count]
         return true
     }

@@ -43,10 +43,12 @@ final class GatewayUnderTest: @unchecked Sendable {
     /// lets the catch-all route answer plain HTTP too, so one gateway serves a test over both.
     /// `fileLimit` starts it under `ulimit -n` (descriptor exhaustion tests). `activated`
     /// sockets are handed over as systemd does (`LISTEN_FDS`, `LISTEN_PID`); `listenAddress`
-    /// and `adminAddress` are then the addresses they are bound to.
+    /// and `adminAddress` are then the addresses they are bound to. `executable` is the binary
+    /// to run (a copy that a test replaces, for upgrades).
     init(upstreams: [UInt16], workers: Int = 2, extra: String = "", adminOptions: String = "", https: Bool = false,
          bothTransports: Bool = false, routesFirst: Bool = true, environment: [String: String]? = nil, waitUntilReady: Bool = true,
-         fileLimit: Int? = nil, activated: [Int32] = [], listenAddress: String = "127.0.0.1:0", adminAddress: String = "127.0.0.1:0") throws {
+         fileLimit: Int? = nil, activated: [Int32] = [], listenAddress: String = "127.0.0.1:0", adminAddress: String = "127.0.0.1:0",
+         executable: String = BuiltProducts.path("portcullis")) throws {
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-\(UUID().uuidString).toml")
         var extra = extra
         if bothTransports {
@@ -57,7 +59,7 @@ final class GatewayUnderTest: @unchecked Sendable {
                         routeOptions: bothTransports ? "allow_http = true" : "", routesFirst: routesFirst, listenAddress: listenAddress,
                         adminAddress: adminAddress)
             .write(to: configURL, atomically: true, encoding: .utf8)
-        let command = [BuiltProducts.path("portcullis"), "run", "--config", configURL.path]
+        let command = [executable, "run", "--config", configURL.path]
         let environment = environment ?? ["PORTCULLIS_ADMIN_TOKEN": Self.adminToken]
         var prelude: [String] = []
         if let fileLimit { prelude.append("ulimit -n \(fileLimit)") }
