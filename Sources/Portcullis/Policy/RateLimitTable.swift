@@ -154,6 +154,46 @@ final class RateLimitTable: Sendable {
         let windowLength: Int64
     }
 
+    /// A local counter's counts, as a binary upgrade hands them to the new process. Counters
+    /// shared through Redis are not handed over: the new process reads them from Redis.
+    struct CarriedCounter: Codable, Equatable {
+        let key: UInt64
+        let window: Int64
+        let current: Int64
+        let previous: Int64
+    }
+
+    /// Every local counter with counts, least recently used first.
+    func localCounters() -> [CarriedCounter] {
+        shards.flatMap { shard in
+            shard.state.withLock { state in
+                var carried: [CarriedCounter] = []
+                var slot = state.oldest
+                while slot >= 0 {
+                    let counter = state.entries[slot]
+                    if counter.sharedName.isEmpty && (counter.current > 0 || counter.previous > 0) {
+                        carried.append(CarriedCounter(key: counter.key, window: counter.window, current: counter.current, previous: counter.previous))
+                    }
+                    slot = counter.newer
+                }
+                return carried
+            }
+        }
+    }
+
+    /// Takes over counters handed over by the process this one replaces, before it serves (a
+    /// key already counted here is left as it is).
+    func adopt(_ counters: [CarriedCounter]) {
+        for carried in counters {
+            shards[Int(carried.key % UInt64(Self.shardCount))].state.withLock { shard in
+                guard shard.index[carried.key] == nil else { return }
+                let slot = shard.slot(for: carried.key, window: carried.window, sharedName: .init(start: nil, count: 0), windowLength: 0)
+                shard.entries[slot].current = carried.current
+                shard.entries[slot].previous = carried.previous
+            }
+        }
+    }
+
     private final class Shard: Sendable {
         let state: Locked<ShardState>
         init(capacity: Int) { state = Locked(ShardState(capacity: capacity)) }

@@ -19,7 +19,7 @@ final class BinaryUpgrade: Selectable {
         let description: String
     }
 
-    private enum State {
+    private enum Progress {
         case waitingForReady
         /// The new process gave up (or its channel closed): waiting for it to exit, until `deadline`.
         case waitingForExit(reason: String?, deadline: UInt64)
@@ -30,15 +30,21 @@ final class BinaryUpgrade: Selectable {
     let child: pid_t
     let binary: String
     private let startedAt: UInt64
-    private var state = State.waitingForReady
+    private var progress = Progress.waitingForReady
     private let completion: (Result<Success, Failure>) -> Void
     private static let exitGrace: UInt64 = 5_000_000_000
     private static let exitPoll: UInt64 = 10_000_000
 
-    /// Starts `binary` and sends it `sockets` (listener key and descriptor), the ticket key and
-    /// the pushed ACME tokens. Throws when the binary cannot be started at all.
-    init(loop: EventLoop, binary: String, arguments: [String], sockets: [(key: String, fd: Int32)],
-         ticketKey: (bytes: [UInt8], age: UInt64), challenges: [(token: String, keyAuthorization: String, remaining: UInt64)],
+    /// What the new process is handed besides the sockets.
+    struct State {
+        let ticketKey: (bytes: [UInt8], age: UInt64)
+        let challenges: [(token: String, keyAuthorization: String, remaining: UInt64)]
+        let counters: [RateLimitTable.CarriedCounter]
+    }
+
+    /// Starts `binary` and sends it `sockets` (listener key and descriptor) and `state`. Throws
+    /// when the binary cannot be started at all.
+    init(loop: EventLoop, binary: String, arguments: [String], sockets: [(key: String, fd: Int32)], state handedOver: State,
          timeout: UInt64, completion: @escaping (Result<Success, Failure>) -> Void) throws(Failure) {
         self.loop = loop
         self.binary = binary
@@ -65,7 +71,7 @@ final class BinaryUpgrade: Selectable {
         // timeout, says which below.
         let channel = UpgradeChannel(fd: ends.mine)
         channel.setTimeouts(seconds: 5)
-        try? Self.sendHandover(on: channel, sockets: sockets, ticketKey: ticketKey, challenges: challenges)
+        try? Self.sendHandover(on: channel, sockets: sockets, state: handedOver)
         _ = fcntl(ends.mine, F_SETFL, fcntl(ends.mine, F_GETFL) | O_NONBLOCK)
         loop.setDeadline(startedAt + timeout, for: self)
         do {
@@ -81,8 +87,7 @@ final class BinaryUpgrade: Selectable {
         ProcessSpawner.currentEnvironment.filter { !$0.hasPrefix("WATCHDOG_PID=") } + ["\(UpgradeHandover.environmentVariable)=3"]
     }
 
-    private static func sendHandover(on channel: UpgradeChannel, sockets: [(key: String, fd: Int32)], ticketKey: (bytes: [UInt8], age: UInt64),
-                                     challenges: [(token: String, keyAuthorization: String, remaining: UInt64)]) throws(SystemError) {
+    private static func sendHandover(on channel: UpgradeChannel, sockets: [(key: String, fd: Int32)], state handedOver: State) throws(SystemError) {
         for start in stride(from: 0, to: sockets.count, by: UpgradeChannel.descriptorsPerMessage) {
             let batch = sockets[start..<min(sockets.count, start + UpgradeChannel.descriptorsPerMessage)]
             var message = UpgradeMessage(.sockets)
@@ -90,21 +95,26 @@ final class BinaryUpgrade: Selectable {
             try channel.send(message, descriptors: batch.map(\.fd))
         }
         var state = UpgradeMessage(.state)
-        state.ticketKey = ticketKey.bytes
-        state.ticketKeyAgeMilliseconds = ticketKey.age / 1_000_000
+        state.ticketKey = handedOver.ticketKey.bytes
+        state.ticketKeyAgeMilliseconds = handedOver.ticketKey.age / 1_000_000
         try channel.send(state)
-        for challenge in challenges {
+        for challenge in handedOver.challenges {
             var message = UpgradeMessage(.challenge)
             message.token = challenge.token
             message.keyAuthorization = challenge.keyAuthorization
             message.remainingMilliseconds = challenge.remaining / 1_000_000
             try channel.send(message)
         }
+        for start in stride(from: 0, to: handedOver.counters.count, by: UpgradeChannel.countersPerMessage) {
+            var message = UpgradeMessage(.counters)
+            message.counters = Array(handedOver.counters[start..<min(handedOver.counters.count, start + UpgradeChannel.countersPerMessage)])
+            try channel.send(message)
+        }
         try channel.send(UpgradeMessage(.end))
     }
 
     override func handleEvents(_ events: UInt32) {
-        while case .waitingForReady = state {
+        while case .waitingForReady = progress {
             let received: UpgradeChannel.Received
             do {
                 received = try UpgradeChannel(fd: fd).receive()
@@ -132,7 +142,7 @@ final class BinaryUpgrade: Selectable {
     }
 
     override func deadlineReached() {
-        switch state {
+        switch progress {
         case .waitingForReady:
             stopChild(reason: "it did not become ready within \((loop.now - startedAt) / 1_000_000_000) s")
         case .waitingForExit(let reason, let deadline):
@@ -151,14 +161,14 @@ final class BinaryUpgrade: Selectable {
     /// The new process refused or its channel closed: it exits by itself (reaped here), or is
     /// stopped after a grace period.
     private func waitForExit(reason: String?) {
-        state = .waitingForExit(reason: reason, deadline: loop.now + Self.exitGrace)
+        progress = .waitingForExit(reason: reason, deadline: loop.now + Self.exitGrace)
         loop.deregisterAndClose(self)
         loop.setDeadline(loop.now + Self.exitPoll, for: self)
     }
 
     /// Gives up (the gateway is stopping): the new process is stopped, the outcome a failure.
     func cancel(reason: String) {
-        if case .finished = state { return }
+        if case .finished = progress { return }
         stopChild(reason: reason)
     }
 
@@ -186,8 +196,8 @@ final class BinaryUpgrade: Selectable {
     }
 
     private func finish(_ result: Result<Success, Failure>) {
-        if case .finished = state { return }
-        state = .finished
+        if case .finished = progress { return }
+        progress = .finished
         loop.deregisterAndClose(self)
         loop.setDeadline(0, for: self)
         completion(result)

@@ -33,9 +33,10 @@ extension Gateway {
         if let adminServer { sockets.append((adminHandoverKey, adminServer.fd)) }
         log.notice("upgrade: starting \(binary) with \(sockets.count) socket(s)")
         do {
+            let state = BinaryUpgrade.State(ticketKey: TicketKeyRing.shared.current(), challenges: challenges.pushedTokens(),
+                                            counters: shared.rateLimitCounters.localCounters())
             upgrade = try BinaryUpgrade(loop: loop, binary: binary, arguments: Array(CommandLine.arguments.dropFirst()), sockets: sockets,
-                                        ticketKey: TicketKeyRing.shared.current(), challenges: challenges.pushedTokens(),
-                                        timeout: config.timeouts.upgrade) { [unowned self] result in
+                                        state: state, timeout: config.timeouts.upgrade) { [unowned self] result in
                 self.finishUpgrade(result, binary: binary, loop: loop, completion: completion)
             }
         } catch {
@@ -73,7 +74,8 @@ extension Gateway {
     }
 
     /// Takes over what the gateway this process replaces handed over: the ticket key (tickets
-    /// it issued resume here) and the pushed ACME tokens with what was left of their TTL.
+    /// it issued resume here), the pushed ACME tokens with what was left of their TTL, and the
+    /// local rate-limit counters (and auto-ban counts).
     func adoptHandedOverState() {
         guard let handover else { return }
         if let key = handover.ticketKey, !TicketKeyRing.shared.adopt(key, age: handover.ticketKeyAge) {
@@ -82,7 +84,8 @@ extension Gateway {
         for challenge in handover.challenges {
             challenges.put(token: challenge.token, keyAuthorization: challenge.keyAuthorization, ttl: challenge.remaining)
         }
-        log.info("upgrade: took over the ticket key and \(handover.challenges.count) pushed ACME token(s)")
+        shared.rateLimitCounters.adopt(handover.counters)
+        log.info("upgrade: took over the ticket key, \(handover.challenges.count) pushed ACME token(s) and \(handover.counters.count) local rate-limit counter(s)")
     }
 
     /// The admin listener's key in the handover (its address as configured).

@@ -7,9 +7,9 @@ import Glibc
 ///
 /// Old → new: `sockets` (a key per attached listening socket, in order; several messages when
 /// there are many), `state` (the session-ticket key and its age), one `challenge` per pushed
-/// ACME token, then `end`. New → old: `ready` once it serves, or `failed` with the reason.
+/// ACME token, the local rate-limit counters (`counters`, in batches), then `end`. New → old: `ready` once it serves, or `failed` with the reason.
 struct UpgradeMessage: Codable, Equatable {
-    enum Kind: String, Codable { case sockets, state, challenge, end, ready, failed }
+    enum Kind: String, Codable { case sockets, state, challenge, counters, end, ready, failed }
 
     var kind: Kind
     /// `sockets`: which listener each attached descriptor belongs to (`Gateway.handoverKeys`).
@@ -21,6 +21,8 @@ struct UpgradeMessage: Codable, Equatable {
     var token: String?
     var keyAuthorization: String?
     var remainingMilliseconds: UInt64?
+    /// `counters`: local rate-limit counters (at most `countersPerMessage`).
+    var counters: [RateLimitTable.CarriedCounter]?
     /// `ready`: the new process' pid. `failed`: why it could not start.
     var pid: Int32?
     var reason: String?
@@ -33,6 +35,8 @@ struct UpgradeMessage: Codable, Equatable {
 struct UpgradeChannel {
     let fd: Int32
 
+    /// The most counters in one message (well under `largestMessage` as JSON).
+    static let countersPerMessage = 256
     /// The most descriptors attached to one message.
     static let descriptorsPerMessage = Int(CSHIMS_MAX_PASSED_DESCRIPTORS)
     private static let largestMessage = 64 * 1024

@@ -16,6 +16,7 @@ public final class UpgradeHandover {
     private(set) var ticketKey: [UInt8]?
     private(set) var ticketKeyAge: UInt64 = 0
     private(set) var challenges: [(token: String, keyAuthorization: String, remaining: UInt64)] = []
+    private(set) var counters: [RateLimitTable.CarriedCounter] = []
 
     private init(fd: Int32) {
         channel = UpgradeChannel(fd: fd)
@@ -51,6 +52,8 @@ public final class UpgradeHandover {
                 if let token = message.token, let keyAuthorization = message.keyAuthorization, let remaining = message.remainingMilliseconds {
                     handover.challenges.append((token, keyAuthorization, remaining * 1_000_000))
                 }
+            case .counters:
+                handover.counters += message.counters ?? []
             case .end:
                 return handover
             case .ready, .failed:

@@ -141,6 +141,23 @@ import Testing
         withExtendedLifetime(held) {}
     }
 
+    /// Without Redis the rate-limit table is local: it is handed over, so an upgrade gives no
+    /// client a fresh budget (8 of 10 spent before it over plain HTTP, 2 left after it over TLS).
+    @Test func localRateLimitCountsSurvive() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: bytesRateLimitRule(name: "bytes", limit: 10, mode: "strict", key: "ip"),
+                                           bothTransports: true, environment: Self.environment)
+        for _ in 0..<8 { #expect(try gateway.get("/bytes/1").status == 200) }
+        let (status, output) = try Self.upgrade(gateway)
+        #expect(status == 0, "\(output)")
+        #expect(gateway.child.output.contains("local rate-limit counter(s)") && !gateway.child.output.contains(" 0 local rate-limit"))
+        let statuses = try (0..<3).map { _ in try TLSTestClient(port: gateway.tlsPort).get("/bytes/1").status }
+        #expect(statuses == [200, 200, 429], "\(statuses)")
+        let pid = try Self.servingPID(gateway)
+        #expect(gateway.child.waitForExit(seconds: 15) == 0)
+        Self.stop(pid, gateway: gateway)
+    }
+
     /// A new binary that exits, hangs or is missing: the running gateway keeps serving, the
     /// command says why (exit status 1), the failed process is gone. While an upgrade is under
     /// way a second one and blocklist changes are refused. A good binary then takes over.
