@@ -166,9 +166,6 @@ public final class Gateway {
         activation.closeUnused(log: log)
         handover?.closeUnused(log: log)
         defer { for fd in inherited.joined() { close(fd) } }
-        for (listener, fds) in zip(config.listeners, inherited) where !fds.isEmpty {
-            log.info("\(listener.scheme.rawValue)://\(listener.address.text): \(fds.count) socket(s) from \(handover == nil ? "systemd" : "the previous process")")
-        }
         var sockets: [[(Int32, ListenerSettings)]] = []
         let workers = config.server.workers
         for worker in 0..<workers {
@@ -187,6 +184,9 @@ public final class Gateway {
                 }
             }
             sockets.append(workerSockets)
+        }
+        for (listener, fds) in zip(config.listeners, inherited) where !fds.isEmpty {
+            log.info("\(listener.scheme.rawValue)://\(listener.address.text): \(fds.count) socket(s) from \(handover == nil ? "systemd" : "the previous process")")
         }
         return sockets
     }

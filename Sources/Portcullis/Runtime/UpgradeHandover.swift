@@ -62,9 +62,19 @@ public final class UpgradeHandover {
         }
     }
 
-    /// The handed-over sockets of one listener (none when the old gateway had no such listener).
+    /// The handed-over sockets of one listener (none when the old gateway had no such
+    /// listener), each socket once: workers of the old process that shared one (it had fewer
+    /// sockets than workers) sent it once per worker.
     func takeSockets(key: String) -> [Int32] {
-        sockets.removeValue(forKey: key) ?? []
+        var seen = Set<UInt64>()
+        return (sockets.removeValue(forKey: key) ?? []).filter { fd in
+            var info = stat()
+            if fstat(fd, &info) == 0 && !seen.insert(UInt64(info.st_ino)).inserted {
+                close(fd)  // another descriptor of a socket already kept
+                return false
+            }
+            return true
+        }
     }
 
     /// Closes the sockets no listener took (the new configuration dropped or moved them).

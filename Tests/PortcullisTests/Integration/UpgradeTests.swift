@@ -141,6 +141,25 @@ import Testing
         withExtendedLifetime(held) {}
     }
 
+    /// A new worker count: the old sockets are shared out (none is closed, so nothing queued is
+    /// lost); a socket several old workers shared is taken once.
+    @Test func aNewWorkerCountKeepsEverySocket() throws {
+        let origin = try Origin()
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 2, environment: Self.environment)
+        var pids = [gateway.child.pid]
+        for workers in [3, 1, 4] {
+            try GatewayUnderTest.config(upstreams: [origin.port], workers: workers, extra: "").write(to: gateway.configURL, atomically: true, encoding: .utf8)
+            let (status, output) = try Self.upgrade(gateway)
+            #expect(status == 0, "\(output)")
+            #expect(gateway.child.lineCount(containing: "http://127.0.0.1:\(gateway.port): 2 socket(s) from the previous process") == pids.count,
+                    "\(gateway.child.output)")
+            for _ in 0..<20 { #expect(try gateway.get("/bytes/2").status == 200) }
+            pids.append(try Self.servingPID(gateway))
+        }
+        #expect(gateway.child.waitForExit(seconds: 15) == 0)
+        Self.stop(pids.last!, gateway: gateway)
+    }
+
     /// Without Redis the rate-limit table is local: it is handed over, so an upgrade gives no
     /// client a fresh budget (8 of 10 spent before it over plain HTTP, 2 left after it over TLS).
     @Test func localRateLimitCountsSurvive() throws {
