@@ -121,6 +121,7 @@ public final class Gateway {
         adminServer = try AdminServer(fd: adminFD, loop: loop, token: token, gateway: self)
         let listenerSockets = try bindListeners(activation: &activation)
         try startWorkers(audit: auditLog, listenerSockets: listenerSockets)
+        waitUntilWorkersListen()
         let rotation = config.tls.ticketKeyRotation
         let ticketAge = TicketKeyRing.shared.current().age
         let ticketRotation = Alarm(loop: loop, delay: rotation - min(rotation, ticketAge), interval: rotation) { [unowned self] in self.rotateTicketKey() }
@@ -189,6 +190,16 @@ public final class Gateway {
             log.info("\(listener.scheme.rawValue)://\(listener.address.text): \(fds.count) socket(s) from \(handover == nil ? "systemd" : "the previous process")")
         }
         return sockets
+    }
+
+    /// Waits (10 s at most) until every worker has its listeners in its epoll set, so that
+    /// ready means accepting: after an upgrade the old process stops accepting at once.
+    private func waitUntilWorkersListen() {
+        let deadline = MonotonicClock.now() + 10_000_000_000
+        while shared.listeningWorkers.withLock({ $0 }) < threads.count && !threads.contains(where: \.hasFinished)
+            && MonotonicClock.now() < deadline {
+            usleep(1000)
+        }
     }
 
     private func startWorkers(audit: AuditLog, listenerSockets sockets: [[(Int32, ListenerSettings)]]) throws {

@@ -11,6 +11,9 @@ public final class GatewayShared: Sendable {
     let routeResponses = LabeledCounters(width: 6)
     /// Rate-limit decisions by rule: [admitted, rejected].
     let rateLimitDecisions = LabeledCounters(width: 2)
+    /// Workers whose listeners are in their epoll set: the gateway says it is ready (to
+    /// systemd, or to the process it replaces) only once every worker accepts.
+    let listeningWorkers = Locked(0)
 
     init(maxRateLimitKeys: Int) {
         rateLimitCounters = RateLimitTable(maxKeys: maxRateLimitKeys)

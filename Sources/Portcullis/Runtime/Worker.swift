@@ -98,6 +98,7 @@ final class Worker {
             mailboxReceiver = try MailboxReceiver(mailbox, loop: loop) { [unowned self] message in
                 self.receive(message)
             }
+            shared.listeningWorkers.withLock { $0 += 1 }
             if snapshot.config.redis.endpoint != nil {
                 let queue = auditQueue
                 redisLimits = RedisRateLimits(settings: snapshot.config.redis, loop: loop, shared: shared, workerIndex: index,

@@ -59,7 +59,7 @@ import Testing
         var readyTimes: [Int] = []
         for round in 1...10 {
             usleep(300_000)
-            let before = load.requests
+            let before = load.now.requests
             if round == 5 {
                 // The signal does what the command does.
                 let upgraded = gateway.child.lineCount(containing: "serves, ready after")
@@ -80,18 +80,19 @@ import Testing
             pids.append(pid)
             #expect(try TLSTestClient(port: gateway.tlsPort, options: .init(maxVersion: 0x0303, session: session)).sessionReused,
                     "round \(round): a ticket from the first process resumes")
-            #expect(load.requests > before, "round \(round): traffic flowed")
+            #expect(load.now.requests > before, "round \(round): traffic flowed")
         }
         usleep(500_000)
         load.stop()
         print("upgrade under load: \(load.summary); ready after \(readyTimes) ms")
-        #expect(load.failures.isEmpty, "\(load.failures.prefix(10))")
+        let counts = load.now
+        #expect(counts.failures.isEmpty, "\(counts.failures.prefix(10))")
         // Idle keep-alive connections close only after a grace period in which busy clients
         // got their answers with `Connection: close` (a sanitizer can stall a client longer).
-        #expect(load.retries == 0 || Sanitizer.active, "\(load.summary)")
-        #expect(load.longestNewConnection < 0.1 * Sanitizer.timeScale, "no accept gap: \(load.summary)")
-        #expect(load.webSocketEchoes > 50 && load.webSocketClosedNormally, "\(load.summary)")
-        #expect(load.uploads >= 10, "\(load.summary)")
+        #expect(counts.retries == 0 || Sanitizer.active, "\(load.summary)")
+        #expect(counts.longestNewConnection < 0.1 * Sanitizer.timeScale, "no accept gap: \(load.summary)")
+        #expect(counts.webSocketEchoes > 50 && counts.webSocketClosedNormally, "\(load.summary)")
+        #expect(counts.uploads >= 10, "\(load.summary)")
         // Pushed tokens keep what was left of their TTL.
         #expect(try gateway.get("/.well-known/acme-challenge/upgrade-token").text == "upgrade-token.thumbprint")
 

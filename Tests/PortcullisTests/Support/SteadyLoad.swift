@@ -12,14 +12,22 @@ final class SteadyLoad: @unchecked Sendable {
     private let lock = NSLock()
     private var stopping = false
     private var threads: [Thread] = []
-    private(set) var requests = 0
-    private(set) var retries = 0
-    private(set) var failures: [String] = []
-    /// The longest a new connection waited from `connect` to the end of its answer (s).
-    private(set) var longestNewConnection = 0.0
-    private(set) var webSocketEchoes = 0
-    private(set) var webSocketClosedNormally = false
-    private(set) var uploads = 0
+    private var counts = Counts()
+
+    /// What the clients did so far.
+    struct Counts {
+        var requests = 0
+        var retries = 0
+        var failures: [String] = []
+        /// The longest a new connection waited from `connect` to the end of its answer (s).
+        var longestNewConnection = 0.0
+        var webSocketEchoes = 0
+        var webSocketClosedNormally = false
+        var uploads = 0
+    }
+
+    /// The counts now (read under the clients' lock).
+    var now: Counts { lock.withLock { counts } }
 
     private let plainPort: UInt16
     private let tlsPort: UInt16
@@ -33,7 +41,7 @@ final class SteadyLoad: @unchecked Sendable {
 
     private var shouldStop: Bool { lock.withLock { stopping } }
 
-    private func record(_ change: (SteadyLoad) -> Void) { lock.withLock { change(self) } }
+    private func record(_ change: (inout Counts) -> Void) { lock.withLock { change(&counts) } }
 
     private func fail(_ what: String) { record { $0.failures.append(what) } }
 
@@ -49,7 +57,7 @@ final class SteadyLoad: @unchecked Sendable {
 
     /// Stops the clients (the WebSocket closes normally) and waits for them.
     func stop() {
-        record { $0.stopping = true }
+        lock.withLock { stopping = true }
         for thread in threads { thread.waitUntilFinished() }
     }
 
@@ -181,9 +189,8 @@ final class SteadyLoad: @unchecked Sendable {
     }
 
     var summary: String {
-        lock.withLock {
-            "\(requests) requests, \(retries) retried, \(uploads) slow uploads, \(webSocketEchoes) WebSocket echoes, "
-                + "longest new connection \(Int(longestNewConnection * 1000)) ms, \(failures.count) failures"
-        }
+        let counts = now
+        return "\(counts.requests) requests, \(counts.retries) retried, \(counts.uploads) slow uploads, \(counts.webSocketEchoes) WebSocket echoes, "
+            + "longest new connection \(Int(counts.longestNewConnection * 1000)) ms, \(counts.failures.count) failures"
     }
 }
