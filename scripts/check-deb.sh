@@ -5,7 +5,8 @@
 #     `systemd-analyze verify` and their exposure scored by `systemd-analyze security`.
 #  2. As root, on this machine: dpkg -i, the gateway started as the portcullis user with the
 #     installed configuration in front of a real origin, a request through it over HTTPS and a
-#     blocklist change written to /var/lib/portcullis; then dpkg -r (configuration kept) and
+#     blocklist change written to /var/lib/portcullis; the package installed again over the
+#     running gateway and `portcullis upgrade` handing over to the new file; then dpkg -r (configuration kept) and
 #     dpkg -P (nothing left, user gone). Skipped, saying why, without root or when a
 #     portcullis package is already installed here.
 set -euo pipefail
@@ -98,11 +99,27 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token
 [ "$status" = 201 ] || fail "a blocklist change got $status"
 grep -q 192.0.2.9 /var/lib/portcullis/blocklist.txt || fail "the blocklist change is not in /var/lib/portcullis/blocklist.txt"
 [ -s /var/lib/portcullis/certs/dev-localhost.pem ] || fail "no development certificate in /var/lib/portcullis/certs"
-kill "${pids[1]}"; wait "${pids[1]}" || true
+# A package upgrade under the running gateway: dpkg replaces the file (the running process'
+# /proc/self/exe now ends in " (deleted)"), then `portcullis upgrade` hands over to the new one.
+dpkg -i "$package" >/dev/null || fail "dpkg -i over the installed package"
+old_pid=${pids[1]}
+answer=$(PORTCULLIS_ADMIN_TOKEN=$token /usr/bin/portcullis upgrade --config /etc/portcullis/portcullis.toml --admin "127.0.0.1:$admin_port") \
+    || fail "portcullis upgrade: $answer"
+new_pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<< "$answer")
+[ -n "$new_pid" ] && [ "$new_pid" != "$old_pid" ] || fail "portcullis upgrade answered $answer"
+pids+=("$new_pid")
+echo "check-deb: portcullis upgrade after dpkg -i: $answer"
+[ "$(readlink "/proc/$new_pid/exe")" = /usr/bin/portcullis ] || fail "the new process runs $(readlink "/proc/$new_pid/exe")"
+[ "$(stat -c %U "/proc/$new_pid")" = portcullis ] || fail "the new process runs as $(stat -c %U "/proc/$new_pid")"
+status=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https_port/")
+[ "$status" = 200 ] || fail "a request after the upgrade got $status"
+wait "$old_pid" || fail "the replaced process did not exit cleanly"
+kill "$new_pid"
+for _ in $(seq 100); do kill -0 "$new_pid" 2>/dev/null || break; sleep 0.1; done
 dpkg -r portcullis >/dev/null || fail "dpkg -r"
 [ ! -e /usr/bin/portcullis ] || fail "dpkg -r left /usr/bin/portcullis"
 [ -e /etc/portcullis/portcullis.toml ] || fail "dpkg -r removed the configuration (a conffile stays until purge)"
 dpkg -P portcullis >/dev/null || fail "dpkg -P"
 for left in /etc/portcullis /var/lib/portcullis /var/log/portcullis; do [ ! -e "$left" ] || fail "dpkg -P left $left"; done
 ! getent passwd portcullis >/dev/null || fail "dpkg -P left the portcullis user"
-echo "check-deb: installed, served HTTPS as the portcullis user, wrote its state, removed and purged cleanly"
+echo "check-deb: installed, served HTTPS as the portcullis user, wrote its state, upgraded in place after dpkg replaced the binary, removed and purged cleanly"
