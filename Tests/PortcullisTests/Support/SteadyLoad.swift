@@ -13,6 +13,8 @@ final class SteadyLoad: @unchecked Sendable {
     private var stopping = false
     private var threads: [Thread] = []
     private var counts = Counts()
+    /// Client threads that have begun (`start` returns once all have).
+    private var running = 0
 
     /// What the clients did so far.
     struct Counts {
@@ -45,14 +47,21 @@ final class SteadyLoad: @unchecked Sendable {
 
     private func fail(_ what: String) { record { $0.failures.append(what) } }
 
-    /// Starts every client.
-    func start() {
+    /// Starts every client and returns once each is running: on a loaded machine (the whole
+    /// suite under ThreadSanitizer) a thread can take seconds to get going, and a client that
+    /// begins after the events it should live through proves nothing.
+    func start() throws {
         for transport in Transport.allCases {
             for _ in 0..<2 { spawn { $0.keepAliveClient(transport) } }
             spawn { $0.newConnectionClient(transport) }
             spawn { $0.slowUploads(transport) }
         }
         spawn { $0.webSocket() }
+        let deadline = Date().addingTimeInterval(60)
+        while lock.withLock({ running }) < threads.count {
+            guard Date() < deadline else { throw HarnessError("only \(lock.withLock { running }) of \(threads.count) load clients started") }
+            usleep(1000)
+        }
     }
 
     /// Stops the clients (the WebSocket closes normally) and waits for them.
@@ -62,7 +71,10 @@ final class SteadyLoad: @unchecked Sendable {
     }
 
     private func spawn(_ body: @escaping @Sendable (SteadyLoad) -> Void) {
-        let thread = Thread { [self] in body(self) }
+        let thread = Thread { [self] in
+            lock.withLock { running += 1 }
+            body(self)
+        }
         threads.append(thread)
         thread.start()
     }
