@@ -31,6 +31,14 @@ import Testing
         return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
     }
 
+    /// The last `upgrade failed` line the gateway logged, and whether the process it names
+    /// (`(pid N)`) has ended.
+    private static func lastFailedUpgrade(_ gateway: GatewayUnderTest) -> (line: String, processEnded: Bool) {
+        let line = String(gateway.child.output.split(separator: "\n").last { $0.contains("upgrade failed") } ?? "")
+        let pid = Int32(line.split(separator: "(pid ").last?.prefix { $0.isNumber } ?? "") ?? 0
+        return (line, pid > 0 && hasEnded(pid))
+    }
+
     /// Stops a gateway process that is not the test's child (started by an upgrade).
     private static func stop(_ pid: Int32, gateway: GatewayUnderTest) {
         kill(pid, SIGTERM)
@@ -90,7 +98,10 @@ import Testing
         // Idle keep-alive connections close only after a grace period in which busy clients
         // got their answers with `Connection: close` (a sanitizer can stall a client longer).
         #expect(counts.retries == 0 || Sanitizer.active, "\(load.summary)")
-        #expect(counts.longestNewConnection < 0.1 * Sanitizer.timeScale, "no accept gap: \(load.summary)")
+        // An instrumented new process' start-up holds every client on two busy cores back (up
+        // to 354 ms seen under AddressSanitizer); the gap this guards against (old process no
+        // longer accepting, new workers not yet listening) showed as 517 ms under ThreadSanitizer.
+        #expect(counts.longestNewConnection < (Sanitizer.active ? 0.5 : 0.1), "no accept gap: \(load.summary)")
         // Counts that hold however slow the machine is: every round lasts 0.3 s at least.
         #expect(counts.webSocketEchoes > 20 && counts.webSocketClosedNormally, "\(load.summary)")
         #expect(counts.uploads >= 2, "\(load.summary)")
@@ -214,10 +225,9 @@ import Testing
         let pushed = try gateway.admin("PUT", "/admin/acme/challenges/late", body: "late.thumbprint")
         #expect(pushed.status == 503 && pushed.header("Retry-After") == "1", "\(pushed.text)")
         hanging.waitUntilFinished()
-        let stopped = gateway.child.output.split(separator: "\n").last { $0.contains("upgrade failed") } ?? ""
-        #expect(stopped.contains("did not become ready within 2 s"), "\(stopped)")
-        let sleeper = Int32(stopped.split(separator: "(pid ").last?.prefix { $0.isNumber } ?? "") ?? 0
-        #expect(sleeper > 0 && Self.hasEnded(sleeper), "the hung process was stopped: \(stopped)")
+        let stopped = Self.lastFailedUpgrade(gateway)
+        #expect(stopped.line.contains("did not become ready within 2 s"), "\(stopped.line)")
+        #expect(stopped.processEnded, "the hung process was stopped: \(stopped.line)")
         try stillServes()
         #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "192.0.2.1"}"#).status == 201, "changes are taken again")
 
@@ -273,10 +283,9 @@ import Testing
         gateway.child.send(SIGTERM)
         #expect(gateway.child.waitForExit(seconds: 15) == 0)
         upgrading.waitUntilFinished()
-        let stopped = gateway.child.output.split(separator: "\n").last { $0.contains("upgrade failed") } ?? ""
-        #expect(stopped.contains("the gateway was told to stop"), "\(gateway.child.output)")
-        let sleeper = Int32(stopped.split(separator: "(pid ").last?.prefix { $0.isNumber } ?? "") ?? 0
-        #expect(sleeper > 0 && Self.hasEnded(sleeper))
+        let stopped = Self.lastFailedUpgrade(gateway)
+        #expect(stopped.line.contains("the gateway was told to stop"), "\(gateway.child.output)")
+        #expect(stopped.processEnded, "the hung process was stopped: \(stopped.line)")
     }
 }
 
