@@ -98,17 +98,18 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/${1:-$gateway}/status"; }
 open_fds() { find "/proc/$gateway/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 metric() { curl -s "http://127.0.0.1:$admin_port/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 
-# CPU time (user + system, clock ticks) process $1 has used so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time process $1 has used so far, in clock ticks: "user system".
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 # One wrk run against URL (extra wrk arguments follow); prints "requests_per_second p50_ms
-# p99_ms", and, with MEASURE_PID set, a fourth column: requests per second of that process's
-# own CPU time (busy polling is charged for what it burns).
+# p99_ms", and, with MEASURE_PID set, two more columns: requests per second of that process's
+# own CPU time (user + system: busy polling is charged for what it burns), and the kernel's
+# share of that time in percent.
 measure() {
     local url=$1
     shift
-    local output ticks_before=0
-    [[ -n "${MEASURE_PID:-}" ]] && ticks_before=$(cpu_ticks "$MEASURE_PID")
+    local output user_before=0 system_before=0
+    [[ -n "${MEASURE_PID:-}" ]] && read -r user_before system_before < <(cpu_ticks "$MEASURE_PID")
     output=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url")
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$output")
@@ -118,14 +119,15 @@ measure() {
         echo "warning: errors during the run against $url:" >&2
         grep "Non-2xx\|Socket errors" <<<"$output" >&2
     fi
-    local per_cpu_second=""
+    local cpu_columns=""
     if [[ -n "${MEASURE_PID:-}" ]]; then
-        local requests ticks
+        local requests user system
         requests=$(awk '/requests in/ { print $1 }' <<<"$output")
-        ticks=$(( $(cpu_ticks "$MEASURE_PID") - ticks_before ))
-        per_cpu_second=$(awk -v n="$requests" -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (t > 0 ? n * hz / t : 0) }')
+        read -r user system < <(cpu_ticks "$MEASURE_PID")
+        cpu_columns=$(awk -v n="$requests" -v u=$((user - user_before)) -v s=$((system - system_before)) -v hz="$(getconf CLK_TCK)" \
+            'BEGIN { t = u + s; printf "%.0f %.0f", (t > 0 ? n * hz / t : 0), (t > 0 ? 100 * s / t : 0) }')
     fi
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $per_cpu_second"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu_columns"
 }
 
 to_ms() {

@@ -7,7 +7,8 @@
 # new TLS connection per request (handshakes/s). Same ECDSA P-256 certificate, protocols,
 # ciphers and groups on both. Each pairing runs ROUNDS times, alternating, and the median round
 # is reported. Prints req/s, p50, p99, requests per second of each proxy's own CPU time (from
-# /proc/PID/stat over the run: busy polling is charged for what it burns) and the ratios.
+# /proc/PID/stat over the run: busy polling is charged for what it burns), the kernel's share
+# of that CPU time, and the ratios.
 # BENCH_BUSY_POLL sets the gateway's busy_poll (default 0us, off) to compare it on and off.
 #
 #   bench/run.sh                      (make bench)
@@ -35,7 +36,7 @@ taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORTCULLIS_PORT/sm
 
 printf "\n1 worker each on CPU 0, wrk -c%s on CPU 1, %ss x %s rounds (median); Portcullis busy_poll %s\n\n" \
     "$CONNECTIONS" "$DURATION" "$ROUNDS" "${BENCH_BUSY_POLL:-0us}"
-printf "%-18s %-11s %12s %10s %10s %14s\n" case proxy "req/s" "p50 ms" "p99 ms" "req/CPU-second"
+printf "%-18s %-11s %12s %10s %10s %14s %9s\n" case proxy "req/s" "p50 ms" "p99 ms" "req/CPU-second" "kernel %"
 # case name, nginx URL, portcullis URL, extra request header (empty for none)
 cases=(
     "http-100B|http://127.0.0.1:$NGINX_PORT/small|http://127.0.0.1:$PORTCULLIS_PORT/small|"
@@ -59,7 +60,8 @@ for entry in "${cases[@]}"; do
         p50=$(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)
         p99=$(printf '%s\n' "${runs[@]}" | awk '{print $3}' | median)
         per_cpu=$(printf '%s\n' "${runs[@]}" | awk '{print $4}' | median)
-        printf "%-18s %-11s %12s %10s %10s %14s\n" "$path" "$name" "$rps" "$p50" "$p99" "$per_cpu"
+        kernel=$(printf '%s\n' "${runs[@]}" | awk '{print $5}' | median)
+        printf "%-18s %-11s %12s %10s %10s %14s %9s\n" "$path" "$name" "$rps" "$p50" "$p99" "$per_cpu" "$kernel"
         eval "${name}_rps=$rps ${name}_p99=$p99 ${name}_per_cpu=$per_cpu"
     done
     printf "%-18s %-11s %12s %21s %14s\n" "$path" "ratio" \
