@@ -18,15 +18,12 @@ import Testing
         let gateways: [GatewayUnderTest]
     }
 
-    /// Accuracy is measured here, not outages: twenty gateways and their Redis servers on two
-    /// cores can stall past the 50 ms command timeout, and a dropped connection would count
-    /// locally for a while, so the timeout is long.
     private func fleet(mode: String, window: String, origin: Origin) throws -> Fleet {
         let redis = try RedisServer()
         let extra = """
             [redis]
             url = "\(redis.url)"
-            command_timeout = "1s"
+            command_timeout = "\(RedisServer.commandTimeoutBeyondStalls)"
             [[rate_limits]]
             name = "fleet"
             match = "/bytes/*"

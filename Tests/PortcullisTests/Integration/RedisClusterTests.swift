@@ -8,17 +8,13 @@ import Testing
     static let limit = 20
     static let keys = (0..<9).map { "client-\($0)" }
 
-    /// A gateway on the cluster. Nothing here waits on a timeout (a killed node closes its
-    /// connections), so the command timeout is long: on a loaded machine, three Redis processes
-    /// and an instrumented gateway can miss the 50 ms default, and a dropped connection sends
-    /// the counts to the local fallback, which is not what these tests look at.
     private static func gateway(_ origin: Origin, _ cluster: RedisClusterUnderTest, redisOptions: String = "",
                                 extra: String = "") throws -> GatewayUnderTest {
         let blocklist = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-cluster-blocklist-\(UUID().uuidString).txt")
         let gateway = try GatewayUnderTest(upstreams: [origin.port], workers: 1, extra: """
             [redis]
             url = "\(cluster.url)"
-            command_timeout = "2s"
+            command_timeout = "\(RedisServer.commandTimeoutBeyondStalls)"
             \(redisOptions)
             [blocklist]
             file = "\(blocklist.path)"
@@ -106,7 +102,7 @@ import Testing
         #expect(gateway.child.waitFor(seconds: 20) { (try? Self.status(gateway, key: "a")) == 200 }, "shared again once it is back")
         #expect(try gateway.metric("portcullis_redis_ready_connections") == 1)
         // The log reaches the test through a pipe, behind the answers that came by socket.
-        #expect(gateway.child.waitFor(seconds: 5) { gateway.child.lineCount(containing: "REDIS_RESTORED") == 1 })
+        #expect(gateway.child.waitFor(seconds: 5) { gateway.child.lineCount(containing: "REDIS_RESTORED") >= 1 })
         #expect(gateway.child.lineCount(containing: "REDIS_UNAVAILABLE") == 1 && gateway.child.lineCount(containing: "REDIS_RESTORED") == 1,
                 "one outage, one recovery: \(gateway.child.output.split(separator: "\n").filter { $0.contains("REDIS_") })")
     }

@@ -32,6 +32,12 @@ final class RedisServer: @unchecked Sendable {
 
     var url: String { "redis://127.0.0.1:\(port)" }
 
+    /// A `command_timeout` for gateways in tests that look at routing or accuracy, never at
+    /// timeouts (a killed server closes its connections): on two loaded cores, Redis and an
+    /// instrumented gateway can miss the 50 ms default, and the dropped connection would send
+    /// the counts to the local fallback.
+    static let commandTimeoutBeyondStalls = "2s"
+
     private static func start(port: UInt16, password: String?, extraArguments: [String]) throws -> ChildProcess {
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let executable else { throw HarnessError("redis-server is not installed (make test installs it)") }
