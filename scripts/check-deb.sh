@@ -38,6 +38,8 @@ for hook in certbot-auth-hook.sh certbot-cleanup-hook.sh certbot-deploy-hook.sh 
 done
 [ ! -e "$scratch/etc/portcullis/portcullis.env" ] || fail "the package ships an admin token"
 dpkg-deb -f "$package" Depends | grep -q libssl || fail "Depends does not name OpenSSL: $(dpkg-deb -f "$package" Depends)"
+dpkg-deb -f "$package" Depends | grep -q 'libc6 (>= 2\.36)' \
+    || fail "Depends does not ask for the glibc that loads packed relocations (2.36): $(dpkg-deb -f "$package" Depends)"
 zcat "$scratch/usr/share/man/man1/portcullis.1.gz" | grep -q '^\.Dt PORTCULLIS 1' || fail "the man page is not an mdoc page for portcullis(1)"
 config=$scratch/etc/portcullis/portcullis.toml
 for path in /var/lib/portcullis/blocklist.txt /var/log/portcullis/audit.log /var/lib/portcullis/certs /var/lib/portcullis/acme; do

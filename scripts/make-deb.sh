@@ -23,7 +23,10 @@ packages=$(ldd "$binary" | awk '/=> \// { print $3 }' | while read -r library; d
         || { echo "make deb: $library belongs to no Debian package (is $binary built with --static-swift-stdlib?)" >&2; echo FAILED; }
 done)
 if grep -q FAILED <<< "$packages"; then exit 1; fi
-depends=$(cut -d: -f1 <<< "$packages" | sort -u | paste -sd, | sed 's/,/, /g')
+# libc6 at the newest glibc symbol version the binary asks for (GLIBC_ABI_DT_RELR: the packed
+# relocations the loader must understand, which came with 2.36).
+glibc=$(objdump -p "$binary" | sed -n 's/.*GLIBC_ABI_DT_RELR.*/2.36/p; s/.* GLIBC_\([0-9][0-9.]*\)$/\1/p' | sort -uV | tail -1)
+depends=$(cut -d: -f1 <<< "$packages" | sort -u | sed "s/^libc6\$/libc6 (>= $glibc)/" | paste -sd, | sed 's/,/, /g')
 [ -n "$depends" ] || { echo "make deb: no dependency found with ldd" >&2; exit 1; }
 
 mkdir -p "$root/DEBIAN"

@@ -72,7 +72,7 @@ import Testing
             }
             for request in stride(from: instance, to: requests, by: Self.instances) {
                 let due = start.addingTimeInterval(Double(request) * spread / Double(requests))
-                if due > Date() { usleep(UInt32(due.timeIntervalSinceNow * 1_000_000)) }
+                sleep(until: due)
                 guard (try? client.send("GET /bytes/1 HTTP/1.1\r\nHost: a\r\n\r\n")) != nil, let response = try? client.readResponse() else {
                     errors[fleet].add()
                     return

@@ -44,7 +44,7 @@ import Testing
             let start = Date()
             for request in 0..<perGateway {
                 let due = start.addingTimeInterval(Double(request) * interval)
-                if due > Date() { usleep(UInt32(due.timeIntervalSinceNow * 1_000_000)) }
+                sleep(until: due)
                 guard (try? client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")) != nil, let response = try? client.readResponse() else {
                     errors.add()
                     return

@@ -206,3 +206,11 @@ final class SteadyLoad: @unchecked Sendable {
             + "longest new connection \(Int(counts.longestNewConnection * 1000)) ms, \(counts.failures.count) failures"
     }
 }
+
+/// Sleeps until `due`, or not at all once it has passed. The time left is read once: checked
+/// and then read again, it could turn negative in between, and converting a negative interval
+/// to `usleep`'s `UInt32` traps (it crashed a whole test run once).
+func sleep(until due: Date) {
+    let seconds = due.timeIntervalSinceNow
+    if seconds > 0 { usleep(UInt32(seconds * 1_000_000)) }
+}
