@@ -16,6 +16,8 @@ struct AcceptPause {
     fileprivate(set) var since: UInt64 = 0
     /// Times accepting was paused in this episode.
     fileprivate var pauses = 0
+    /// A shortage episode is open (paused now, or the backlog not drained since).
+    var inShortage: Bool { since != 0 }
 
     /// How long a pause lasts when none of our connections closes meanwhile.
     static let retryAfter: UInt64 = 1_000_000_000
@@ -42,7 +44,7 @@ extension Worker {
         acceptPause.pauses += 1
         for each in listeners { loop.setInterest(0, for: each) }
         loop.setDeadline(loop.now + AcceptPause.retryAfter, for: listener)
-        if acceptPause.since == 0 {
+        if !acceptPause.inShortage {
             acceptPause.since = loop.now
             metrics.acceptPauses.add(1)
             log.error("\(reason()): not accepting until connections close (\(connectionCount) open on this worker)")
@@ -62,7 +64,7 @@ extension Worker {
 
     /// A listener's backlog is empty with no shortage: the episode, if any, is over.
     func acceptBacklogDrained() {
-        guard acceptPause.since != 0, !acceptPause.paused else { return }
+        guard acceptPause.inShortage, !acceptPause.paused else { return }
         let seconds = Double(loop.now - acceptPause.since) / 1e9
         log.notice("accepting again after \(String(format: "%.1f", seconds)) s (\(acceptPause.pauses) pause(s))")
         acceptPause.since = 0
