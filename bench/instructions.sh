@@ -13,6 +13,7 @@
 #   bench/instructions.sh                 (make bench)
 #   REQUESTS=20000 TOP=15 bench/instructions.sh
 #   BINARY=/path/to/portcullis bench/instructions.sh   (another build, e.g. the one before a change)
+#   TRANSPORT=tls bench/instructions.sh   (TLS 1.3 keep-alive requests, on each proxy's TLS listener)
 #   KEEP=/tmp/dumps bench/instructions.sh (keeps the callgrind dumps, e.g. for
 #                                          callgrind_annotate --tree=caller)
 set -euo pipefail
@@ -26,6 +27,14 @@ NGINX_TLS_PORT=${NGINX_TLS_PORT:-18543}
 PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18544}
 REQUESTS=${REQUESTS:-20000}
 TOP=${TOP:-12}
+TRANSPORT=${TRANSPORT:-plain}
+case $TRANSPORT in
+    plain) scheme=http ;;
+    tls) scheme=https ;;
+    *) echo "TRANSPORT is plain or tls, not $TRANSPORT" >&2; exit 2 ;;
+esac
+# The port a proxy is counted on: its plain or its TLS listener.
+port_for() { if [[ $TRANSPORT == tls ]]; then echo "$2"; else echo "$1"; fi; }
 
 # shellcheck source=bench/common.sh
 source bench/common.sh
@@ -52,9 +61,9 @@ count() {
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
     done
-    h2load --h1 -n 2000 -c 10 "http://127.0.0.1:$port/small" > "$work/$name.warmup" 2>&1
+    h2load --h1 -n 2000 -c 10 "$scheme://127.0.0.1:$port/small" > "$work/$name.warmup" 2>&1
     callgrind_control --zero "$pid" > /dev/null 2>&1
-    h2load --h1 -n "$REQUESTS" -c 10 "http://127.0.0.1:$port/small" > "$work/$name.h2load" 2>&1
+    h2load --h1 -n "$REQUESTS" -c 10 "$scheme://127.0.0.1:$port/small" > "$work/$name.h2load" 2>&1
     if ! grep -q "succeeded, 0 failed, 0 errored" <<<"$(grep 'requests:' "$work/$name.h2load" | sed 's/ \+/ /g')" \
         || ! grep -q "status codes: $REQUESTS 2xx" "$work/$name.h2load"; then
         echo "$name: not every request succeeded:" >&2
@@ -88,21 +97,21 @@ count() {
     awk -v n="$REQUESTS" '/^totals:/ { printf "%.0f", $2 / n }' "$dump"
 }
 
-nginx_per_request=$(count nginx "$NGINX_PORT" nginx -p "$work" -c "$work/proxy.conf")
+nginx_per_request=$(count nginx "$(port_for "$NGINX_PORT" "$NGINX_TLS_PORT")" nginx -p "$work" -c "$work/proxy.conf")
 # Exported, not passed through env(1): valgrind would follow env and lose the gateway at its exec.
 export BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
     BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT=$work/cert.pem BENCH_KEY=$work/key.pem
 PORTCULLIS_ADMIN_TOKEN=$(openssl rand -hex 32)
 export PORTCULLIS_ADMIN_TOKEN
-portcullis_per_request=$(count portcullis "$PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis.toml)
+portcullis_per_request=$(count portcullis "$(port_for "$PORTCULLIS_PORT" "$PORTCULLIS_TLS_PORT")" "$work/portcullis" run --config bench/portcullis.toml)
 # The same with the policies of bench/policy.sh on: the default header profile, a 100,000-entry
 # blocklist, a per-IP rate limit far above the load (local counters).
 bench/blocklist_entries.py 100000 "$work/blocklist.txt"
 export BENCH_BLOCKLIST=$work/blocklist.txt BENCH_PORTCULLIS_PORT=$((PORTCULLIS_PORT + 10)) BENCH_ADMIN_PORT=$((ADMIN_PORT + 10)) \
     BENCH_PORTCULLIS_TLS_PORT=$((PORTCULLIS_TLS_PORT + 10))
-policy_per_request=$(count policy "$BENCH_PORTCULLIS_PORT" "$work/portcullis" run --config bench/portcullis-policy.toml)
+policy_per_request=$(count policy "$(port_for "$BENCH_PORTCULLIS_PORT" "$BENCH_PORTCULLIS_TLS_PORT")" "$work/portcullis" run --config bench/portcullis-policy.toml)
 
-printf "\nuser-space instructions per proxied request (callgrind, %s keep-alive GET /small, h2load -c 10, 1 worker)\n\n" "$REQUESTS"
+printf "\nuser-space instructions per proxied request (callgrind, %s %s keep-alive GET /small, h2load -c 10, 1 worker)\n\n" "$REQUESTS" "$TRANSPORT"
 printf "%-19s %14s %18s\n" proxy "instructions" "heap allocations" \
     nginx "$nginx_per_request" "$(cat "$work/nginx.allocations")" portcullis "$portcullis_per_request" "$(cat "$work/portcullis.allocations")" \
     "portcullis, policy" "$policy_per_request" "$(cat "$work/policy.allocations")"

@@ -34,9 +34,12 @@ final class SocketBIO {
         SSL_set_bio(ssl, bio, bio)
     }
 
-    private static func state(_ bio: OpaquePointer?) -> SocketBIO? {
-        guard let bio, let data = BIO_get_data(bio) else { return nil }
-        return Unmanaged<SocketBIO>.fromOpaque(data).takeUnretainedValue()
+    /// Runs `body` on the `SocketBIO` behind `bio`, or returns 0 (failure) when it has none.
+    /// No retain and release around each call: the connection owns both this object and the
+    /// `SSL` that calls in, so it is alive for every call.
+    private static func withState(_ bio: OpaquePointer?, _ body: (SocketBIO) -> Int32) -> Int32 {
+        guard let bio, let data = BIO_get_data(bio) else { return 0 }
+        return Unmanaged<SocketBIO>.fromOpaque(data)._withUnsafeGuaranteedRef(body)
     }
 
     private static let retryFlags = Int32(BIO_FLAGS_READ | BIO_FLAGS_WRITE | BIO_FLAGS_IO_SPECIAL | BIO_FLAGS_SHOULD_RETRY)
@@ -46,8 +49,8 @@ final class SocketBIO {
         guard let method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "portcullis socket") else {
             return nil
         }
-        _ = BIO_meth_set_read_ex(method) { bio, destination, length, readBytes in
-            guard let state = SocketBIO.state(bio), let destination else { return 0 }
+        _ = BIO_meth_set_read_ex(method) { bio, destination, length, readBytes in SocketBIO.withState(bio) { state in
+            guard let destination else { return 0 }
             BIO_clear_flags(bio, SocketBIO.retryFlags)
             var count = Glibc.read(state.fd, destination, length)
             while count < 0 && errno == EINTR { count = Glibc.read(state.fd, destination, length) }
@@ -65,9 +68,9 @@ final class SocketBIO {
             }
             readBytes?.pointee = 0
             return 0
-        }
-        _ = BIO_meth_set_write_ex(method) { bio, source, length, written in
-            guard let state = SocketBIO.state(bio), let source else { return 0 }
+        } }
+        _ = BIO_meth_set_write_ex(method) { bio, source, length, written in SocketBIO.withState(bio) { state in
+            guard let source else { return 0 }
             BIO_clear_flags(bio, SocketBIO.retryFlags)
             var count = send(state.fd, source, length, Int32(MSG_NOSIGNAL))
             while count < 0 && errno == EINTR { count = send(state.fd, source, length, Int32(MSG_NOSIGNAL)) }
@@ -80,7 +83,7 @@ final class SocketBIO {
             }
             written?.pointee = 0
             return 0
-        }
+        } }
         _ = BIO_meth_set_ctrl(method) { bio, command, _, _ in
             // Nothing is buffered here, so a flush always succeeds; the end of stream is what the
             // last read saw; every other control is unsupported, as on OpenSSL's socket BIO.
