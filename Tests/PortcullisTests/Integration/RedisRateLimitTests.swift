@@ -19,6 +19,7 @@ import Testing
             try GatewayUnderTest(upstreams: [origin.port], extra: """
                 [redis]
                 url = "\(redis.url)"
+                command_timeout = "\(RedisServer.commandTimeoutBeyondStalls)"
                 sync_interval_ms = 100
                 on_redis_failure = "\(failure)"
 
