@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Memory per idle keep-alive connection, Portcullis and nginx in the same run: hold
-# CONNECTIONS (2,000) TLS connections that each completed a handshake and one request, then
-# read each proxy's resident memory (the worker process for nginx) and divide the growth; and
-# the same over plain HTTP first, which tells the proxy's own share from OpenSSL's.
+# Memory of an idle proxy and per idle keep-alive connection, Portcullis and nginx in the same
+# run. Each proxy's resident memory (the worker process for nginx) as started, then after one
+# request over each transport (the code serving runs is mapped in: the idle figure); then hold
+# CONNECTIONS (2,000) TLS connections that each completed a handshake and one request and
+# divide the growth, and the same over plain HTTP first, which tells the proxy's own share from
+# OpenSSL's; and once more when they are all closed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-2000}
@@ -30,9 +32,25 @@ measure() {
     wait "$HOLD_PID" 2>/dev/null || true
 }
 
+idle() {
+    printf "%-11s %8s KiB %s\n" nginx "$(rss_kib "$(nginx_worker)")" "$1"
+    printf "%-11s %8s KiB %s\n" portcullis "$(rss_kib "$portcullis_pid")" "$1"
+}
+request_each() {
+    local port
+    for port in "$@"; do echo | python3 bench/hold_connections.py "${port%:*}" 1 "${port#*:}" >/dev/null; done
+}
+
+idle "idle, as started"
+request_each "$NGINX_PORT:plain" "$NGINX_TLS_PORT:tls" "$PORTCULLIS_PORT:plain" "$PORTCULLIS_TLS_PORT:tls"
+sleep 0.5
+idle "idle after one request over each transport"
+
 # Plain first: memory freed when the TLS connections close stays in the process and would be
 # reused by the plain ones.
 measure nginx "$NGINX_PORT" "$(nginx_worker)" plain
 measure portcullis "$PORTCULLIS_PORT" "$portcullis_pid" plain
 measure nginx "$NGINX_TLS_PORT" "$(nginx_worker)" tls
 measure portcullis "$PORTCULLIS_TLS_PORT" "$portcullis_pid" tls
+sleep 0.5
+idle "idle after the $CONNECTIONS connections of each transport closed"

@@ -14,13 +14,18 @@ enum FileIO {
         }
     }
 
-    /// Reads an open file to its end into one buffer of its size (a blocklist can be tens of MB).
+    /// Reads an open file to its end into one buffer of its size (a blocklist can be tens of MB);
+    /// files that report no size (`/proc`) are read in growing chunks.
     static func readAll(_ fd: Int32, name: String) throws(SystemError) -> [UInt8] {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SystemError("stat \(name)") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 4096))
         var filled = 0
-        while filled < bytes.count {
+        while true {
+            if filled == bytes.count {
+                guard info.st_size == 0 else { break }
+                bytes.append(contentsOf: repeatElement(0, count: bytes.count))
+            }
             let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw SystemError("read \(name)") }

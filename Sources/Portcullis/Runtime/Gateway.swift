@@ -133,6 +133,7 @@ public final class Gateway {
         let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
         log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
         log.info("portcullis started: \(config.server.workers) worker(s), listening on \(listenerURLs.joined(separator: ", ")), admin on \(config.admin.address)")
+        releaseStartupPages()
         // Started by an upgrade, the old gateway tells systemd (it is the main process until then).
         if let handover { handover.ready() } else { systemd?.ready(status: statusLine()) }
         let watchdog = systemd?.watchdogInterval.map { interval in
@@ -284,6 +285,7 @@ public final class Gateway {
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         publishBlocklist()
         log.info("configuration reloaded (generation \(generation))")
+        releaseStartupPages()
         systemd?.ready(status: statusLine())
         logWarnings(applied)
         auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])
@@ -292,6 +294,17 @@ public final class Gateway {
                                                   ("not_after", .text(UTCTime.rfc3339(Int64(context.notAfter))))])
         }
         return .success(generation)
+    }
+
+    /// Unmaps the code pages loading the configuration touched (`StartupPages`): after the start
+    /// and after every reload, which runs the loader again.
+    private func releaseStartupPages() {
+        do {
+            let released = try StartupPages.release()
+            log.info("released \(released.bytes / 1024) KiB of start-up pages from \(released.mappings) read-only mappings")
+        } catch {
+            log.warning("start-up pages stay resident: \(error)")
+        }
     }
 
     /// Loads the certificates an HTTPS listener needs (or the development certificate), with
