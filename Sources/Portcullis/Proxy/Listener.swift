@@ -8,8 +8,9 @@ import Glibc
 /// reported on the next turn of the loop), like nginx without `multi_accept`: the events of
 /// connections already open are handled between two new TLS handshakes, each of which costs
 /// a signature and a key exchange, instead of waiting behind a burst of them. Measured with
-/// `bench/run.sh` (50 clients, a new TLS connection per request): p50 12.0 → 2.4 ms, p99
-/// 23.1 → 7.7 ms, handshakes per second not lower. Connections refused at once (a blocked
+/// `bench/run.sh` (50 clients, a new TLS connection per request, the old and the new binary
+/// alternating): p99 2.1–2.3× nginx's → 1.07×, handshakes per second not lower (README,
+/// "New connections wait their turn"). Connections refused at once (a blocked
 /// address, the per-address limit) do not count, up to `maxAcceptsPerWakeup` accepts; after a
 /// descriptor shortage the backlog is drained in such bursts, which tells when it is over.
 final class Listener: Selectable {
