@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <sys/random.h>
+#include <malloc.h>
 #include <openssl/ssl.h>
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.

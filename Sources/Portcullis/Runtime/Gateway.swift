@@ -114,6 +114,10 @@ public final class Gateway {
         }
         let prune = config.blocklist.pruneInterval
         let blocklistPrune = Alarm(loop: loop, delay: prune, interval: prune) { [unowned self] in self.pruneBlocklist() }
+        let heapTrimmer = HeapTrimmer()
+        let heapTrim = Alarm(loop: loop, delay: HeapTrimmer.interval, interval: HeapTrimmer.interval) { [unowned self] in
+            self.trimHeap(heapTrimmer)
+        }
         var activation = SocketActivation.inherited(log: log)
         let adminFD = try activation.take(boundTo: config.admin.address) ?? handover?.takeSockets(key: adminHandoverKey).first
             ?? Socket.listen(on: config.admin.address, reusePort: false, backlog: 128)
@@ -147,7 +151,7 @@ public final class Gateway {
         audit?.stop()
         accessLog?.stop()
         for thread in threads { thread.join() }
-        withExtendedLifetime((signals, ticketRotation, expiryCheck, controlReceiver, blocklistPrune, watchdog)) {}
+        withExtendedLifetime((signals, ticketRotation, expiryCheck, controlReceiver, blocklistPrune, heapTrim, watchdog)) {}
         log.info("portcullis stopped")
         return 0
     }
@@ -294,17 +298,6 @@ public final class Gateway {
                                                   ("not_after", .text(UTCTime.rfc3339(Int64(context.notAfter))))])
         }
         return .success(generation)
-    }
-
-    /// Unmaps the code pages loading the configuration touched (`StartupPages`): after the start
-    /// and after every reload, which runs the loader again.
-    private func releaseStartupPages() {
-        do {
-            let released = try StartupPages.release()
-            log.info("released \(released.bytes / 1024) KiB of start-up pages from \(released.mappings) read-only mappings")
-        } catch {
-            log.warning("start-up pages stay resident: \(error)")
-        }
     }
 
     /// Loads the certificates an HTTPS listener needs (or the development certificate), with
