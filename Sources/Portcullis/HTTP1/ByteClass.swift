@@ -180,6 +180,16 @@ enum Bytes {
         return false
     }
 
+    /// The value of a hexadecimal digit (either case), or nil.
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 48...57: return byte - 48
+        case 65...70: return byte - 55
+        case 97...102: return byte - 87
+        default: return nil
+        }
+    }
+
     /// Parses a run of decimal digits; nil if empty, not all digits, or longer than 18 digits.
     @inline(__always)
     static func decimal(_ pointer: UnsafePointer<UInt8>, _ count: Int) -> Int64? {

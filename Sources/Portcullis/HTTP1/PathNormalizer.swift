@@ -66,7 +66,7 @@ public struct PathNormalizer: Sendable, Equatable {
         while index < path.count {
             var byte = path[index]
             if byte == ASCII.percent {
-                guard index + 2 < path.count, let high = Self.hexValue(path[index + 1]), let low = Self.hexValue(path[index + 2]) else {
+                guard index + 2 < path.count, let high = Bytes.hexValue(path[index + 1]), let low = Bytes.hexValue(path[index + 2]) else {
                     return .invalidEscape
                 }
                 index += 3
@@ -114,15 +114,6 @@ public struct PathNormalizer: Sendable, Equatable {
     private static func isUnreserved(_ byte: UInt8) -> Bool {
         (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57)
             || byte == 45 || byte == 46 || byte == 95 || byte == 126
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 48...57: return byte - 48
-        case 65...70: return byte - 55
-        case 97...102: return byte - 87
-        default: return nil
-        }
     }
 
     private static func upperHex(_ value: UInt8) -> UInt8 {

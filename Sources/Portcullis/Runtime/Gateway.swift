@@ -136,8 +136,9 @@ public final class Gateway {
         let perAddress = config.maxConnectionsPerIP == 0 ? "unlimited" : String(config.maxConnectionsPerIP)
         let raised = descriptors.after > descriptors.before ? " (raised from \(descriptors.before))" : ""
         log.info("file descriptors: \(descriptors.after)\(raised); max_connections \(config.effectiveMaxConnections), per address \(perAddress)")
-        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(listenerURLs.joined(separator: ", ")), admin on \(config.admin.address)")
+        // Part of starting: "started" and readiness come once the start-up code is given back.
         releaseStartupPages()
+        log.info("portcullis started: \(config.server.workers) worker(s), listening on \(listenerURLs.joined(separator: ", ")), admin on \(config.admin.address)")
         // Started by an upgrade, the old gateway tells systemd (it is the main process until then).
         if let handover { handover.ready() } else { systemd?.ready(status: statusLine()) }
         let watchdog = systemd?.watchdogInterval.map { interval in
@@ -288,8 +289,8 @@ public final class Gateway {
         let snapshot = makeSnapshot()
         for mailbox in mailboxes { mailbox.post(.install(snapshot)) }
         publishBlocklist()
-        log.info("configuration reloaded (generation \(generation))")
         releaseStartupPages()
+        log.info("configuration reloaded (generation \(generation))")
         systemd?.ready(status: statusLine())
         logWarnings(applied)
         auditControl(.configReloaded, details: [("outcome", .text("applied")), ("generation", .number(Int64(generation)))])

@@ -51,29 +51,39 @@ enum StartupPages {
         defer { close(fd) }
         let text = try FileIO.readAll(fd, name: "/proc/self/smaps")
         var mappings: [Mapping] = []
+        // Each mapping is a header line ("start-end perms offset device inode [path]", starting
+        // with a lowercase hex digit) followed by "Name:  value kB" lines; only two are read.
         for line in text.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            guard let first = fields.first else { continue }
-            if let dash = first.firstIndex(of: UInt8(ascii: "-")) {
-                // "start-end perms offset device inode [path]"
-                guard fields.count >= 5, let start = hex(first[..<dash]), let end = hex(first[(dash + 1)...]) else { continue }
-                let perms = Array(fields[1])
-                let inode = fields[4]
-                let readOnlyFile = perms.count == 4 && perms[1] == UInt8(ascii: "-") && perms[3] == UInt8(ascii: "p")
-                    && !(inode.count == 1 && inode.first == UInt8(ascii: "0"))
+            if line.starts(with: "Rss:".utf8), !mappings.isEmpty {
+                mappings[mappings.count - 1].resident = kibibytes(line) * 1024
+            } else if line.starts(with: "Anonymous:".utf8), !mappings.isEmpty {
+                mappings[mappings.count - 1].anonymous = kibibytes(line) * 1024
+            } else if let first = line.first, (48...57).contains(first) || (97...102).contains(first) {
+                let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5)
+                guard fields.count >= 5, let dash = fields[0].firstIndex(of: UInt8(ascii: "-")),
+                      let start = hex(fields[0][..<dash]), let end = hex(fields[0][(dash + 1)...]) else { continue }
+                let perms = fields[1]
+                let readOnlyFile = perms.count == 4 && perms[perms.startIndex + 1] == UInt8(ascii: "-")
+                    && perms[perms.startIndex + 3] == UInt8(ascii: "p") && !fields[4].elementsEqual("0".utf8)
                 mappings.append(Mapping(start: start, end: end, readOnlyFile: readOnlyFile))
-            } else if fields.count >= 2, !mappings.isEmpty, let kib = Int(String(decoding: fields[1], as: UTF8.self)) {
-                switch String(decoding: first, as: UTF8.self) {
-                case "Rss:": mappings[mappings.count - 1].resident = kib * 1024
-                case "Anonymous:": mappings[mappings.count - 1].anonymous = kib * 1024
-                default: break
-                }
             }
         }
         return mappings
     }
 
     private static func hex(_ digits: ArraySlice<UInt8>) -> Int? {
-        Int(String(decoding: digits, as: UTF8.self), radix: 16)
+        var value = 0
+        for digit in digits {
+            guard let nibble = Bytes.hexValue(digit) else { return nil }
+            value = value << 4 | Int(nibble)
+        }
+        return digits.isEmpty ? nil : value
+    }
+
+    /// The number in a "Name:   1234 kB" line.
+    private static func kibibytes(_ line: ArraySlice<UInt8>) -> Int {
+        var value = 0
+        for byte in line where byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") { value = value * 10 + Int(byte - UInt8(ascii: "0")) }
+        return value
     }
 }
