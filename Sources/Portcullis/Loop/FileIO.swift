@@ -14,6 +14,14 @@ enum FileIO {
         }
     }
 
+    /// Opens `path`, reads it whole (`readAll`) and closes it.
+    static func readAll(path: String) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(path)") }
+        defer { close(fd) }
+        return try readAll(fd, name: path)
+    }
+
     /// Reads an open file to its end into one buffer of its size (a blocklist can be tens of MB);
     /// files that report no size (`/proc`) are read in growing chunks.
     static func readAll(_ fd: Int32, name: String) throws(SystemError) -> [UInt8] {

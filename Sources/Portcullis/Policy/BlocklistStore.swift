@@ -26,7 +26,7 @@ final class BlocklistStore {
         guard !path.isEmpty else { return }
         let bytes: [UInt8]
         do {
-            bytes = try Self.readFile(path)
+            bytes = try FileIO.readAll(path: path)
         } catch {
             if error.code == ENOENT && optional { return }
             let hint = error.code == ENOENT ? " (create it, empty, or set [blocklist] optional = true)" : ""
@@ -118,12 +118,5 @@ final class BlocklistStore {
         reasons.append(reason)
         reasonIndex[reason] = index
         return index
-    }
-
-    static func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open \(path)") }
-        defer { close(fd) }
-        return try FileIO.readAll(fd, name: path)
     }
 }

@@ -61,10 +61,7 @@ final class HeapTrimmer {
 
     /// Resident memory of this process (`/proc/self/statm`, second field, in pages); 0 if unreadable.
     private static func residentBytes() -> Int {
-        let fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        guard let text = try? FileIO.readAll(fd, name: "/proc/self/statm") else { return 0 }
+        guard let text = try? FileIO.readAll(path: "/proc/self/statm") else { return 0 }
         let fields = text.split(separator: UInt8(ascii: " "))
         guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))

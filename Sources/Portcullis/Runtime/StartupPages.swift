@@ -46,10 +46,7 @@ enum StartupPages {
 
     /// The process' mappings, read from `/proc/self/smaps`.
     private static func mappings() throws(SystemError) -> [Mapping] {
-        let fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open /proc/self/smaps") }
-        defer { close(fd) }
-        let text = try FileIO.readAll(fd, name: "/proc/self/smaps")
+        let text = try FileIO.readAll(path: "/proc/self/smaps")
         var mappings: [Mapping] = []
         // Each mapping is a header line ("start-end perms offset device inode [path]", starting
         // with a lowercase hex digit) followed by "Name:  value kB" lines; only two are read.

@@ -24,10 +24,7 @@ import Testing
 
     /// `/proc/PID/smaps` whole (Foundation's `String(contentsOfFile:)` stops at the first read).
     static func smaps(of process: String) throws -> String {
-        let fd = open("/proc/\(process)/smaps", O_RDONLY)
-        guard fd >= 0 else { throw HarnessError("no /proc/\(process)/smaps") }
-        defer { close(fd) }
-        return String(decoding: try FileIO.readAll(fd, name: "smaps"), as: UTF8.self)
+        String(decoding: try FileIO.readAll(path: "/proc/\(process)/smaps"), as: UTF8.self)
     }
 
     @Test func cleanPagesLeaveAndModifiedOnesStay() throws {
