@@ -98,10 +98,11 @@ import Testing
         // Idle keep-alive connections close only after a grace period in which busy clients
         // got their answers with `Connection: close` (a sanitizer can stall a client longer).
         #expect(counts.retries == 0 || Sanitizer.active, "\(load.summary)")
-        // An instrumented new process' start-up holds every client on two busy cores back (up
-        // to 354 ms seen under AddressSanitizer); the gap this guards against (old process no
-        // longer accepting, new workers not yet listening) showed as 517 ms under ThreadSanitizer.
-        #expect(counts.longestNewConnection < (Sanitizer.active ? 0.5 : 0.1), "no accept gap: \(load.summary)")
+        // The gap this guards against (old process no longer accepting, new workers not yet
+        // listening) is checked uninstrumented only: an instrumented new process' start-up holds
+        // every client on two busy cores back as long (354 ms seen under AddressSanitizer, 508 ms
+        // under ThreadSanitizer) as the gap itself took there (517 ms).
+        #expect(Sanitizer.active || counts.longestNewConnection < 0.1, "no accept gap: \(load.summary)")
         // Counts that hold however slow the machine is: every round lasts 0.3 s at least.
         #expect(counts.webSocketEchoes > 20 && counts.webSocketClosedNormally, "\(load.summary)")
         #expect(counts.uploads >= 2, "\(load.summary)")
@@ -199,8 +200,11 @@ import Testing
         defer { installed.remove() }
         let binary = installed.path
         let install = installed.install
-        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nupgrade = \"2s\"\n", environment: Self.environment,
-                                           executable: binary)
+        // Short, so the hung binary is stopped soon; an instrumented new process on two busy
+        // cores took up to 6.8 s to become ready (ThreadSanitizer).
+        let timeout = Sanitizer.active ? 15 : 2
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nupgrade = \"\(timeout)s\"\n",
+                                           environment: Self.environment, executable: binary)
         let original = gateway.child.pid
         func stillServes() throws {
             #expect(try gateway.get("/bytes/3").status == 200)
@@ -226,7 +230,7 @@ import Testing
         #expect(pushed.status == 503 && pushed.header("Retry-After") == "1", "\(pushed.text)")
         hanging.waitUntilFinished()
         let stopped = Self.lastFailedUpgrade(gateway)
-        #expect(stopped.line.contains("did not become ready within 2 s"), "\(stopped.line)")
+        #expect(stopped.line.contains("did not become ready within \(timeout) s"), "\(stopped.line)")
         #expect(stopped.processEnded, "the hung process was stopped: \(stopped.line)")
         try stillServes()
         #expect(try gateway.admin("POST", "/admin/blocklist", body: #"{"cidr": "192.0.2.1"}"#).status == 201, "changes are taken again")
