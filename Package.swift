@@ -20,11 +20,13 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Whole response bodies of bounded length are gzipped with libdeflate (Compression/WholeBodyGzip).
+        .systemLibrary(name: "CDeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL"], cSettings: [.define("_GNU_SOURCE")]),
         .target(
             name: "Portcullis",
             dependencies: [
-                "CShims", "COpenSSL", "CHiredis", "CZlib",
+                "CShims", "COpenSSL", "CHiredis", "CZlib", "CDeflate",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

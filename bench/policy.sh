@@ -23,18 +23,7 @@ bench/blocklist_entries.py "$ENTRIES" "$work/blocklist.txt" "$work/policy/server
 cat > "$work/policy/http-limit.conf" <<'NGINX'
 limit_req_zone $binary_remote_addr zone=perip:10m rate=1000000r/s;
 NGINX
-cat > "$work/policy/server-headers.conf" <<'NGINX'
-limit_req zone=perip burst=1000000 nodelay;
-add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
-add_header Content-Security-Policy "default-src 'self'" always;
-add_header X-Frame-Options DENY always;
-add_header X-Content-Type-Options nosniff always;
-add_header Referrer-Policy strict-origin-when-cross-origin always;
-add_header Permissions-Policy "camera=(), microphone=(), geolocation=()" always;
-add_header X-XSS-Protection 0 always;
-proxy_hide_header Server;
-proxy_hide_header X-Powered-By;
-NGINX
+{ echo "limit_req zone=perip burst=1000000 nodelay;"; cat bench/nginx-security-headers.conf; } > "$work/policy/server-headers.conf"
 
 start_proxies
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 & pids+=($!)

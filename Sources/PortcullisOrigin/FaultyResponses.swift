@@ -21,6 +21,10 @@ enum FaultyResponses {
             send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + String(repeating: "t", count: 300))
         case "silent":
             sleep(5)
+        case "truncated-json":
+            // Compressible, of a known length the gateway's gzip holds whole: it ends halfway.
+            send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n"
+                 + String(repeating: "{\"k\": 1}", count: 1250))
         case "close-after-head":
             send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
         case "no-reason":

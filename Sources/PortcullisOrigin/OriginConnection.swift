@@ -44,10 +44,15 @@ final class OriginConnection {
         let parts = request.target.split(separator: "?")[0].split(separator: "/").map(String.init)
         let first = parts.first ?? ""
         let number = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-        // `?piece=S`: the body leaves in S-byte writes instead of one (how much arrives at once).
-        let piece = request.target.split(separator: "?").dropFirst().first
-            .flatMap { $0.split(separator: "&").first { $0.hasPrefix("piece=") } }
-            .flatMap { Int($0.dropFirst(6)) }
+        // `?piece=S`: the body leaves in S-byte writes instead of one (how much arrives at once);
+        // `&pause=M`: M milliseconds between them.
+        func queryNumber(_ name: String) -> Int? {
+            request.target.split(separator: "?").dropFirst().first
+                .flatMap { $0.split(separator: "&").first { $0.hasPrefix(name + "=") } }
+                .flatMap { Int($0.dropFirst(name.count + 1)) }
+        }
+        let piece = queryNumber("piece")
+        let pause = queryNumber("pause") ?? 0
         switch first {
         case "":
             discardBody(request)
@@ -59,14 +64,19 @@ final class OriginConnection {
                 return respond(200, type: "application/octet-stream", body: pattern(number), head: request.method == "HEAD")
             }
             writeAll(Array("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(number)\r\nX-Origin: \(name)\r\n\r\n".utf8))
-            return writeInPieces(pattern(number), piece: piece)
+            return writeInPieces(pattern(number), piece: piece, pauseMilliseconds: pause)
         case "text":
             // /text/N: N bytes of JSON-like text (compressible, not trivially), with a length;
             // /text/N?no-transform adds Cache-Control: no-transform.
             discardBody(request)
             let noTransform = request.target.hasSuffix("?no-transform") ? "Cache-Control: no-transform\r\n" : ""
-            return respond(200, type: "application/json", body: text(number), head: request.method == "HEAD",
-                           extraFields: "ETag: \"v\(number)\"\r\n" + noTransform)
+            let body = text(number)
+            let fields = "ETag: \"v\(number)\"\r\n" + noTransform
+            guard let piece, request.method != "HEAD" else {
+                return respond(200, type: "application/json", body: body, head: request.method == "HEAD", extraFields: fields)
+            }
+            respond(200, type: "application/json", body: body, head: true, extraFields: fields)
+            return writeInPieces(body, piece: piece, pauseMilliseconds: pause)
         case "chunked", "textchunked":
             // /chunked/N: N pattern bytes; /textchunked/N: N bytes of /text/N; both chunked, in
             // chunks of 4096 bytes sent one by one (or of `piece` bytes).
@@ -271,12 +281,13 @@ final class OriginConnection {
     }
 
     /// Sends `body` in writes of at most `piece` bytes, with Nagle off so each leaves on its own.
-    private func writeInPieces(_ body: [UInt8], piece: Int) -> Bool {
+    private func writeInPieces(_ body: [UInt8], piece: Int, pauseMilliseconds: Int) -> Bool {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var offset = 0
         while offset < body.count {
             let end = min(offset + max(piece, 1), body.count)
+            if offset > 0 && pauseMilliseconds > 0 { usleep(UInt32(pauseMilliseconds) * 1000) }
             guard writeAll(Array(body[offset..<end])) else { return false }
             offset = end
         }
@@ -291,7 +302,7 @@ final class OriginConnection {
             var offset = 0
             while offset < buffer.count {
                 let take = min(cycle.count, buffer.count - offset)
-                cycle.withUnsafeBufferPointer { memcpy(buffer.baseAddress! + offset, $0.baseAddress!, take) }
+                cycle.withUnsafeBufferPointer { _ = memcpy(buffer.baseAddress! + offset, $0.baseAddress!, take) }
                 offset += take
             }
             initialized = buffer.count

@@ -77,7 +77,8 @@ enum GzipDecision {
         }
         switch head.bodyFraming {
         case .none: return false
-        case .length(let length): if length < settings.minLength { return false }
+        // An empty body has nothing to compress (and no body state that would end a gzip framing).
+        case .length(let length): if length == 0 || length < settings.minLength { return false }
         case .chunked, .untilClose: break
         }
         var typeListed = false

@@ -268,7 +268,7 @@ extension ClientConnection {
         exchange.keepAlive = keepAlive
         let connectionHeader: ConnectionHeader = !keepAlive ? .close : (exchange.clientMinorVersion == 0 ? .keepAlive : .implicit)
         ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: response.clientFraming,
-                                 connection: connectionHeader, added: addedFields, gzip: gzip != nil, into: output)
+                                 connection: connectionHeader, added: addedFields, gzip: gzip.isOn, into: output)
         upstream.input.consume(response.head.headLength)
     }
 
@@ -287,14 +287,26 @@ extension ClientConnection {
                     finishResponseBody()
                     return true
                 }
-                // Truncated by the upstream: the client must see a truncated response too.
-                worker.log.warning("\(upstream.server.address) closed before the end of the response body; closing the client connection")
-                close()
+                cutTruncatedResponse(from: upstream)
                 return false
             }
             let room = Self.highWater - output.readableCount
             switch response.framing {
             case .length:
+                if case .wholeBody(let compressor) = gzip {
+                    let count = Int(response.remaining)
+                    guard source.readableCount >= count else {
+                        // The rest is on its way (it fits under the high-water mark: readUpstream reads on).
+                        guard upstream.endOfStream else { return progressed }
+                        cutTruncatedResponse(from: upstream)
+                        return false
+                    }
+                    compressWholeBody(source.readPointer, count: count, with: compressor)
+                    source.consume(count)
+                    response.remaining = 0
+                    finishResponseBody()
+                    return true
+                }
                 let count = Int(min(Int64(min(source.readableCount, room)), response.remaining))
                 appendResponseData(source.readPointer, count: count)
                 source.consume(count)
@@ -339,11 +351,17 @@ extension ClientConnection {
         return progressed
     }
 
+    /// Truncated by the upstream: the client must see a truncated response too.
+    private func cutTruncatedResponse(from upstream: UpstreamConnection) {
+        worker.log.warning("\(upstream.server.address) closed before the end of the response body; closing the client connection")
+        close()
+    }
+
     /// Queues response body bytes for the client: compressed when gzip is on, framed as the
     /// client's framing says.
     @inline(__always)
     private func appendResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        if gzip != nil {
+        if gzip.isOn {
             compressResponseData(bytes, count: count)
             return
         }

@@ -1,39 +1,54 @@
-/// gzip on the way out: the decision when the response head arrives, then body bytes pass
-/// through the worker's zlib stream. Output is flushed whenever the upstream pauses, so a
-/// streaming response is not held back; memory stays bounded by the usual 64 KiB buffers.
+/// gzip on the way out: the decision when the response head arrives, then the body. A body of
+/// known length within `WholeBodyGzip.maxBody` waits in the upstream's read buffer until it is
+/// whole and is compressed in one call (libdeflate); any other passes through the worker's zlib
+/// stream, flushed whenever the upstream pauses so a streaming response is not held back.
+/// Memory stays bounded by the usual 64 KiB buffers either way.
 extension ClientConnection {
     /// Called once the response head is parsed and the client framing chosen.
     func startGzipIfQualifies(source: UnsafePointer<UInt8>) {
         let settings = snapshot.config.gzip
         guard exchange.acceptsGzip,
-              GzipDecision.compresses(response.head, source: source, requestMethod: exchange.method, settings: settings, mediaTypes: snapshot.gzipMediaTypes),
-              let stream = worker.gzipStreams.take(level: settings.level, limit: settings.maxStreams) else { return }
-        gzip = stream
-        gzipHoldsData = false
+              GzipDecision.compresses(response.head, source: source, requestMethod: exchange.method, settings: settings, mediaTypes: snapshot.gzipMediaTypes)
+        else { return }
+        if case .length = response.framing, response.remaining <= WholeBodyGzip.maxBody,
+           let compressor = worker.gzipStreams.wholeBody(level: settings.level) {
+            gzip = .wholeBody(compressor)
+        } else if let stream = worker.gzipStreams.take(level: settings.level, limit: settings.maxStreams) {
+            gzip = .streaming(stream, holdsData: false)
+        } else {
+            return
+        }
         // The compressed length is not known in advance.
         response.clientFraming = exchange.clientMinorVersion == 1 ? .chunked : .untilClose
     }
 
-    func compressResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        guard let gzip, count > 0 else { return }
+    /// The whole body, `count` bytes, has arrived: compress it in one call.
+    func compressWholeBody(_ bytes: UnsafePointer<UInt8>, count: Int, with compressor: WholeBodyGzip) {
         worker.metrics.gzipBytesIn.add(count)
-        gzip.compress(bytes, count: count, flush: .none, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
-        gzipHoldsData = true
+        let compressed = compressor.compress(bytes, count: count)
+        appendCompressed(compressed.baseAddress!, count: compressed.count)
+    }
+
+    func compressResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
+        guard case .streaming(let stream, _) = gzip, count > 0 else { return }
+        worker.metrics.gzipBytesIn.add(count)
+        stream.compress(bytes, count: count, flush: .none, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
+        gzip = .streaming(stream, holdsData: true)
     }
 
     /// The upstream has nothing more for now: send what zlib holds.
     func flushGzip() {
-        guard let gzip, gzipHoldsData else { return }
-        gzip.compress(nil, count: 0, flush: .sync, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
-        gzipHoldsData = false
+        guard case .streaming(let stream, holdsData: true) = gzip else { return }
+        stream.compress(nil, count: 0, flush: .sync, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
+        gzip = .streaming(stream, holdsData: false)
     }
 
     /// The response body is complete: the gzip trailer, the last chunk, done.
     func finishResponseBody() {
-        if let gzip {
-            gzip.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
-            releaseGzip()
+        if case .streaming(let stream, _) = gzip {
+            stream.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
         }
+        releaseGzip()
         if case .chunked = response.clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
         response.state = .done
     }
@@ -45,8 +60,8 @@ extension ClientConnection {
 
     /// Gives the stream back (response finished, or the connection closed in the middle).
     func releaseGzip() {
-        guard let gzip else { return }
-        worker.gzipStreams.give(gzip)
-        self.gzip = nil
+        guard gzip.isOn else { return }
+        if case .streaming(let stream, _) = gzip { worker.gzipStreams.give(stream) }
+        gzip = .off
     }
 }

@@ -107,10 +107,8 @@ final class ClientConnection: Selectable {
     var bodyHeldBack = false
     /// The head sent upstream, kept until the first response byte so a retry can resend it.
     let forwardedHead = ByteBuffer(capacity: 0)
-    /// Compressing the current response body (`ClientConnection+Gzip`).
-    var gzip: GzipStream?
-    /// Compressed input not yet flushed out of zlib.
-    var gzipHoldsData = false
+    /// How the current response body is compressed (`ClientConnection+Gzip`).
+    var gzip: ResponseGzip = .off
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, countedPerAddress: Bool,
          tls: TLSSession?) {

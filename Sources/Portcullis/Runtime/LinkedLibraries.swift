@@ -1,3 +1,4 @@
+import CDeflate
 import CHiredis
 import COpenSSL
 import CZlib
@@ -7,7 +8,7 @@ public enum LinkedLibraries {
     /// The gateway's own version.
     public static let portcullisVersion = "0.1.0"
 
-    /// One line per library: OpenSSL, hiredis, zlib.
+    /// One line per library: OpenSSL, hiredis, zlib, libdeflate.
     public static var summary: String {
         let openSSL = String(cString: OpenSSL_version(Int32(OPENSSL_VERSION)))
         let zlib = String(cString: zlibVersion())
@@ -15,6 +16,7 @@ public enum LinkedLibraries {
         \(openSSL)
         hiredis \(HIREDIS_MAJOR).\(HIREDIS_MINOR).\(HIREDIS_PATCH)
         zlib \(zlib)
+        libdeflate \(LIBDEFLATE_VERSION_STRING)
         """
     }
 }

@@ -32,7 +32,7 @@ import Testing
         return try client.readResponse(head: method == "HEAD")
     }
 
-    @Test(arguments: Transport.allCases, [0, 1, 999, 1000, 4096, 70_001, 1 << 20, 10 << 20])
+    @Test(arguments: Transport.allCases, [0, 1, 999, 1000, 4096, 32 << 10, (32 << 10) + 1, 70_001, 1 << 20, 10 << 20])
     func inflatesToTheOriginsBytes(_ transport: Transport, size: Int) throws {
         for kind in ["text", "textchunked"] {
             let expected = try TestClient.get(port: origin.port, "/\(kind)/\(size)").body
@@ -47,6 +47,19 @@ import Testing
             } else {
                 #expect(response.body == expected)
             }
+        }
+    }
+
+    /// A body of known length up to 32 KiB waits until it is whole and leaves in one call to the
+    /// compressor, so as one chunk, however the origin sends it (here in pieces 100 ms apart);
+    /// one byte longer, it streams, flushed at every pause.
+    @Test(arguments: Transport.allCases)
+    func boundedBodiesAreCompressedWholeLongerOnesStream(_ transport: Transport) throws {
+        for (size, whole) in [(32 << 10, true), ((32 << 10) + 1, false)] {
+            let expected = try TestClient.get(port: origin.port, "/text/\(size)").body
+            let response = try get("/text/\(size)?piece=8192&pause=100", over: transport)
+            #expect(response.header("Content-Encoding") == "gzip" && GzipReader.inflateAll(response.body) == expected, "\(size)")
+            #expect(whole ? response.chunkCount == 1 : response.chunkCount > 1, "\(size): \(response.chunkCount) chunks")
         }
     }
 
@@ -72,6 +85,21 @@ import Testing
         #expect(encoded.header("Content-Encoding") == "br", "already encoded: passed through")
         #expect(try get("/text/5000").header("ETag") == "W/\"v5000\"", "a strong ETag becomes weak")
         #expect(try get("/text/5000", acceptEncoding: nil).header("ETag") == "\"v5000\"")
+    }
+
+    /// `min_length = 0`: an empty body has nothing to compress and goes as it is (it once got a
+    /// gzip framing with no end and hung the connection), and the next response on the
+    /// connection is compressed on its own.
+    @Test(arguments: Transport.allCases) func anEmptyBodyIsNotCompressed(_ transport: Transport) throws {
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[gzip]\nmin_length = 0\n", bothTransports: true)
+        let client = try gateway.client(transport, timeoutSeconds: 5)
+        for (size, compressed) in [(0, false), (10, true), (0, false), (3000, true)] {
+            try client.send("GET /text/\(size) HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && (response.header("Content-Encoding") == "gzip") == compressed, "\(size)")
+            let body = compressed ? GzipReader.inflateAll(response.body) : response.body
+            #expect(body == (try TestClient.get(port: origin.port, "/text/\(size)").body), "\(size)")
+        }
     }
 
     @Test(arguments: Transport.allCases) func hundredMegabytesWithBoundedMemory(_ transport: Transport) throws {

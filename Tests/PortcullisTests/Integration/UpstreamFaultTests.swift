@@ -5,7 +5,7 @@ import Testing
 /// An upstream that breaks the exchange in each way it can (`/fault/<kind>` of the demo
 /// origin): the client gets the documented 502/504, or a cut connection once the response has
 /// begun (a truncated body never looks complete); afterwards no client connection is left open
-/// and the pool serves the next requests. Over plain HTTP and TLS.
+/// and the pool serves the next requests. Over plain HTTP and TLS; every request accepts gzip.
 @Suite struct UpstreamFaultTests {
     enum Outcome: Sendable { case status(Int), cut }
 
@@ -16,6 +16,7 @@ import Testing
         ("truncated-chunked", .cut),
         ("silent", .status(504)),
         ("close-after-head", .cut),
+        ("truncated-json", .cut),
         ("no-reason", .status(200)),
     ]
 
@@ -31,7 +32,7 @@ import Testing
     func eachFaultEndsAsDocumented(_ transport: Transport, _ kind: String) throws {
         let expected = try #require(Self.faults.first { $0.0 == kind }?.1)
         let client = try gateway.client(transport, timeoutSeconds: 5)
-        try client.send("GET /fault/\(kind) HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /fault/\(kind) HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n")
         let started = Date()
         switch expected {
         case .status(let status):
@@ -56,7 +57,7 @@ import Testing
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\nupstream_response_head = \"300ms\"\n")
         for (kind, _) in Self.faults {
             let client = try TestClient(port: gateway.port, timeoutSeconds: 5)
-            try client.send("GET /fault/\(kind) HTTP/1.1\r\nHost: a\r\n\r\n")
+            try client.send("GET /fault/\(kind) HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n")
             _ = try? client.readResponse()
         }
         #expect(gateway.child.waitFor(seconds: 5) { (try? gateway.metric("portcullis_active_connections")) == 0 })

@@ -17,8 +17,9 @@ struct TestResponse {
     var status: Int
     var headers: [(String, String)]
     var body: [UInt8]
-    /// The response was chunked on the wire.
+    /// The response was chunked on the wire, in this many chunks (the last, empty one not counted).
     var wasChunked = false
+    var chunkCount = 0
 
     func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
@@ -161,7 +162,7 @@ final class TestClient: @unchecked Sendable {
         if head || status < 200 || status == 204 || status == 304 { return response }
         if response.header("transfer-encoding")?.lowercased() == "chunked" {
             response.wasChunked = true
-            response.body = try readChunkedBody()
+            (response.body, response.chunkCount) = try readChunkedBody()
         } else if let length = response.header("content-length").flatMap(Int.init) {
             try fill(length)
             response.body = Array(buffer[0..<length])
@@ -181,8 +182,9 @@ final class TestClient: @unchecked Sendable {
         return receive(into: &byte, count: 1) == 0
     }
 
-    private func readChunkedBody() throws -> [UInt8] {
+    private func readChunkedBody() throws -> (body: [UInt8], chunks: Int) {
         var body: [UInt8] = []
+        var chunks = 0
         while true {
             let lineEnd = try readUntil([13, 10])
             let sizeText = String(decoding: buffer[0..<lineEnd], as: UTF8.self)
@@ -191,8 +193,9 @@ final class TestClient: @unchecked Sendable {
             if size == 0 {
                 _ = try readUntil([13, 10])
                 buffer.removeFirst(2)
-                return body
+                return (body, chunks)
             }
+            chunks += 1
             try fill(size + 2)
             body += buffer[0..<size]
             guard buffer[size] == 13 && buffer[size + 1] == 10 else { throw HarnessError("chunk not followed by CRLF") }
