@@ -71,27 +71,32 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))
         TicketKeyRing.shared.install(on: context)
         SSL_CTX_set_alpn_select_cb(context, { _, selected, selectedLength, offered, offeredLength, _ in
-            ALPN.selectHTTP11(selected, selectedLength, offered, offeredLength)
+            ALPN.selectHTTP1(selected, selectedLength, offered, offeredLength)
         }, nil)
     }
 }
 
-/// ALPN (RFC 7301): the gateway speaks `http/1.1` only, until HTTP/2 exists.
+/// ALPN (RFC 7301): the gateway speaks HTTP/1.x only, until HTTP/2 exists: `http/1.1` when the
+/// client offers it, else `http/1.0` (what an HTTP/1.0 client such as `curl -0` offers); a
+/// client offering neither is refused.
 enum ALPN {
-    private static let http11: [UInt8] = [8] + Array("http/1.1".utf8)
+    /// In the gateway's order of preference, whatever the client's.
+    private static let supported = ["http/1.1", "http/1.0"]
 
-    static func selectHTTP11(_ selected: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ selectedLength: UnsafeMutablePointer<UInt8>?,
-                             _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32) -> Int32 {
+    static func selectHTTP1(_ selected: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ selectedLength: UnsafeMutablePointer<UInt8>?,
+                            _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32) -> Int32 {
         guard let offered, let selected, let selectedLength else { return cshims_ssl_tlsext_err_noack() }
-        var index = 0
-        while index < Int(offeredLength) {
-            let length = Int(offered[index])
-            if length == 8 && index + 9 <= Int(offeredLength) && memcmp(offered + index + 1, "http/1.1", 8) == 0 {
-                selected.pointee = offered + index + 1
-                selectedLength.pointee = 8
-                return cshims_ssl_tlsext_err_ok()
+        for name in supported {
+            var index = 0
+            while index < Int(offeredLength) {
+                let length = Int(offered[index])
+                if length == 8 && index + 9 <= Int(offeredLength) && memcmp(offered + index + 1, name, 8) == 0 {
+                    selected.pointee = offered + index + 1
+                    selectedLength.pointee = 8
+                    return cshims_ssl_tlsext_err_ok()
+                }
+                index += 1 + length
             }
-            index += 1 + length
         }
         return cshims_ssl_tlsext_err_alert_fatal()
     }

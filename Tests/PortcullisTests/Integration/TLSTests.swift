@@ -86,11 +86,19 @@ import Testing
         #expect(try gateway.metric("portcullis_tls_handshake_failures_total") ?? 0 >= 2)
     }
 
-    @Test func alpnSelectsHTTP11() throws {
+    /// `http/1.1` when offered, else `http/1.0` (what `curl -0` offers: it was once refused, so
+    /// HTTP/1.0 clients could not reach the gateway over TLS); anything else alone is refused.
+    @Test func alpnSelectsHTTP1() throws {
         let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: certificatesConfig(), https: true)
         #expect(try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: ["h2", "http/1.1"])).alpn == "http/1.1")
+        #expect(try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: ["http/1.0", "http/1.1"])).alpn == "http/1.1")
+        let http10 = try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: ["http/1.0"]))
+        #expect(http10.alpn == "http/1.0")
+        #expect(try http10.get("/bytes/3").status == 200)
         #expect(try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: [])).alpn == nil)
-        #expect(throws: HarnessError.self) { try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: ["h2"])) }
+        for refused in [["h2"], ["http/1.2"], ["http/1.10"], ["http/1."]] {
+            #expect(throws: HarnessError.self, "\(refused)") { try TLSTestClient(port: gateway.tlsPort, options: .init(alpn: refused)) }
+        }
     }
 
     @Test func sessionsResume() throws {
