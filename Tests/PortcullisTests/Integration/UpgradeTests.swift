@@ -54,7 +54,12 @@ import Testing
     @Test func tenUpgradesUnderLoadLoseNothing() throws {
         let origin = try Origin()
         let notify = try NotifySocket()
-        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\ndrain = \"60s\"\n", bothTransports: true,
+        // The first process holds the WebSocket through all ten rounds while it drains: its drain
+        // timeout must outlast the run however slow the machine (under ThreadSanitizer in CI the
+        // rounds took over 60 s, the old process closed the WebSocket at its 60 s deadline, and
+        // the test failed). A long one costs nothing: a process exits once its last connection
+        // is done.
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], extra: "[timeouts]\ndrain = \"600s\"\n", bothTransports: true,
                                            environment: Self.environment.merging(["NOTIFY_SOCKET": notify.name]) { $1 })
         #expect(notify.next()?.hasPrefix("READY=1") == true)
         let session = try Self.ticket(port: gateway.tlsPort)

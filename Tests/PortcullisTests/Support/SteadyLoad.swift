@@ -163,7 +163,7 @@ final class SteadyLoad: @unchecked Sendable {
     /// a close frame, answered by a close frame.
     private func webSocket() {
         do {
-            let client = try TestClient(port: plainPort, transport: .plain, timeoutSeconds: 5)
+            let client = try TestClient(port: plainPort, transport: .plain)
             try client.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
             guard try client.readResponse(head: true).status == 101 else { return fail("websocket: no 101") }
             var sequence = 0
@@ -194,7 +194,10 @@ final class SteadyLoad: @unchecked Sendable {
         while received.count < 2 + payloadCount {
             var chunk = [UInt8](repeating: 0, count: 256)
             let count = chunk.withUnsafeMutableBytes { client.receive(into: $0.baseAddress!, count: 2 + payloadCount - received.count) }
-            guard count > 0 else { throw HarnessError("websocket closed after \(received.count) bytes of a frame") }
+            guard count > 0 else {
+                let how = count == 0 ? "closed" : "failed (\(String(cString: strerror(errno))), the receive timeout included)"
+                throw HarnessError("websocket \(how) after \(received.count) bytes of a frame")
+            }
             received += chunk[0..<count]
         }
         return received
