@@ -16,7 +16,7 @@ extension ClientConnection {
             if Bytes.equalsLowercase(name, count, "referer") { record.referer = text(Int(field.valueStart)..<Int(field.valueEnd)) }
         }
         accessRecord = record
-        exchange.accessBytesMark = bytesFlushed + Int64(output.readableCount)
+        exchange.accessBytesMark = transport.bytesFlushed + Int64(transport.output.readableCount)
     }
 
     /// The request is answered in full: its latency is measured and its record logged.
@@ -31,7 +31,7 @@ extension ClientConnection {
         accessRecord = nil
         if !decision.client.text.isEmpty { record.clientIP = String(decoding: decision.client.text, as: UTF8.self) }
         record.status = status
-        record.bytesSent = bytesFlushed + Int64(output.readableCount) - exchange.accessBytesMark
+        record.bytesSent = transport.bytesFlushed + Int64(transport.output.readableCount) - exchange.accessBytesMark
         record.durationMicroseconds = Int64((worker.loop.now - exchange.startedAt) / 1000)
         queue.push(record)
     }

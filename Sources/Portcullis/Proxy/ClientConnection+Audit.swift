@@ -8,7 +8,7 @@ extension ClientConnection {
         var event = AuditEvent(type, milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client, as: UTF8.self), details: details)
         if !exchange.requestID.isEmpty { event.requestID = exchange.requestID.text }
         if withHead {
-            let source = UnsafePointer(input.readPointer)
+            let source = UnsafePointer(transport.input.readPointer)
             func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
             event.method = text(request.head.methodRange)
             event.path = text(request.head.pathRange)

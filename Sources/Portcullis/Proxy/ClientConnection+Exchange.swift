@@ -11,10 +11,10 @@ extension ClientConnection {
         requestsServed += 1
         exchange = Exchange(startedAt: worker.loop.now, method: request.head.method)
         assignRequestID()
-        let source = UnsafePointer(input.readPointer)
+        let source = UnsafePointer(transport.input.readPointer)
         beginAccessRecord(source: source)
         let canContinue = canKeepAliveAfterLocalAnswer
-        let context = DecisionContext(snapshot: snapshot, secure: tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
+        let context = DecisionContext(snapshot: snapshot, secure: transport.tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
         var decision = moveOut(&self.decision), scratch = moveOut(&worker.rateLimitScratch)
@@ -36,7 +36,7 @@ extension ClientConnection {
             auditRequest(.ipBlocked, details: [("stage", .text("request"))])
             worker.metrics.blockedRequests.add(1)
             GatewayResponse.write(status: 403, requestID: exchange.requestID, keepAlive: false, headOnly: request.head.method == .head,
-                                  added: addedFields, into: output)
+                                  added: addedFields, into: transport.output)
             answeredLocally(status: 403, keepAlive: false)
         case .rateLimited(let rule):
             answerRateLimited(rule: rule)
@@ -44,12 +44,12 @@ extension ClientConnection {
             awaitStrictLimits(upstreamIndex: upstreamIndex, body: body)
         case .serveChallenge(let keyAuthorization):
             GatewayResponse.writeText(keyAuthorization, requestID: exchange.requestID, keepAlive: canContinue,
-                                      headOnly: request.head.method == .head, added: addedFields, into: output)
+                                      headOnly: request.head.method == .head, added: addedFields, into: transport.output)
             auditRequest(.acmeChallengeServed, details: [], withHead: true)
             answeredLocally(status: 200, keepAlive: canContinue)
         case .redirectToHTTPS:
             GatewayResponse.writeRedirectToHTTPS(request.head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
-                                                 requestID: exchange.requestID, keepAlive: canContinue, added: addedFields, into: output)
+                                                 requestID: exchange.requestID, keepAlive: canContinue, added: addedFields, into: transport.output)
             answeredLocally(status: 308, keepAlive: canContinue)
         case .forward(let upstreamIndex, let body):
             beginForwarding(upstreamIndex: upstreamIndex, body: body)
@@ -58,7 +58,7 @@ extension ClientConnection {
 
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
     func beginForwarding(upstreamIndex: Int, body: BodyLimits) {
-        let source = UnsafePointer(input.readPointer)
+        let source = UnsafePointer(transport.input.readPointer)
         pool = worker.pools[upstreamIndex]
         exchange.bodyLimit = body.max
         exchange.clientMinorVersion = request.head.minorVersion
@@ -73,7 +73,7 @@ extension ClientConnection {
                                 peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: localHost,
                                 leaveOpen: buffering && request.framing == .chunked, into: forwardedHead)
-        input.consume(request.head.headLength)
+        transport.input.consume(request.head.headLength)
         response.reset()
         triedServer = nil
         if buffering {
@@ -180,7 +180,7 @@ extension ClientConnection {
     /// (`<=`: a response head at the limit still reaches the parser, which refuses it).
     private func readUpstream(_ upstream: UpstreamConnection) -> Bool {
         guard upstream.readable, !upstream.endOfStream, response.state != .done,
-              output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
+              transport.output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
         switch upstream.read() {
         case .bytes:
             responseProgressAt = worker.loop.now
@@ -227,6 +227,7 @@ extension ClientConnection {
 
     private func beginResponse(from upstream: UpstreamConnection) {
         let source = UnsafePointer(upstream.input.readPointer)
+        let output = transport.output
         if response.head.isInterim {
             response.interimResponses += 1
             guard response.interimResponses <= Self.maxInterimResponses else {
@@ -247,7 +248,7 @@ extension ClientConnection {
             return
         }
         response.started = true
-        exchange.responseStartsAt = bytesFlushed + Int64(output.readableCount)
+        exchange.responseStartsAt = transport.bytesFlushed + Int64(output.readableCount)
         countResponse(status: response.head.status)
         if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
         forwardedHead.clear()
@@ -275,7 +276,7 @@ extension ClientConnection {
     /// Moves response body bytes to the client buffer, re-framed, up to the high-water mark.
     private func relayBody(from upstream: UpstreamConnection) -> Bool {
         var progressed = false
-        while response.state == .body && output.readableCount < Self.highWater {
+        while response.state == .body && transport.output.readableCount < Self.highWater {
             let source = upstream.input
             if source.isEmpty {
                 guard upstream.endOfStream else {
@@ -290,7 +291,7 @@ extension ClientConnection {
                 cutTruncatedResponse(from: upstream)
                 return false
             }
-            let room = Self.highWater - output.readableCount
+            let room = Self.highWater - transport.output.readableCount
             switch response.framing {
             case .length:
                 if case .wholeBody(let compressor) = gzip {
@@ -371,9 +372,9 @@ extension ClientConnection {
     @inline(__always)
     func appendFramed(_ bytes: UnsafePointer<UInt8>, count: Int) {
         if case .chunked = response.clientFraming {
-            ChunkedEncoder.appendChunk(bytes, count: count, to: output)
+            ChunkedEncoder.appendChunk(bytes, count: count, to: transport.output)
         } else {
-            output.append(bytes, count: count)
+            transport.output.append(bytes, count: count)
         }
     }
 

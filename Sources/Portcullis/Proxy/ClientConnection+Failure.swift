@@ -22,19 +22,19 @@ extension ClientConnection {
         }
 
         audit(failure)
-        if phase == .tunnel || (response.started && bytesFlushed > exchange.responseStartsAt) {
+        if phase == .tunnel || (response.started && transport.bytesFlushed > exchange.responseStartsAt) {
             worker.log.warning("the exchange failed (\(failure.label)) after the response began; closing the client connection")
             close()
             return
         }
         if response.started {
-            output.truncate(keeping: Int(exchange.responseStartsAt - bytesFlushed))
+            transport.output.truncate(keeping: Int(exchange.responseStartsAt - transport.bytesFlushed))
             releaseGzip()
         }
         pool = nil
         releaseBufferedBody()
         GatewayResponse.write(status: failure.status, requestID: exchange.requestID, keepAlive: false, headOnly: exchange.method == .head, added: addedFields,
-                              into: output)
+                              into: transport.output)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status)
         phase = .closing

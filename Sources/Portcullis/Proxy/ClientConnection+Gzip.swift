@@ -49,7 +49,7 @@ extension ClientConnection {
             stream.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
         }
         releaseGzip()
-        if case .chunked = response.clientFraming { ChunkedEncoder.appendLastChunk(to: output) }
+        if case .chunked = response.clientFraming { ChunkedEncoder.appendLastChunk(to: transport.output) }
         response.state = .done
     }
 

@@ -8,7 +8,7 @@ extension ClientConnection {
     func answer(status: Int) {
         let canContinue = canKeepAliveAfterLocalAnswer
         GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: canContinue,
-                              headOnly: request.head.method == .head, added: addedFields, into: output)
+                              headOnly: request.head.method == .head, added: addedFields, into: transport.output)
         answeredLocally(status: status, keepAlive: canContinue)
     }
 
@@ -22,7 +22,7 @@ extension ClientConnection {
         worker.countTowardsAutoBan(client: decision.client.address)
         let canContinue = canKeepAliveAfterLocalAnswer
         GatewayResponse.write(status: 429, requestID: exchange.requestID, keepAlive: canContinue, headOnly: request.head.method == .head,
-                              added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: output)
+                              added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: transport.output)
         answeredLocally(status: 429, keepAlive: canContinue)
     }
 
@@ -30,7 +30,7 @@ extension ClientConnection {
     func answeredLocally(status: Int, keepAlive: Bool) {
         countResponse(status: status)
         requestCompleted(status: status)
-        input.consume(request.head.headLength)
+        transport.input.consume(request.head.headLength)
         request.skipBody()
         phase = keepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now

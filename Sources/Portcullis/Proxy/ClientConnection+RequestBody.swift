@@ -23,14 +23,14 @@ extension ClientConnection {
     func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
         switch request.framing {
         case .length:
-            let count = Int(min(Int64(min(input.readableCount, room)), request.remaining))
-            sink(input.readPointer, count)
-            input.consume(count)
+            let count = Int(min(Int64(min(transport.input.readableCount, room)), request.remaining))
+            sink(transport.input.readPointer, count)
+            transport.input.consume(count)
             request.remaining -= Int64(count)
             return request.remaining == 0 ? .finished : .moved
         case .chunked:
             var decoder = request.decoder
-            let event = decoder.next(input.readable, maxData: room)
+            let event = decoder.next(transport.input.readable, maxData: room)
             request.decoder = decoder
             switch event {
             case .data(let offset, let count):
@@ -39,14 +39,14 @@ extension ClientConnection {
                     fail(.requestBodyTooLarge(received: request.bodyReceived, limit: exchange.bodyLimit))
                     return .refused
                 }
-                sink(input.readPointer + offset, count)
-                input.consume(offset + count)
+                sink(transport.input.readPointer + offset, count)
+                transport.input.consume(offset + count)
                 return .moved
             case .needMore(let consumed):
-                input.consume(consumed)
+                transport.input.consume(consumed)
                 return consumed == 0 ? .needMore : .moved
             case .end(let consumed):
-                input.consume(consumed)
+                transport.input.consume(consumed)
                 return .finished
             case .invalid:
                 fail(.invalidRequestBody)
@@ -59,8 +59,8 @@ extension ClientConnection {
 
     /// Answers `Expect: 100-continue` once the gateway is ready for the body.
     private func sendContinueIfExpected() -> Bool {
-        guard request.expectContinue && input.isEmpty && !response.started else { return false }
-        output.append("HTTP/1.1 100 Continue\r\n\r\n")
+        guard request.expectContinue && transport.input.isEmpty && !response.started else { return false }
+        transport.output.append("HTTP/1.1 100 Continue\r\n\r\n")
         request.expectContinue = false
         return true
     }
@@ -75,8 +75,8 @@ extension ClientConnection {
         var progressed = sendContinueIfExpected()
         let chunked = request.framing == .chunked
         while !request.bodyDone && upstream.output.readableCount < Self.highWater {
-            if input.isEmpty {
-                if peerClosed || broken {
+            if transport.input.isEmpty {
+                if transport.peerClosed || transport.broken {
                     close()
                     return false
                 }
@@ -141,8 +141,8 @@ extension ClientConnection {
         progressed = flushClient() || progressed
         guard fd >= 0, let body = bufferedBody else { return progressed }
         while true {
-            if input.isEmpty {
-                if peerClosed || broken {
+            if transport.input.isEmpty {
+                if transport.peerClosed || transport.broken {
                     close()
                     return false
                 }

@@ -6,11 +6,11 @@ extension ClientConnection {
         var deadline: UInt64
         switch phase {
         case .handshaking:
-            deadline = phaseStartedAt + (tls?.handshakeTimeout ?? timeouts.clientHeader)
+            deadline = phaseStartedAt + (transport.tls?.handshakeTimeout ?? timeouts.clientHeader)
         case .readingHead:
-            if !output.isEmpty {
+            if !transport.output.isEmpty {
                 deadline = responseProgressAt + timeouts.upstreamBodyIdle
-            } else if input.isEmpty && requestsServed > 0 {
+            } else if transport.input.isEmpty && requestsServed > 0 {
                 deadline = phaseStartedAt + timeouts.keepAliveIdle
             } else {
                 deadline = phaseStartedAt + timeouts.clientHeader
@@ -35,8 +35,8 @@ extension ClientConnection {
 
     /// While the client takes none of the bytes waiting for it: when it has been too long.
     private func sendDeadline(_ timeouts: TimeoutSettings) -> UInt64? {
-        guard !writable, !output.isEmpty, phase != .handshaking, phase != .lingering else { return nil }
-        return sendBlockedSince + timeouts.clientSendIdle
+        guard !transport.writable, !transport.output.isEmpty, phase != .handshaking, phase != .lingering else { return nil }
+        return transport.sendBlockedSince + timeouts.clientSendIdle
     }
 
     /// The earliest of the waits an exchange is in: connecting, the client's body, the
@@ -81,7 +81,7 @@ extension ClientConnection {
         let timeouts = snapshot.config.timeouts
         if let sendDeadline = sendDeadline(timeouts), worker.loop.now >= sendDeadline {
             // A reader that stopped reading: close, which releases the upstream connection too.
-            auditRequest(.clientTooSlow, details: [("reason", .text("send_idle")), ("unsent_bytes", .number(Int64(output.readableCount)))],
+            auditRequest(.clientTooSlow, details: [("reason", .text("send_idle")), ("unsent_bytes", .number(Int64(transport.output.readableCount)))],
                          withHead: false)
             close()
             return
@@ -91,7 +91,7 @@ extension ClientConnection {
             handshakeFailed(reason: "handshake timeout")
             return
         case .readingHead:
-            if input.isEmpty || !output.isEmpty {
+            if transport.input.isEmpty || !transport.output.isEmpty {
                 close()
                 return
             }

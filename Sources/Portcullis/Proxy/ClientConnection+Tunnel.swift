@@ -7,11 +7,11 @@ extension ClientConnection {
             return true
         }
         var progressed = false
-        if !input.isEmpty && upstream.output.readableCount < Self.highWater {
-            upstream.output.append(input.readable)
-            input.clear()
+        if !transport.input.isEmpty && upstream.output.readableCount < Self.highWater {
+            upstream.output.append(transport.input.readable)
+            transport.input.clear()
             progressed = true
-        } else if input.isEmpty && upstream.output.readableCount < Self.highWater && readClient() {
+        } else if transport.input.isEmpty && upstream.output.readableCount < Self.highWater && readClient() {
             progressed = true
         }
         if upstream.writable && !upstream.output.isEmpty {
@@ -21,18 +21,18 @@ extension ClientConnection {
             case .endOfStream, .failed: close(); return false
             }
         }
-        if !upstream.input.isEmpty && output.readableCount < Self.highWater {
-            output.append(upstream.input.readable)
+        if !upstream.input.isEmpty && transport.output.readableCount < Self.highWater {
+            transport.output.append(upstream.input.readable)
             upstream.input.clear()
             progressed = true
-        } else if upstream.input.isEmpty && upstream.readable && output.readableCount < Self.highWater {
+        } else if upstream.input.isEmpty && upstream.readable && transport.output.readableCount < Self.highWater {
             if case .bytes = upstream.read() { responseProgressAt = worker.loop.now }
             progressed = true
         }
         progressed = flushClient() || progressed
         guard fd >= 0 else { return false }
-        let clientDone = (peerClosed || broken) && input.isEmpty && upstream.output.isEmpty
-        let upstreamDone = upstream.endOfStream && upstream.input.isEmpty && output.isEmpty
+        let clientDone = (transport.peerClosed || transport.broken) && transport.input.isEmpty && upstream.output.isEmpty
+        let upstreamDone = upstream.endOfStream && upstream.input.isEmpty && transport.output.isEmpty
         if clientDone || upstreamDone {
             close()
             return false

@@ -1,14 +1,12 @@
-import CShims
-import Glibc
-
 /// One client connection on one worker: reads request heads, runs the request path, proxies
 /// each exchange to an upstream (`ClientConnection+Exchange`), tunnels upgraded connections
-/// (`ClientConnection+Tunnel`) and closes cleanly.
+/// (`ClientConnection+Tunnel`) and closes cleanly. Its bytes move through `transport` (TLS or
+/// plain, the buffers, the socket's readiness); the HTTP/1.1 codec is `request` and `response`.
 ///
 /// Everything happens in `drive()`, which makes every step that is possible now (read, parse,
-/// move bytes between the two sockets, write) until nothing moves. Readiness is edge-triggered
-/// and remembered in `readable` / `writable`; buffers are capped at `highWater` in each direction
-/// so a fast sender never makes the gateway buffer a slow receiver's data.
+/// move bytes between the two sockets, write) until nothing moves. Buffers are capped at
+/// `highWater` in each direction so a fast sender never makes the gateway buffer a slow
+/// receiver's data.
 final class ClientConnection: Selectable {
     enum Phase {
         /// TLS handshake in progress (HTTPS listeners).
@@ -36,15 +34,19 @@ final class ClientConnection: Selectable {
     static let maxInterimResponses = 8
     static let lingeringTime: UInt64 = 2_000_000_000
 
-    /// The owning worker outlives every connection it accepts.
-    unowned(unsafe) let worker: Worker
+    /// The owning worker, which outlives every connection it accepts. Held strongly on purpose:
+    /// what is reached through a strong `let` (the loop, the metrics, the buffer pool) is used
+    /// without a retain, while through an `unowned(unsafe)` reference every such object was
+    /// retained and released around each use (380 instructions a request, `bench/instructions.sh`).
+    /// No cycle outlives a connection: the worker drops it at `close()`.
+    let worker: Worker
     let forwarding: ForwardingContext
     /// The peer's address (parsed once at accept).
     let peerAddress: IPAddress
     /// Counted in `ConnectionsPerAddress` at accept (uncounted at close).
     let countedPerAddress: Bool
-    /// The TLS session on an HTTPS listener; nil for plain HTTP.
-    var tls: TLSSession?
+    /// The client's bytes on the wire (`ClientTransport`).
+    let transport: ClientTransport
     /// What the request path decided about the current request (route policy, client, rate
     /// limits), kept between requests for its buffers.
     var decision: RequestDecision
@@ -55,33 +57,18 @@ final class ClientConnection: Selectable {
     var strictOutcome = StrictOutcome.admitted
     /// The access-log record of the current request (nil when the access log is off).
     var accessRecord: AccessRecord?
-    /// Bytes written to the client so far.
-    var bytesFlushed: Int64 = 0
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
-    let input = ByteBuffer(capacity: 0)
-    let output = ByteBuffer(capacity: 0)
     /// The HTTP/1.1 codec: the request direction (head parser, body framing) and the response
     /// direction of the current exchange.
     var request: RequestCodec
     var response = ResponseCodec()
     var phase = Phase.readingHead
-    var readable = false
-    var writable = true
-    /// The client finished sending (EOF): serve what was received, then close.
-    var peerClosed = false
-    /// The socket reported an error or hang-up.
-    var broken = false
-    /// The client's FIN was reported: keep reading after short reads until the end of the stream.
-    var pendingEndOfStream = false
     var requestsServed = 0
     /// Last time request bytes moved (read from the client, written upstream).
     var requestProgressAt: UInt64
     /// Last time response bytes moved (read from the upstream, written to the client).
     var responseProgressAt: UInt64
-    /// Since when the client has taken none of the bytes waiting for it (`client_send_idle`);
-    /// meaningful while `writable` is false.
-    var sendBlockedSince: UInt64 = 0
     /// When the current wait began (head, connect, response head, lingering).
     var phaseStartedAt: UInt64
 
@@ -116,7 +103,7 @@ final class ClientConnection: Selectable {
         self.countedPerAddress = countedPerAddress
         self.forwarding = forwarding
         self.peerAddress = peerAddress
-        self.tls = tls
+        transport = ClientTransport(tls: tls)
         self.localHost = localHost
         snapshot = worker.snapshot
         decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
@@ -137,21 +124,11 @@ final class ClientConnection: Selectable {
 
     /// What the gateway adds to the current response.
     var addedFields: AddedFields {
-        AddedFields(policy: decision.headers, secure: tls != nil, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
+        AddedFields(policy: decision.headers, secure: transport.tls != nil, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
     }
 
     override func handleEvents(_ events: UInt32) {
-        if events & EPOLLIN.rawValue != 0 { readable = true }
-        if events & EPOLLOUT.rawValue != 0 { writable = true }
-        if events & EPOLLRDHUP.rawValue != 0 {
-            readable = true
-            pendingEndOfStream = true
-        }
-        if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
-            broken = true
-            readable = true
-            writable = true
-        }
+        transport.note(events: events)
         drive()
     }
 
@@ -182,14 +159,14 @@ final class ClientConnection: Selectable {
     /// buffer only: 10,000 half-sent heads then cost one buffer each, not three.
     @inline(__always)
     func borrowBuffers() {
-        input.borrowStorage(from: worker.buffers)
+        transport.borrowInput(from: worker.buffers)
     }
 
     /// Takes storage for the output buffers, before anything is answered or forwarded.
     @inline(__always)
     func borrowOutputBuffers() {
         let buffers = worker.buffers
-        output.borrowStorage(from: buffers)
+        transport.borrowOutput(from: buffers)
         forwardedHead.borrowStorage(from: buffers)
     }
 
@@ -197,32 +174,31 @@ final class ClientConnection: Selectable {
     /// buffers' storage back: thousands of idle keep-alive connections then cost no buffer memory.
     @inline(__always)
     private func returnBuffersIfIdle() {
-        guard phase == .readingHead || phase == .handshaking, input.isEmpty, output.isEmpty, upstream == nil else { return }
+        guard phase == .readingHead || phase == .handshaking, transport.input.isEmpty, transport.output.isEmpty, upstream == nil else { return }
         giveBuffersBack()
     }
 
     private func giveBuffersBack() {
         let buffers = worker.buffers
-        input.returnStorage(to: buffers)
-        output.returnStorage(to: buffers)
+        transport.returnBuffers(to: buffers)
         forwardedHead.returnStorage(to: buffers)
     }
 
     // MARK: TLS handshake
 
     private func stepHandshaking() -> Bool {
-        guard let tls else { return false }
+        guard let tls = transport.tls else { return false }
         switch tls.handshake() {
         case .done:
             worker.metrics.tlsHandshakes.add(1)
             // With read-ahead OpenSSL may already hold the first request, read along with the
             // handshake; epoll will not report it, so look for it now.
-            readable = true
+            transport.readable = true
             phase = .readingHead
             phaseStartedAt = worker.loop.now
             return true
         case .wantRead:
-            readable = false
+            transport.readable = false
             return false
         case .wantWrite:
             waitForWritable()
@@ -243,10 +219,10 @@ final class ClientConnection: Selectable {
 
     private func stepReadingHead() -> Bool {
         var progressed = flushClient()
-        guard fd >= 0, output.readableCount < Self.highWater else { return progressed }
-        if !input.isEmpty {
+        guard fd >= 0, transport.output.readableCount < Self.highWater else { return progressed }
+        if !transport.input.isEmpty {
             var codec = moveOut(&request)
-            let outcome = codec.parseHead(input.readable)
+            let outcome = codec.parseHead(transport.input.readable)
             request = consume codec
             switch outcome {
             case .complete:
@@ -261,17 +237,17 @@ final class ClientConnection: Selectable {
                 break
             }
         }
-        if worker.closingIdleConnections && input.isEmpty && !peerClosed && !broken {
+        if worker.closingIdleConnections && transport.input.isEmpty && !transport.peerClosed && !transport.broken {
             // A request already in the socket is served rather than cut off (its readiness
             // event may not have been handled yet): the close races only with bytes on the wire.
-            readable = true
-            if readClient() && !input.isEmpty { return true }
+            transport.readable = true
+            if readClient() && !transport.input.isEmpty { return true }
         }
-        if peerClosed || broken || (worker.closingIdleConnections && input.isEmpty) {
+        if transport.peerClosed || transport.broken || (worker.closingIdleConnections && transport.input.isEmpty) {
             phase = .closing
             return true
         }
-        if input.isEmpty && readable { phaseStartedAt = worker.loop.now }
+        if transport.input.isEmpty && transport.readable { phaseStartedAt = worker.loop.now }
         progressed = readClient() || progressed
         return progressed
     }
@@ -285,16 +261,16 @@ final class ClientConnection: Selectable {
         decision.reset(headers: snapshot.defaultHeaders)
         self.decision = consume decision
         worker.requestIDs.next(into: &exchange.requestID)
-        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: output)
+        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: transport.output)
         countResponse(status: status)
-        input.clear()
+        transport.input.clear()
         phase = .closing
     }
 
     /// Takes the client's `X-Request-ID` when well-formed, else makes one.
     func assignRequestID() {
         if let range = request.head.requestIDRange {
-            exchange.requestID.set(UnsafeBufferPointer(start: input.readPointer + range.lowerBound, count: range.count))
+            exchange.requestID.set(UnsafeBufferPointer(start: transport.input.readPointer + range.lowerBound, count: range.count))
         } else {
             worker.requestIDs.next(into: &exchange.requestID)
         }
@@ -304,21 +280,15 @@ final class ClientConnection: Selectable {
 
     /// Reads from the client when it is readable; true if anything changed.
     func readClient() -> Bool {
-        guard readable, !peerClosed else { return false }
-        let (result, drained) = transportRead()
-        switch result {
+        switch transport.read(from: fd) {
         case .bytes(let count):
             worker.metrics.bytesIn.add(count)
             if !request.bodyDone { bodyBytesSinceCheck += Int64(count) }
-            if drained && !pendingEndOfStream { readable = false }
             requestProgressAt = worker.loop.now
             return true
-        case .wouldBlock:
-            readable = false
+        case .nothing:
             return false
         case .endOfStream:
-            readable = false
-            peerClosed = true
             return true
         case .failed:
             close()
@@ -328,12 +298,12 @@ final class ClientConnection: Selectable {
 
     /// Writes pending output to the client; true if anything was written.
     func flushClient() -> Bool {
-        guard writable, !output.isEmpty else { return false }
-        switch tls?.write(from: output) ?? Socket.write(fd, from: output) {
-        case .bytes(let count):
+        switch transport.write(to: fd) {
+        case .nothing:
+            return false
+        case .wrote(let count):
             worker.metrics.bytesOut.add(count)
-            bytesFlushed += Int64(count)
-            if output.isEmpty {
+            if transport.output.isEmpty {
                 // Nothing left to send: an EPOLLOUT interest kept would wake the loop at every
                 // ACK for the rest of the connection's life.
                 worker.loop.setInterest(EventLoop.connectionEvents, for: self)
@@ -342,61 +312,46 @@ final class ClientConnection: Selectable {
             }
             responseProgressAt = worker.loop.now
             return true
-        case .wouldBlock:
+        case .blocked:
             waitForWritable()
             return false
-        case .endOfStream, .failed:
+        case .failed:
             close()
             return false
         }
     }
 
-    /// Reads from the socket, through TLS when there is a session. `drained` tells whether a
-    /// short read emptied everything (so the edge-triggered readiness can be cleared).
-    private func transportRead() -> (Socket.IOResult, drained: Bool) {
-        if let tls { return tls.read(into: input) }
-        let (result, asked) = Socket.read(fd, into: input)
-        if case .bytes(let count) = result { return (result, count < asked) }
-        return (result, true)
-    }
-
     /// The socket's send buffer is full: ask the loop to report when it drains.
     private func waitForWritable() {
-        if writable { sendBlockedSince = worker.loop.now }
-        writable = false
+        transport.sendBlocked(now: worker.loop.now)
         worker.loop.setInterest(EventLoop.connectionEventsWithWrite, for: self)
     }
 
     // MARK: Closing
 
     private func stepClosing() -> Bool {
-        if !output.isEmpty {
-            if broken { close(); return false }
+        if !transport.output.isEmpty {
+            if transport.broken { close(); return false }
             return flushClient()
         }
-        if peerClosed || broken || (input.isEmpty && request.bodyDone && !readable) {
+        if transport.peerClosed || transport.broken || (transport.input.isEmpty && request.bodyDone && !transport.readable) {
             close()
             return false
         }
         // Unread request bytes may still arrive; closing now would reset the connection and
         // could destroy the response in flight. Shut our side and drain theirs for a while.
-        tls?.shutdown()
-        shutdown(fd, Int32(SHUT_WR))
+        transport.shutdownSending(fd)
         phase = .lingering
         phaseStartedAt = worker.loop.now
         return true
     }
 
     private func stepLingering() -> Bool {
-        input.clear()
-        guard readable else { return false }
-        let (result, _) = Socket.read(fd, into: input)
-        input.clear()
-        switch result {
-        case .bytes: return true
-        case .wouldBlock: readable = false; return false
-        case .endOfStream, .failed: close(); return false
+        guard let moreComing = transport.discardIncoming(from: fd) else {
+            close()
+            return false
         }
+        return moreComing
     }
 
     /// Closes the connection (and its upstream, if an exchange is in flight).
@@ -406,10 +361,7 @@ final class ClientConnection: Selectable {
             upstream.close()
             self.upstream = nil
         }
-        if let tls {
-            if phase != .lingering { tls.shutdown() }
-            self.tls = nil
-        }
+        transport.endSession(notified: phase == .lingering)
         releaseGzip()
         releaseBufferedBody()
         if countedPerAddress { worker.shared.connectionsPerAddress.close(peerAddress) }

@@ -6,8 +6,9 @@ import Glibc
 /// server's idle list, where any event (the upstream closing it) or its idle deadline ends it.
 final class UpstreamConnection: Selectable {
     let server: UpstreamServer
-    /// The owning worker outlives every connection it opens.
-    private unowned(unsafe) let worker: Worker
+    /// The owning worker, which outlives every connection it opens (held strongly, as
+    /// `ClientConnection.worker` is, for the same reason).
+    private let worker: Worker
     /// The client connection using it, nil while idle.
     var owner: ClientConnection?
     let input = ByteBuffer(capacity: 0)

@@ -92,7 +92,10 @@ final class Worker {
 
     /// The thread body: runs the loop until the drain completes.
     func run() {
-        defer { loop.releaseAll() }
+        defer {
+            loop.releaseAll()
+            releaseConnections()
+        }
         do {
             for listener in listeners { try loop.register(listener, events: EventLoop.readEvents) }
             mailboxReceiver = try MailboxReceiver(mailbox, loop: loop) { [unowned self] message in
@@ -109,6 +112,15 @@ final class Worker {
             return
         }
         loop.run()
+    }
+
+    /// Once the loop has ended: drops the client connections and the pools (with their idle
+    /// upstream connections) still open, which hold this worker strongly, so that they and the
+    /// worker are freed together.
+    private func releaseConnections() {
+        connections.removeAll()
+        pools.removeAll()
+        servers.removeAll()
     }
 
     private func receive(_ message: WorkerMessage) {
