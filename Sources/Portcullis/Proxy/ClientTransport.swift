@@ -13,7 +13,7 @@ import Glibc
 /// otherwise.
 final class ClientTransport {
     /// What one read did.
-    enum ReadOutcome {
+    enum ReadOutcome: Equatable {
         case bytes(Int)
         /// Not readable, or nothing was waiting.
         case nothing
@@ -23,7 +23,7 @@ final class ClientTransport {
     }
 
     /// What one write did.
-    enum WriteOutcome {
+    enum WriteOutcome: Equatable {
         case wrote(Int)
         /// Nothing to send, or the socket was not writable.
         case nothing
