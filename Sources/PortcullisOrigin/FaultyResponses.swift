@@ -25,6 +25,11 @@ enum FaultyResponses {
             // Compressible, of a known length the gateway's gzip holds whole: it ends halfway.
             send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n"
                  + String(repeating: "{\"k\": 1}", count: 1250))
+        case "stalled-json":
+            // The same, but the upstream stops sending instead of closing.
+            send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n"
+                 + String(repeating: "{\"k\": 1}", count: 1250))
+            sleep(5)
         case "close-after-head":
             send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
         case "no-reason":

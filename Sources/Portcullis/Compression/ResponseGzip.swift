@@ -12,4 +12,10 @@ enum ResponseGzip {
         if case .off = self { return false }
         return true
     }
+
+    /// A whole-body response still waiting for its body: nothing of it is sent before.
+    var holdsWholeBody: Bool {
+        if case .wholeBody = self { return true }
+        return false
+    }
 }

@@ -147,7 +147,9 @@ extension ClientConnection {
         progressed = readUpstream(upstream) || progressed
         progressed = relayResponse(from: upstream) || progressed
         guard phase == .proxying, self.upstream === upstream else { return true }
-        progressed = flushClient() || progressed
+        // A body gzipped whole leaves with its head, in one write once it is in: until then an
+        // upstream that stalls or closes gets the client a clean 502/504, not a cut 200.
+        if !gzip.holdsWholeBody { progressed = flushClient() || progressed }
         if response.state == .done && fd >= 0 {
             finishExchange()
             return true
@@ -299,8 +301,9 @@ extension ClientConnection {
                     guard source.readableCount >= count else {
                         // The rest is on its way (it fits under the high-water mark: readUpstream reads on).
                         guard upstream.endOfStream else { return progressed }
-                        cutTruncatedResponse(from: upstream)
-                        return false
+                        // Nothing of this response has left yet (stepProxying): a failure to answer.
+                        fail(.reset(reusedIdle: false))
+                        return true
                     }
                     compressWholeBody(source.readPointer, count: count, with: compressor)
                     source.consume(count)

@@ -105,7 +105,8 @@ extension ClientConnection {
                 fail(.connectTimeout)
             } else if !request.bodyDone && worker.loop.now >= bodyDeadline(timeouts) {
                 bodyDeadlineReached(timeouts)
-            } else if response.state == .awaitingHead {
+            } else if response.state == .awaitingHead || gzip.holdsWholeBody {
+                // Nothing of the response has left yet (a body gzipped whole leaves with its head).
                 fail(.responseTimeout)
             } else {
                 worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")
