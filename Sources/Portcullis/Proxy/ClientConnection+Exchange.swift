@@ -290,8 +290,10 @@ extension ClientConnection {
                     finishResponseBody()
                     return true
                 }
-                cutTruncatedResponse(from: upstream)
-                return false
+                // Truncated by the upstream: the one failure path answers it if nothing of the
+                // response has left (a body gzipped whole), else cuts the client's connection.
+                fail(.reset(reusedIdle: false))
+                return true
             }
             let room = Self.highWater - transport.output.readableCount
             switch response.framing {
@@ -301,7 +303,6 @@ extension ClientConnection {
                     guard source.readableCount >= count else {
                         // The rest is on its way (it fits under the high-water mark: readUpstream reads on).
                         guard upstream.endOfStream else { return progressed }
-                        // Nothing of this response has left yet (stepProxying): a failure to answer.
                         fail(.reset(reusedIdle: false))
                         return true
                     }
@@ -353,12 +354,6 @@ extension ClientConnection {
             progressed = true
         }
         return progressed
-    }
-
-    /// Truncated by the upstream: the client must see a truncated response too.
-    private func cutTruncatedResponse(from upstream: UpstreamConnection) {
-        worker.log.warning("\(upstream.server.address) closed before the end of the response body; closing the client connection")
-        close()
     }
 
     /// Queues response body bytes for the client: compressed when gzip is on, framed as the

@@ -105,13 +105,11 @@ extension ClientConnection {
                 fail(.connectTimeout)
             } else if !request.bodyDone && worker.loop.now >= bodyDeadline(timeouts) {
                 bodyDeadlineReached(timeouts)
-            } else if response.state == .awaitingHead || gzip.holdsWholeBody {
-                // Nothing of the response has left yet (a body gzipped whole leaves with its head).
-                fail(.responseTimeout)
             } else {
-                worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms; closing the client connection")
-                close()
-                return
+                // No head, or no body bytes for `upstream_body_idle`: answered while nothing of
+                // the response has left (a body gzipped whole leaves with its head), else cut.
+                if response.started { worker.log.warning("no response bytes for \(timeouts.upstreamBodyIdle / 1_000_000)ms") }
+                fail(.responseTimeout)
             }
         case .tunnel, .closing, .lingering:
             close()

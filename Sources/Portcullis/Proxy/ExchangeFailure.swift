@@ -9,7 +9,8 @@ enum ExchangeFailure: Equatable {
     case connectFailed
     /// No connection within `upstream_connect`.
     case connectTimeout
-    /// No response head within `upstream_response_head`.
+    /// No response head within `upstream_response_head`, or no body bytes within
+    /// `upstream_body_idle`.
     case responseTimeout
     /// The upstream closed or reset the connection before its response was complete;
     /// `reusedIdle`: it was an idle pooled connection the upstream had closed as we reused it.
