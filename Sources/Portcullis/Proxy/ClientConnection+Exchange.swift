@@ -59,7 +59,7 @@ extension ClientConnection {
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
     func beginForwarding(upstreamIndex: Int, body: BodyLimits) {
         let source = UnsafePointer(transport.input.readPointer)
-        pool = worker.pools[upstreamIndex]
+        binding.bind(to: worker.pools[upstreamIndex])
         exchange.bodyLimit = body.max
         exchange.clientMinorVersion = request.head.minorVersion
         exchange.keepAlive = request.head.keepAlive
@@ -68,14 +68,12 @@ extension ClientConnection {
         startBodyClock()
         exchange.acceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(request.head, source: source)
         let buffering = startBufferingIfCovered(body)
-        forwardedHead.clear()
         RequestHeadWriter.write(request.head, from: source, requestID: exchange.requestID, context: forwarding, clientIP: decision.client.text,
                                 peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: localHost,
-                                leaveOpen: buffering && request.framing == .chunked, into: forwardedHead)
+                                leaveOpen: buffering && request.framing == .chunked, into: binding.forwardedHead)
         transport.input.consume(request.head.headLength)
         response.reset()
-        triedServer = nil
         if buffering {
             // The upstream exchange starts once the whole body is here (`bufferedBodyComplete`).
             phase = .bufferingBody
@@ -91,45 +89,16 @@ extension ClientConnection {
         connectUpstream(fresh: false)
     }
 
-    /// Takes an idle connection to the next available server, or opens one.
+    /// Attaches an upstream connection for the next attempt (`UpstreamBinding.attach`).
     func connectUpstream(fresh: Bool) {
-        guard let pool else { return }
-        exchange.attempts += 1
-        let now = worker.loop.now
-        phaseStartedAt = now
-        guard let server = pool.pick(now: now, excluding: fresh ? nil : triedServer) else {
-            fail(.noLiveServer)
-            return
-        }
-        triedServer = server
-        let connection: UpstreamConnection
-        if !fresh, let idle = server.takeIdle() {
-            connection = idle
-        } else {
-            let (fd, error) = Socket.connectNonBlocking(to: server.address)
-            guard fd >= 0 else {
-                worker.log.warning("connect to \(server.address) failed: \(SystemError("connect", code: error))")
-                fail(.connectFailed)
-                return
-            }
-            connection = UpstreamConnection(fd: fd, server: server, worker: worker)
-            do {
-                try worker.loop.register(connection, events: EventLoop.connectionEventsWithWrite)
-            } catch {
-                connection.close()
-                fail(.connectFailed)
-                return
-            }
-        }
-        connection.owner = self
-        connection.output.append(forwardedHead.readable)
-        upstream = connection
+        phaseStartedAt = worker.loop.now
+        if let failure = binding.attach(fresh: fresh, for: self, worker: worker) { fail(failure) }
     }
 
     // MARK: Driving
 
     func stepProxying() -> Bool {
-        guard let upstream else { return false }
+        guard let upstream = binding.connection else { return false }
         var progressed = false
         if upstream.connecting {
             guard upstream.writable else { return flushClient() }
@@ -143,10 +112,10 @@ extension ClientConnection {
         }
         progressed = pumpRequestBody(into: upstream) || progressed
         progressed = flushUpstream(upstream) || progressed
-        guard phase == .proxying, self.upstream === upstream else { return true }
+        guard phase == .proxying, binding.connection === upstream else { return true }
         progressed = readUpstream(upstream) || progressed
         progressed = relayResponse(from: upstream) || progressed
-        guard phase == .proxying, self.upstream === upstream else { return true }
+        guard phase == .proxying, binding.connection === upstream else { return true }
         // A body gzipped whole leaves with its head, in one write once it is in: until then an
         // upstream that stalls or closes gets the client a clean 502/504, not a cut 200.
         if !gzip.holdsWholeBody { progressed = flushClient() || progressed }
@@ -253,8 +222,7 @@ extension ClientConnection {
         exchange.responseStartsAt = transport.bytesFlushed + Int64(output.readableCount)
         countResponse(status: response.head.status)
         if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
-        forwardedHead.clear()
-        upstream.server.recordSuccess()
+        binding.responseBegan()
         if response.head.status == 101 {
             ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: .none,
                                      connection: .upgrade, added: addedFields, into: output)
@@ -382,15 +350,7 @@ extension ClientConnection {
     private func finishExchange() {
         requestCompleted(status: response.head.status)
         releaseBufferedBody()
-        if let upstream {
-            self.upstream = nil
-            if exchange.upstreamReusable && exchange.requestSent && upstream.input.isEmpty && !upstream.endOfStream, let pool {
-                upstream.release(to: pool, now: worker.loop.now)
-            } else {
-                upstream.close()
-            }
-        }
-        pool = nil
+        binding.unbind(reuse: exchange.upstreamReusable && exchange.requestSent, now: worker.loop.now)
         if !request.bodyDone { exchange.keepAlive = false }
         phase = exchange.keepAlive ? .readingHead : .closing
         phaseStartedAt = worker.loop.now

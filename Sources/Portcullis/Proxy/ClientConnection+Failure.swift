@@ -8,15 +8,9 @@ extension ClientConnection {
     func fail(_ failure: ExchangeFailure) {
         if let kind = failure.upstreamError { worker.metrics.countUpstreamError(kind) }
         if case .requestBodyTooLarge = failure { worker.metrics.requestsTooLarge.add(1) }
-        if let upstream {
-            upstream.close()
-            self.upstream = nil
-        }
-        if failure.blamesServer, let server = triedServer, let pool { server.recordFailure(now: worker.loop.now, policy: pool.settings) }
-
-        if phase == .proxying, !response.started, let pool,
-           let retry = failure.retry(attempts: exchange.attempts, servers: pool.servers.count, method: exchange.method, framing: request.framing,
-                                     bodyForwarded: exchange.bodyForwarded) {
+        binding.abandonAttempt(after: failure, now: worker.loop.now)
+        if phase == .proxying, !response.started,
+           let retry = binding.retry(after: failure, method: exchange.method, framing: request.framing, bodyForwarded: exchange.bodyForwarded) {
             connectUpstream(fresh: retry == .newConnection)
             return
         }
@@ -31,7 +25,7 @@ extension ClientConnection {
             transport.output.truncate(keeping: Int(exchange.responseStartsAt - transport.bytesFlushed))
             releaseGzip()
         }
-        pool = nil
+        binding.unbind(reuse: false, now: worker.loop.now)
         releaseBufferedBody()
         GatewayResponse.write(status: failure.status, requestID: exchange.requestID, keepAlive: false, headOnly: exchange.method == .head, added: addedFields,
                               into: transport.output)
@@ -44,7 +38,7 @@ extension ClientConnection {
         switch failure {
         case .noLiveServer, .connectFailed, .connectTimeout, .responseTimeout, .reset, .invalidResponse:
             auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.label)),
-                                                         ("upstream", .text(triedServer?.address.text ?? "none"))], withHead: false)
+                                                         ("upstream", .text(binding.server?.address.text ?? "none"))], withHead: false)
         case .invalidRequestBody:
             auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text("invalid chunked request body"))],
                          withHead: false)

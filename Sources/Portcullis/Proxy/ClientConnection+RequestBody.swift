@@ -168,7 +168,7 @@ extension ClientConnection {
     /// The whole body is here: frame it with its length and start the upstream exchange.
     private func bufferedBodyComplete(size: Int) {
         if request.framing == .chunked {
-            RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: forwardedHead)
+            RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: binding.forwardedHead)
         }
         request.framing = .length(Int64(size))
         request.bodyDone = true

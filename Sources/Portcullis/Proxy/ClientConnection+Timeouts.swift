@@ -42,7 +42,7 @@ extension ClientConnection {
     /// The earliest of the waits an exchange is in: connecting, the client's body, the
     /// response head (once the request is sent), the response body.
     private func exchangeDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
-        if upstream?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
+        if binding.connection?.connecting == true { return phaseStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
         if !request.bodyDone { deadline = bodyDeadline(timeouts) }
         switch response.state {
@@ -101,7 +101,7 @@ extension ClientConnection {
         case .bufferingBody:
             bodyDeadlineReached(timeouts)
         case .proxying:
-            if upstream?.connecting == true {
+            if binding.connection?.connecting == true {
                 fail(.connectTimeout)
             } else if !request.bodyDone && worker.loop.now >= bodyDeadline(timeouts) {
                 bodyDeadlineReached(timeouts)

@@ -75,11 +75,8 @@ final class ClientConnection: Selectable {
     // The current exchange.
     var exchange = Exchange(startedAt: 0, method: .get)
     var snapshot: GatewaySnapshot
-    /// The upstream pool of the request's route, the server of the last attempt, and the
-    /// connection to it.
-    var pool: UpstreamPool?
-    var triedServer: UpstreamServer?
-    var upstream: UpstreamConnection?
+    /// The exchange's upstream: pool, server, connection, forwarded head, attempts.
+    let binding: UpstreamBinding
     /// The request body read whole before the exchange, while it is being read and then sent
     /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
     var bufferedBody: ByteBuffer?
@@ -92,8 +89,6 @@ final class ClientConnection: Selectable {
     var bodyRateCheckAt: UInt64 = .max
     var bodyBytesSinceCheck: Int64 = 0
     var bodyHeldBack = false
-    /// The head sent upstream, kept until the first response byte so a retry can resend it.
-    let forwardedHead = ByteBuffer(capacity: 0)
     /// How the current response body is compressed (`ClientConnection+Gzip`).
     var gzip: ResponseGzip = .off
 
@@ -106,6 +101,7 @@ final class ClientConnection: Selectable {
         transport = ClientTransport(tls: tls)
         self.localHost = localHost
         snapshot = worker.snapshot
+        binding = UpstreamBinding(buffers: worker.buffers)
         decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
         request = RequestCodec(limits: worker.snapshot.config.limits)
         requestProgressAt = worker.loop.now
@@ -165,23 +161,19 @@ final class ClientConnection: Selectable {
     /// Takes storage for the output buffers, before anything is answered or forwarded.
     @inline(__always)
     func borrowOutputBuffers() {
-        let buffers = worker.buffers
-        transport.borrowOutput(from: buffers)
-        forwardedHead.borrowStorage(from: buffers)
+        transport.borrowOutput(from: worker.buffers)
     }
 
     /// An idle connection (handshaking, or between requests with nothing buffered) gives its
     /// buffers' storage back: thousands of idle keep-alive connections then cost no buffer memory.
     @inline(__always)
     private func returnBuffersIfIdle() {
-        guard phase == .readingHead || phase == .handshaking, transport.input.isEmpty, transport.output.isEmpty, upstream == nil else { return }
+        guard phase == .readingHead || phase == .handshaking, transport.input.isEmpty, transport.output.isEmpty, binding.connection == nil else { return }
         giveBuffersBack()
     }
 
     private func giveBuffersBack() {
-        let buffers = worker.buffers
-        transport.returnBuffers(to: buffers)
-        forwardedHead.returnStorage(to: buffers)
+        transport.returnBuffers(to: worker.buffers)
     }
 
     // MARK: TLS handshake
@@ -357,10 +349,7 @@ final class ClientConnection: Selectable {
     /// Closes the connection (and its upstream, if an exchange is in flight).
     func close() {
         guard fd >= 0 else { return }
-        if let upstream {
-            upstream.close()
-            self.upstream = nil
-        }
+        binding.unbind(reuse: false, now: worker.loop.now)
         transport.endSession(notified: phase == .lingering)
         releaseGzip()
         releaseBufferedBody()

@@ -1,8 +1,8 @@
 /// What a client connection knows about the exchange in flight, as one value: the request as the
-/// exchange still needs it once its head is consumed, the upstream binding, and the exchange's
-/// clocks and byte marks. Started afresh for every request (`ClientConnection.startExchange`);
+/// exchange still needs it once its head is consumed, the state of its upstream side, and the
+/// exchange's clocks and byte marks. Started afresh for every request (`ClientConnection.startExchange`);
 /// the codec state of the two directions is in `RequestCodec` and `ResponseCodec`, the request
-/// path's verdict in `RequestDecision`.
+/// path's verdict in `RequestDecision`, the references to the upstream in `UpstreamBinding`.
 ///
 /// It holds plain values only. Storing into it then never releases an object whose deinit the
 /// compiler cannot see, so every access to the connection's `exchange` is proved exclusive at
@@ -33,10 +33,8 @@ struct Exchange {
     var bodyLimit: Int64 = 0
     var bodyForwarded = false
 
-    // The upstream side (the pool, the server tried last and the connection are references,
-    // kept by the connection: see the type's note).
-    /// Connection attempts made for this request.
-    var attempts = 0
+    // The upstream side (the pool, the server, the connection and the attempts are in
+    // `UpstreamBinding`, which holds references: see the type's note).
     /// The whole request (head and body) has been written to the upstream.
     var requestSent = false
     /// The upstream's response allows reusing its connection.

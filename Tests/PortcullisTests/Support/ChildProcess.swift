@@ -24,22 +24,40 @@ final class ClosedPort: @unchecked Sendable {
     let port: UInt16
 
     init() {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length)
-                return getsockname(fd, pointer, &length)
-            }
-        }
-        port = UInt16(bigEndian: address.sin_port)
+        (fd, port) = boundLoopbackSocket()
     }
 
     deinit { close(fd) }
+}
+
+/// A loopback port that takes connections into its backlog and never accepts them: a connect
+/// to it completes, and what is sent waits unread (an upstream that is there but slow).
+final class ListeningPort: @unchecked Sendable {
+    private let fd: Int32
+    let port: UInt16
+
+    init() {
+        (fd, port) = boundLoopbackSocket()
+        listen(fd, 16)
+    }
+
+    deinit { close(fd) }
+}
+
+/// A TCP socket bound to a free port of 127.0.0.1, and the port.
+private func boundLoopbackSocket() -> (Int32, UInt16) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length)
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    return (fd, UInt16(bigEndian: address.sin_port))
 }
 
 extension Thread {
