@@ -2,7 +2,7 @@
 /// `struct h1m`): the head parser and the parsed head, then how the request's body is framed
 /// and how far it has come. The connection keeps one and hands it to the body code; what the
 /// exchange decides about the request lives elsewhere (`Exchange`, `RequestDecision`).
-struct RequestCodec: MovableOut {
+struct RequestCodec {
     var parser: RequestParser
     var head: RequestHead
     /// How the current request's body is framed (rewritten to `.length` once buffered whole).
@@ -20,16 +20,6 @@ struct RequestCodec: MovableOut {
     init(limits: HeadLimits) {
         parser = RequestParser(limits: limits)
         head = RequestHead()
-    }
-
-    /// A codec holding no storage, for while this one is moved out (`MovableOut`).
-    var placeholder: RequestCodec {
-        RequestCodec(parser: parser, head: RequestHead(withoutStorage: ()))
-    }
-
-    private init(parser: RequestParser, head: RequestHead) {
-        self.parser = parser
-        self.head = head
     }
 
     /// Parses the head at the start of `bytes` into `head`.

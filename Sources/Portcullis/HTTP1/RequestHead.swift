@@ -87,9 +87,6 @@ public struct RequestHead {
         fields.reserveCapacity(HeaderField.initialCapacity)
     }
 
-    /// A head with no field storage at all (a placeholder; costs no allocation).
-    init(withoutStorage: ()) {}
-
     /// Clears everything for the next request, keeping the field storage.
     mutating func reset() {
         method = .other

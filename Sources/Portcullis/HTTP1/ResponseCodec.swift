@@ -1,7 +1,7 @@
 /// The response direction of one HTTP/1.1 exchange, as one value (like HAProxy's `struct h1m`):
 /// the upstream's response parser and head, how its body is framed and how much is left, and how
 /// the gateway re-frames that body for the client. `reset()` starts a new request's response.
-struct ResponseCodec: MovableOut {
+struct ResponseCodec {
     enum State {
         case awaitingHead
         case body
@@ -21,11 +21,6 @@ struct ResponseCodec: MovableOut {
     var started = false
     /// Interim (1xx) responses relayed so far.
     var interimResponses = 0
-
-    /// A codec holding no storage, for while this one is moved out (`MovableOut`).
-    var placeholder: ResponseCodec {
-        ResponseCodec(head: ResponseHead(withoutStorage: ()))
-    }
 
     /// Ready for the response to a new request (the head's field storage is kept).
     mutating func reset() {

@@ -18,9 +18,6 @@ public struct ResponseHead {
         fields.reserveCapacity(HeaderField.initialCapacity)
     }
 
-    /// A head with no field storage at all (a placeholder; costs no allocation).
-    init(withoutStorage: ()) {}
-
     /// An informational (1xx) response other than 101: another head follows.
     public var isInterim: Bool { status >= 100 && status < 200 && status != 101 }
 }

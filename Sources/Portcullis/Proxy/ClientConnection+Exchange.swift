@@ -17,11 +17,10 @@ extension ClientConnection {
         let context = DecisionContext(snapshot: snapshot, secure: transport.tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
-        var decision = moveOut(&self.decision), scratch = moveOut(&worker.rateLimitScratch)
+        var scratch = moveOut(&worker.rateLimitScratch)
         let verdict = RequestPath.decide(request.head, source: source, context: context, scratch: &scratch, into: &decision)
-        self.decision = consume decision
         worker.rateLimitScratch = consume scratch
-        if !self.decision.strictChecks.isEmpty, !verdict.waitsOnRedis { sendLeaseRefills() }
+        if !decision.strictChecks.isEmpty, !verdict.waitsOnRedis { sendLeaseRefills() }
         switch verdict {
         case .respond(let status):
             answer(status: status)
@@ -173,9 +172,7 @@ extension ClientConnection {
                 fail(.reset(reusedIdle: upstream.reused))
                 return true
             }
-            var codec = moveOut(&response)
-            let outcome = codec.parseHead(upstream.input.readable, requestMethod: exchange.method)
-            response = consume codec
+            let outcome = response.parseHead(upstream.input.readable, requestMethod: exchange.method)
             switch outcome {
             case .incomplete:
                 guard upstream.endOfStream else { return false }
@@ -290,9 +287,7 @@ extension ClientConnection {
                 appendResponseData(source.readPointer, count: count)
                 source.consume(count)
             case .chunked:
-                var decoder = response.decoder
-                let event = decoder.next(source.readable, maxData: room)
-                response.decoder = decoder
+                let event = response.decoder.next(source.readable, maxData: room)
                 switch event {
                 case .data(let offset, let count):
                     appendResponseData(source.readPointer + offset, count: count)

@@ -78,9 +78,7 @@ extension ClientConnection {
 
     /// Every answer is in: forward or refuse, then drive the connection on.
     private func finishStrictLimits() {
-        var decision = moveOut(&self.decision)
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
-        self.decision = consume decision
         switch strictOutcome {
         case .admitted:
             beginForwarding(upstreamIndex: strictForward.upstreamIndex, body: strictForward.body)

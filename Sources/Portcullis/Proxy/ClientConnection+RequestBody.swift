@@ -29,9 +29,7 @@ extension ClientConnection {
             request.remaining -= Int64(count)
             return request.remaining == 0 ? .finished : .moved
         case .chunked:
-            var decoder = request.decoder
-            let event = decoder.next(transport.input.readable, maxData: room)
-            request.decoder = decoder
+            let event = request.decoder.next(transport.input.readable, maxData: room)
             switch event {
             case .data(let offset, let count):
                 request.bodyReceived += Int64(count)

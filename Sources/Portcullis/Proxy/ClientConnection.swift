@@ -49,7 +49,10 @@ final class ClientConnection: Selectable {
     let transport: ClientTransport
     /// What the request path decided about the current request (route policy, client, rate
     /// limits), kept between requests for its buffers.
-    var decision: RequestDecision
+    var decision: RequestDecision {
+        @inline(__always) unsafeAddress { UnsafePointer(decisionSlot.pointer) }
+        @inline(__always) unsafeMutableAddress { decisionSlot.pointer }
+    }
     /// Strict rate limits of the current request still unanswered (`ClientConnection+Policy`).
     var strictChecksPending = 0
     /// Where the request goes once its strict checks pass.
@@ -61,8 +64,19 @@ final class ClientConnection: Selectable {
     let localHost: [UInt8]
     /// The HTTP/1.1 codec: the request direction (head parser, body framing) and the response
     /// direction of the current exchange.
-    var request: RequestCodec
-    var response = ResponseCodec()
+    var request: RequestCodec {
+        @inline(__always) unsafeAddress { UnsafePointer(requestSlot.pointer) }
+        @inline(__always) unsafeMutableAddress { requestSlot.pointer }
+    }
+    var response: ResponseCodec {
+        @inline(__always) unsafeAddress { UnsafePointer(responseSlot.pointer) }
+        @inline(__always) unsafeMutableAddress { responseSlot.pointer }
+    }
+    /// Where the request path's decision and the two codec values live (`OwnedSlot`: worked on
+    /// in place, never copied).
+    private let decisionSlot: OwnedSlot<RequestDecision>
+    private let requestSlot: OwnedSlot<RequestCodec>
+    private let responseSlot = OwnedSlot(ResponseCodec())
     var phase = Phase.readingHead
     var requestsServed = 0
     /// Last time request bytes moved (read from the client, written upstream).
@@ -102,8 +116,8 @@ final class ClientConnection: Selectable {
         self.localHost = localHost
         snapshot = worker.snapshot
         binding = UpstreamBinding(buffers: worker.buffers)
-        decision = RequestDecision(headers: worker.snapshot.defaultHeaders)
-        request = RequestCodec(limits: worker.snapshot.config.limits)
+        decisionSlot = OwnedSlot(RequestDecision(headers: worker.snapshot.defaultHeaders))
+        requestSlot = OwnedSlot(RequestCodec(limits: worker.snapshot.config.limits))
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
@@ -213,9 +227,7 @@ final class ClientConnection: Selectable {
         var progressed = flushClient()
         guard fd >= 0, transport.output.readableCount < Self.highWater else { return progressed }
         if !transport.input.isEmpty {
-            var codec = moveOut(&request)
-            let outcome = codec.parseHead(transport.input.readable)
-            request = consume codec
+            let outcome = request.parseHead(transport.input.readable)
             switch outcome {
             case .complete:
                 startExchange()
@@ -249,9 +261,7 @@ final class ClientConnection: Selectable {
     func refuse(status: Int) {
         borrowOutputBuffers()
         // Nothing of the previous request's route or rate limits belongs on this answer.
-        var decision = moveOut(&self.decision)
         decision.reset(headers: snapshot.defaultHeaders)
-        self.decision = consume decision
         worker.requestIDs.next(into: &exchange.requestID)
         GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: transport.output)
         countResponse(status: status)
@@ -361,5 +371,11 @@ final class ClientConnection: Selectable {
 
     override func deadlineReached() {
         timeoutReached()
+    }
+
+    deinit {
+        decisionSlot.free()
+        requestSlot.free()
+        responseSlot.free()
     }
 }

@@ -2,7 +2,7 @@
 /// exchange needs: the route's header policy and counters, the client, the rate-limit state.
 /// A connection keeps one and hands it `inout` to every request's decision, so its buffers keep
 /// their capacity and nothing is allocated per request.
-struct RequestDecision: MovableOut {
+struct RequestDecision {
     /// The header policy of the request's route (the default one outside routes).
     var headers: ResponseHeaderPolicy
     /// The route's response counters (nil before a route matched).
@@ -21,9 +21,6 @@ struct RequestDecision: MovableOut {
     init(headers: ResponseHeaderPolicy) {
         self.headers = headers
     }
-
-    /// A decision holding no storage, for while this one is moved out.
-    var placeholder: RequestDecision { RequestDecision(headers: headers) }
 
     /// Forgets the previous request, keeping the buffers' capacity.
     mutating func reset(headers: ResponseHeaderPolicy) {
