@@ -11,10 +11,10 @@ final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     /// In a slot of its own (`OwnedSlot`): the mutex already makes every access exclusive, and
     /// as a stored property each `withLock` paid the runtime's exclusivity check on top.
-    private let value: OwnedSlot<Value>
+    private let slot: OwnedSlot<Value>
 
     init(_ value: Value) {
-        self.value = OwnedSlot(value)
+        slot = OwnedSlot(value)
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -23,7 +23,7 @@ final class Locked<Value>: @unchecked Sendable {
     deinit {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
-        value.free()
+        slot.free()
     }
 
     /// Runs `body` with the value, no other thread holding it meanwhile.
@@ -31,6 +31,6 @@ final class Locked<Value>: @unchecked Sendable {
     func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return try body(&value.value)
+        return try body(&slot.value)
     }
 }

@@ -44,6 +44,16 @@ final class ListeningPort: @unchecked Sendable {
     deinit { close(fd) }
 }
 
+/// A connected pair of non-blocking Unix stream sockets (a client connection's socket and its
+/// peer, without a network).
+func nonBlockingSocketPair() throws -> (Int32, Int32) {
+    var fds: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0 else {
+        throw HarnessError("socketpair: \(String(cString: strerror(errno)))")
+    }
+    return (fds[0], fds[1])
+}
+
 /// A TCP socket bound to a free port of 127.0.0.1, and the port.
 private func boundLoopbackSocket() -> (Int32, UInt16) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -15,11 +15,7 @@ import Testing
         let peer: Int32
 
         init() throws {
-            var fds: [Int32] = [0, 0]
-            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0 else {
-                throw HarnessError("socketpair: \(String(cString: strerror(errno)))")
-            }
-            (local, peer) = (fds[0], fds[1])
+            (local, peer) = try nonBlockingSocketPair()
             transport.borrowInput(from: pool)
             transport.borrowOutput(from: pool)
         }

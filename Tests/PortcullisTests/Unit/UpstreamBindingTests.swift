@@ -1,5 +1,4 @@
 @testable import Portcullis
-import CShims
 import Glibc
 import Testing
 
@@ -36,12 +35,9 @@ import Testing
             worker = try Worker(index: 0, snapshot: snapshot, shared: shared, blocklist: .empty, listenerSockets: [],
                                 mailbox: try Mailbox(), control: try Mailbox(), audit: AuditQueue(capacity: 16), accessLog: nil,
                                 metrics: WorkerMetrics())
-            var fds: [Int32] = [0, 0]
-            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0 else {
-                throw HarnessError("socketpair: \(String(cString: strerror(errno)))")
-            }
-            peer = fds[1]
-            owner = ClientConnection(fd: fds[0], worker: worker,
+            let (local, peer) = try nonBlockingSocketPair()
+            self.peer = peer
+            owner = ClientConnection(fd: local, worker: worker,
                                      forwarding: ForwardingContext(peerIP: Array("127.0.0.1".utf8), scheme: "http", port: Array("18080".utf8)),
                                      localHost: [], peerAddress: IPAddress("127.0.0.1")!, countedPerAddress: false, tls: nil)
             binding = UpstreamBinding(buffers: worker.buffers)
