@@ -1,6 +1,7 @@
-/// The response direction of one HTTP/1.1 exchange, as one value (like HAProxy's `struct h1m`):
-/// the upstream's response parser and head, how its body is framed and how much is left, and how
-/// the gateway re-frames that body for the client. `reset()` starts a new request's response.
+/// The response direction of one HTTP/1.1 exchange as the upstream sends it, one value (like
+/// HAProxy's `struct h1m`): the response parser and head, how the body is framed and how much is
+/// left. `reset()` starts a new request's response. How the gateway frames the response for the
+/// client is `ResponseEncoder`'s.
 struct ResponseCodec {
     enum State {
         case awaitingHead
@@ -15,8 +16,6 @@ struct ResponseCodec {
     var framing = BodyFraming.none
     var remaining: Int64 = 0
     var decoder = ChunkedDecoder()
-    /// How the body is framed towards the client.
-    var clientFraming = BodyFraming.none
     /// The final response's head is queued for the client.
     var started = false
     /// Interim (1xx) responses relayed so far.
@@ -35,18 +34,15 @@ struct ResponseCodec {
         parser.parse(bytes, requestMethod: requestMethod, into: &head)
     }
 
-    /// A final (non-1xx, non-101) head was parsed: sets the body's framing both ways. An HTTP/1.0
-    /// client gets an unknown-length body delimited by close, a 1.1 client gets it chunked.
-    mutating func beginBody(clientMinorVersion: Int) {
+    /// A final (non-1xx, non-101) head was parsed: its body's framing.
+    mutating func beginBody() {
         framing = head.bodyFraming
         switch framing {
         case .none:
-            clientFraming = head.contentLength >= 0 && head.status != 204 ? .length(head.contentLength) : .none
+            break
         case .length(let length):
-            clientFraming = .length(length)
             remaining = length
         case .chunked, .untilClose:
-            clientFraming = clientMinorVersion == 1 ? .chunked : .untilClose
             decoder = ChunkedDecoder()
         }
         state = framing == .none || framing == .length(0) ? .done : .body

@@ -60,7 +60,7 @@ extension ClientConnection {
         let source = UnsafePointer(transport.input.readPointer)
         binding.bind(to: worker.pools[upstreamIndex])
         exchange.bodyLimit = body.max
-        exchange.clientMinorVersion = request.head.minorVersion
+        responseEncoder.start(clientMinorVersion: request.head.minorVersion)
         exchange.keepAlive = request.head.keepAlive
         exchange.isUpgrade = request.head.isUpgrade
         request.beginBody()
@@ -203,11 +203,7 @@ extension ClientConnection {
                 fail(.invalidResponse)
                 return
             }
-            // 100 Continue was answered by the gateway itself; other 1xx (103) go to 1.1 clients.
-            if response.head.status != 100 && exchange.clientMinorVersion == 1 {
-                ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: .none,
-                                         connection: .implicit, added: addedFields, into: output)
-            }
+            responseEncoder.writeInterimHead(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             return
         }
@@ -221,22 +217,19 @@ extension ClientConnection {
         if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
         binding.responseBegan()
         if response.head.status == 101 {
-            ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: .none,
-                                     connection: .upgrade, added: addedFields, into: output)
+            responseEncoder.writeSwitchingProtocols(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101)
             phase = .tunnel
             return
         }
         exchange.upstreamReusable = response.head.keepAlive
-        response.beginBody(clientMinorVersion: exchange.clientMinorVersion)
+        response.beginBody()
+        responseEncoder.begin(response.head, upstreamFraming: response.framing)
         startGzipIfQualifies(source: source)
-        var keepAlive = exchange.keepAlive && !worker.draining
-        if case .untilClose = response.clientFraming { keepAlive = false }
-        exchange.keepAlive = keepAlive
-        let connectionHeader: ConnectionHeader = !keepAlive ? .close : (exchange.clientMinorVersion == 0 ? .keepAlive : .implicit)
-        ResponseHeadWriter.write(response.head, from: source, requestID: exchange.requestID, framing: response.clientFraming,
-                                 connection: connectionHeader, added: addedFields, gzip: gzip.isOn, into: output)
+        exchange.keepAlive = exchange.keepAlive && !worker.draining && !responseEncoder.bodyEndsWithClose
+        responseEncoder.writeHead(response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields,
+                                  gzip: gzip.isOn, into: output)
         upstream.input.consume(response.head.headLength)
     }
 
@@ -327,16 +320,7 @@ extension ClientConnection {
             compressResponseData(bytes, count: count)
             return
         }
-        appendFramed(bytes, count: count)
-    }
-
-    @inline(__always)
-    func appendFramed(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        if case .chunked = response.clientFraming {
-            ChunkedEncoder.appendChunk(bytes, count: count, to: transport.output)
-        } else {
-            transport.output.append(bytes, count: count)
-        }
+        responseEncoder.appendBody(bytes, count: count, to: transport.output)
     }
 
     // MARK: Ending

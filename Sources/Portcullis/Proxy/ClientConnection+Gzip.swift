@@ -19,7 +19,7 @@ extension ClientConnection {
             return
         }
         // The compressed length is not known in advance.
-        response.clientFraming = exchange.clientMinorVersion == 1 ? .chunked : .untilClose
+        responseEncoder.compressing()
     }
 
     /// The whole body, `count` bytes, has arrived: compress it in one call.
@@ -49,16 +49,17 @@ extension ClientConnection {
             stream.compress(nil, count: 0, flush: .finish, scratch: worker.gzipStreams.scratch) { appendCompressed($0, count: $1) }
         }
         releaseGzip()
-        if case .chunked = response.clientFraming { ChunkedEncoder.appendLastChunk(to: transport.output) }
+        responseEncoder.finishBody(to: transport.output)
         response.state = .done
     }
 
     private func appendCompressed(_ bytes: UnsafePointer<UInt8>, count: Int) {
         worker.metrics.gzipBytesOut.add(count)
-        appendFramed(bytes, count: count)
+        responseEncoder.appendBody(bytes, count: count, to: transport.output)
     }
 
     /// Gives the stream back (response finished, or the connection closed in the middle).
+    @inline(__always)
     func releaseGzip() {
         guard gzip.isOn else { return }
         if case .streaming(let stream, _) = gzip { worker.gzipStreams.give(stream) }

@@ -77,6 +77,8 @@ final class ClientConnection: Selectable {
     private let decisionSlot: OwnedSlot<RequestDecision>
     private let requestSlot: OwnedSlot<RequestCodec>
     private let responseSlot = OwnedSlot(ResponseCodec())
+    /// The codec's client side of the response: its framing for this client (`ResponseEncoder`).
+    var responseEncoder = ResponseEncoder()
     var phase = Phase.readingHead
     var requestsServed = 0
     /// Last time request bytes moved (read from the client, written upstream).

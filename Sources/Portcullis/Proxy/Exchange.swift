@@ -22,7 +22,6 @@ struct Exchange {
 
     // The request, as the head said (the head itself is consumed when forwarding starts).
     var method = HTTPMethod.get
-    var clientMinorVersion = 1
     /// The client connection may stay open after this exchange (cleared by the response's
     /// framing, by draining, by a body left unread).
     var keepAlive = true
