@@ -34,6 +34,7 @@ bench: bench-deps build
 	bench/idle-memory.sh
 	bench/instructions.sh
 	TRANSPORT=tls bench/instructions.sh
+	bench/syscalls.sh
 
 # Memory and descriptors over a million short connections (plain and TLS), a million
 # keep-alive requests and 100 reloads; then the slow attacks with a normal client's p99.

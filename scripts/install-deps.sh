@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Portcullis needs that are missing, as root or with sudo.
 #   scripts/install-deps.sh          build and test: OpenSSL, hiredis, zlib, libdeflate, redis-server, openssl
-#   scripts/install-deps.sh --bench  also nginx, wrk, python3, h2load (nghttp2-client) and valgrind for `make bench`
+#   scripts/install-deps.sh --bench  also nginx, wrk, python3, h2load (nghttp2-client), valgrind and strace for `make bench`
 #   scripts/install-deps.sh --package  also systemd (systemd-analyze), curl and python3 for `make check-deb`
 set -euo pipefail
 
 packages=(pkg-config libssl-dev libhiredis-dev zlib1g-dev libdeflate-dev redis-server openssl)
 case "${1:-}" in
-    --bench) packages+=(nginx-light wrk python3 nghttp2-client valgrind) ;;
+    --bench) packages+=(nginx-light wrk python3 nghttp2-client valgrind strace) ;;
     --package) packages+=(systemd curl python3) ;;
 esac
 
