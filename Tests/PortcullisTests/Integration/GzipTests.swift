@@ -87,6 +87,21 @@ import Testing
         #expect(try get("/text/5000", acceptEncoding: nil).header("ETag") == "\"v5000\"")
     }
 
+    /// Compressed, a body's length is unknown: an HTTP/1.0 client, which cannot read chunks, gets
+    /// it delimited by the end of the connection, whether it was whole (32 KiB at most) or
+    /// streamed.
+    @Test(arguments: Transport.allCases) func http10ClientGetsTheCompressedBodyUntilClose(_ transport: Transport) throws {
+        for size in [5000, 70_001] {
+            let client = try gateway.client(transport)
+            try client.send("GET /text/\(size) HTTP/1.0\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.status == 200 && response.header("Content-Encoding") == "gzip" && !response.wasChunked, "\(size)")
+            #expect(response.header("Content-Length") == nil && response.header("Connection") == "close", "\(size)")
+            #expect(GzipReader.inflateAll(response.body) == (try TestClient.get(port: origin.port, "/text/\(size)").body), "\(size)")
+            #expect(client.isClosedByPeer())
+        }
+    }
+
     /// `min_length = 0`: an empty body has nothing to compress and goes as it is (it once got a
     /// gzip framing with no end and hung the connection), and the next response on the
     /// connection is compressed on its own.

@@ -96,6 +96,31 @@ import Testing
         #expect(client.isClosedByPeer())
     }
 
+    /// An HTTP/1.0 client reads neither chunks nor interim heads (`ResponseEncoder`): a body of
+    /// unknown length ends with the connection, 103s stay with the gateway, and a known length
+    /// keeps a `Connection: keep-alive` connection open, saying so.
+    @Test(arguments: Transport.allCases) func http10ClientGetsNoChunksAndNoInterimHeads(_ transport: Transport) throws {
+        let expected = try TestClient.get(port: origin.port, "/chunked/70000").body
+        let unknownLength = try gateway.client(transport)
+        try unknownLength.send("GET /chunked/70000 HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+        let response = try unknownLength.readResponse()
+        #expect(response.status == 200 && !response.wasChunked && response.header("Connection") == "close")
+        #expect(response.body == expected)
+        #expect(unknownLength.isClosedByPeer())
+
+        let hinted = try gateway.client(transport)
+        try hinted.send("GET /interim/3 HTTP/1.0\r\nHost: a\r\n\r\n")
+        let final = try hinted.readResponse()
+        #expect(final.status == 200 && final.text == "after 3 hints\n", "\(final.status)")
+
+        let kept = try gateway.client(transport)
+        for (path, body) in [("/bytes/3", "abc"), ("/bytes/4", "abcd")] {
+            try kept.send("GET \(path) HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+            let answer = try kept.readResponse()
+            #expect(answer.text == body && answer.header("Connection") == "keep-alive")
+        }
+    }
+
     @Test(arguments: Transport.allCases) func closeDelimitedUpstreamBecomesChunked(_ transport: Transport) throws {
         let client = try gateway.client(transport)
         try client.send("GET /close/5000 HTTP/1.1\r\nHost: a\r\n\r\n")
