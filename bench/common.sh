@@ -1,7 +1,7 @@
-# Shared by bench/run.sh, bench/policy.sh, bench/idle-memory.sh, bench/soak.sh and bench/attack.sh
-# (sourced): DURATION, CONNECTIONS and ROUNDS defaults, a work directory removed on exit, the
-# origin's files, one ECDSA P-256 certificate for both proxies, start_proxies (the nginx origin,
-# the nginx proxy with whatever bench/policy.sh put in $work/policy, and Portcullis),
+# Shared by the bench/ scripts (sourced): DURATION, CONNECTIONS and ROUNDS defaults, a work
+# directory removed on exit, the origin's files, one ECDSA P-256 certificate for both proxies,
+# start_nginx_origin (the nginx configurations, the origin started), start_proxies (the nginx
+# origin, the nginx proxy with whatever bench/policy.sh put in $work/policy, and Portcullis),
 # start_gateway (the release gateway in front of the demo origin, ports from its startup line),
 # and the measure / median helpers around wrk.
 # Needs ORIGIN_PORT, NGINX_PORT, NGINX_TLS_PORT, PORTCULLIS_PORT, PORTCULLIS_TLS_PORT, ADMIN_PORT.
@@ -35,14 +35,22 @@ wait_for_port() {
     exit 1
 }
 
-start_proxies() {
+# Writes the nginx origin's and the nginx proxy's configurations into $work and starts the
+# origin; with one-process, the proxy's configuration has no master process (one process, for
+# tools that attach to it).
+start_nginx_origin() {
     local conf
     for conf in origin proxy; do
         sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
             -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" -e "s#worker_connections 4096#worker_connections ${NGINX_CONNECTIONS:-4096}#" \
             "bench/nginx-$conf.conf" > "$work/$conf.conf"
     done
+    if [[ ${1:-} == one-process ]]; then sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/proxy.conf"; fi
     nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+}
+
+start_proxies() {
+    start_nginx_origin
     nginx -p "$work" -c "$work/proxy.conf" & pids+=($!)
     BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
         BENCH_PORTCULLIS_TLS_PORT=$PORTCULLIS_TLS_PORT BENCH_CERT="$work/cert.pem" BENCH_KEY="$work/key.pem" \

@@ -41,12 +41,7 @@ source bench/common.sh
 
 cp "${BINARY:-.build/release/portcullis}" "$work/portcullis"
 strip --strip-debug "$work/portcullis"
-for conf in origin proxy; do
-    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
-        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" "bench/nginx-$conf.conf" > "$work/$conf.conf"
-done
-sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/proxy.conf"
-nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+start_nginx_origin one-process
 wait_for_port "$ORIGIN_PORT"
 
 # Runs $2... under callgrind as proxy $1 listening on port $PORT; prints "instructions/request"

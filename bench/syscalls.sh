@@ -11,23 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ORIGIN_PORT=${ORIGIN_PORT:-18200}
-NGINX_PORT=${NGINX_PORT:-18281}
-PORTCULLIS_PORT=${PORTCULLIS_PORT:-18282}
-ADMIN_PORT=${ADMIN_PORT:-18283}
-NGINX_TLS_PORT=${NGINX_TLS_PORT:-18643}
-PORTCULLIS_TLS_PORT=${PORTCULLIS_TLS_PORT:-18644}
+ORIGIN_PORT=18200 NGINX_PORT=18281 PORTCULLIS_PORT=18282 ADMIN_PORT=18283 NGINX_TLS_PORT=18643 PORTCULLIS_TLS_PORT=18644
 REQUESTS=${REQUESTS:-20000}
 
 # shellcheck source=bench/common.sh
 source bench/common.sh
 
-for conf in origin proxy; do
-    sed -e "s#@WORK@#$work#g" -e "s#@ORIGIN_PORT@#$ORIGIN_PORT#g" -e "s#@NGINX_PORT@#$NGINX_PORT#g" \
-        -e "s#@NGINX_TLS_PORT@#$NGINX_TLS_PORT#g" "bench/nginx-$conf.conf" > "$work/$conf.conf"
-done
-sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$work/proxy.conf"
-nginx -p "$work" -c "$work/origin.conf" & pids+=($!)
+start_nginx_origin one-process
 nginx -p "$work" -c "$work/proxy.conf" & nginx_pid=$!
 pids+=($nginx_pid)
 BENCH_PORTCULLIS_PORT=$PORTCULLIS_PORT BENCH_ADMIN_PORT=$ADMIN_PORT BENCH_ORIGIN_PORT=$ORIGIN_PORT \
