@@ -64,7 +64,9 @@ extension ClientConnection {
         exchange.keepAlive = request.head.keepAlive
         exchange.isUpgrade = request.head.isUpgrade
         request.beginBody()
-        startBodyClock()
+        let timeouts = snapshot.config.timeouts
+        exchange.bodyClock.start(now: worker.loop.now, exchangeStartedAt: exchange.startedAt, bodyDone: request.bodyDone,
+                                 minimumRate: timeouts.clientBodyMinRate, period: timeouts.clientBodyRatePeriod, totalTime: timeouts.clientBodyTotal)
         exchange.acceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(request.head, source: source)
         let buffering = startBufferingIfCovered(body)
         RequestHeadWriter.write(request.head, from: source, requestID: exchange.requestID, context: forwarding, clientIP: decision.client.text,

@@ -103,7 +103,7 @@ extension ClientConnection {
             exchange.bodyForwarded = true
             progressed = true
         }
-        if !request.bodyDone && upstream.output.readableCount >= Self.highWater { bodyHeldBack = true }
+        if !request.bodyDone && upstream.output.readableCount >= Self.highWater { exchange.bodyClock.holdBack() }
         return progressed
     }
 
@@ -179,32 +179,5 @@ extension ClientConnection {
         bufferedBody = nil
         worker.requestBuffers.release(bufferReservation)
         bufferReservation = 0
-    }
-
-    // MARK: The body's clock
-
-    /// Starts the body's clock when its exchange begins.
-    func startBodyClock() {
-        let timeouts = snapshot.config.timeouts
-        bodyRateSince = worker.loop.now
-        bodyBytesSinceCheck = 0
-        bodyHeldBack = false
-        bodyRateCheckAt = request.bodyDone || timeouts.clientBodyMinRate == 0 ? .max
-            : worker.loop.now + timeouts.clientBodyRatePeriod
-    }
-
-    /// At a rate check or the body's time limit: why the body is refused, or nil when it may go
-    /// on (the next period is measured from now).
-    func checkBodyClock(_ timeouts: TimeoutSettings) -> String? {
-        let now = worker.loop.now
-        if now >= exchange.startedAt + timeouts.clientBodyTotal { return "body_time_limit" }
-        let elapsed = max(now - bodyRateSince, 1)
-        let rate = bodyBytesSinceCheck * 1_000_000_000 / Int64(elapsed)
-        if rate < timeouts.clientBodyMinRate && !bodyHeldBack { return "body_rate_below_minimum" }
-        bodyRateSince = now
-        bodyBytesSinceCheck = 0
-        bodyHeldBack = false
-        bodyRateCheckAt = now + timeouts.clientBodyRatePeriod
-        return nil
     }
 }

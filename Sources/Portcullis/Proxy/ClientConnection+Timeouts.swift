@@ -58,7 +58,7 @@ extension ClientConnection {
 
     /// The earliest of the request body's limits: silence, the next rate check, the total.
     private func bodyDeadline(_ timeouts: TimeoutSettings) -> UInt64 {
-        min(requestProgressAt + timeouts.clientBodyIdle, bodyRateCheckAt, exchange.startedAt + timeouts.clientBodyTotal)
+        min(requestProgressAt + timeouts.clientBodyIdle, exchange.bodyClock.nextDeadline)
     }
 
     /// The body's deadline passed: 408 (or a cut, once the response began) with a
@@ -67,7 +67,7 @@ extension ClientConnection {
         let reason: String
         if worker.loop.now >= requestProgressAt + timeouts.clientBodyIdle {
             reason = "body_idle"
-        } else if let broken = checkBodyClock(timeouts) {
+        } else if let broken = exchange.bodyClock.check(now: worker.loop.now) {
             reason = broken
         } else {
             return

@@ -97,14 +97,6 @@ final class ClientConnection: Selectable {
     /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
     var bufferedBody: ByteBuffer?
     var bufferReservation: Int64 = 0
-    /// The request body's clock (`ClientConnection+RequestBody`): the period its rate is
-    /// measured over, the body bytes read in it, and whether the gateway held the body back in
-    /// it (its upstream's buffer full), which excuses a low rate. Connecting to the upstream is
-    /// no excuse: the client's bytes wait in the socket meanwhile and are all counted once read.
-    var bodyRateSince: UInt64 = 0
-    var bodyRateCheckAt: UInt64 = .max
-    var bodyBytesSinceCheck: Int64 = 0
-    var bodyHeldBack = false
     /// How the current response body is compressed (`ClientConnection+Gzip`).
     var gzip: ResponseGzip = .off
 
@@ -287,7 +279,7 @@ final class ClientConnection: Selectable {
         switch transport.read(from: fd) {
         case .bytes(let count):
             worker.metrics.bytesIn.add(count)
-            if !request.bodyDone { bodyBytesSinceCheck += Int64(count) }
+            if !request.bodyDone { exchange.bodyClock.count(count) }
             requestProgressAt = worker.loop.now
             return true
         case .nothing:

@@ -31,6 +31,8 @@ struct Exchange {
     /// The route's body limit, and whether any of the body went upstream (no retry after that).
     var bodyLimit: Int64 = 0
     var bodyForwarded = false
+    /// The body's time and rate limits (`BodyClock`), started when forwarding begins.
+    var bodyClock = BodyClock()
 
     // The upstream side (the pool, the server, the connection and the attempts are in
     // `UpstreamBinding`, which holds references: see the type's note).
