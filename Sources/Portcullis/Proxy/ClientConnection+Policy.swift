@@ -1,11 +1,3 @@
-/// How a request's strict rate limits came out.
-enum StrictOutcome {
-    case admitted
-    case rejected(rule: Int)
-    /// Redis failed with `on_redis_failure = "deny"`.
-    case unavailable
-}
-
 /// Rate limits decided in Redis: the request waits, without blocking the worker, for the atomic
 /// check-and-increment of every strict rule it matches and for a lease of every batched rule
 /// this instance holds no token of; then it is forwarded or refused. A Redis failure (no
@@ -18,9 +10,7 @@ extension ClientConnection {
             return
         }
         phase = .awaitingPolicy
-        strictForward = (upstreamIndex, body)
-        strictChecksPending = decision.strictChecks.count { $0.kind != .refill }
-        strictOutcome = .admitted
+        strictWait.begin(upstreamIndex: upstreamIndex, body: body, answers: decision.strictChecks.count { $0.kind != .refill })
         let request = requestsServed
         let limiter = snapshot.rateLimiter
         // Every answer, and every failure, comes later from the loop: none arrives inside this
@@ -56,12 +46,12 @@ extension ClientConnection {
 
     private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {
         guard phase == .awaitingPolicy, requestsServed == request, fd >= 0 else { return }
+        var refusedBy: Int?
         if let report {
             decision.rateLimitReport = RateLimiter.Report.tighter(decision.rateLimitReport, report)
-            if report.retryAfter != nil, case .admitted = strictOutcome { strictOutcome = .rejected(rule: report.rule) }
+            if report.retryAfter != nil { refusedBy = report.rule }
         }
-        strictChecksPending -= 1
-        if strictChecksPending == 0 { finishStrictLimits() }
+        if strictWait.answered(refusedBy: refusedBy) { finishStrictLimits() }
     }
 
     private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck) {
@@ -71,7 +61,7 @@ extension ClientConnection {
         case .allow:
             strictAnswered(request, nil)
         case .deny:
-            if phase == .awaitingPolicy && requestsServed == request { strictOutcome = .unavailable }
+            if phase == .awaitingPolicy && requestsServed == request { strictWait.redisUnavailable() }
             strictAnswered(request, nil)
         }
     }
@@ -79,9 +69,9 @@ extension ClientConnection {
     /// Every answer is in: forward or refuse, then drive the connection on.
     private func finishStrictLimits() {
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
-        switch strictOutcome {
+        switch strictWait.outcome {
         case .admitted:
-            beginForwarding(upstreamIndex: strictForward.upstreamIndex, body: strictForward.body)
+            beginForwarding(upstreamIndex: strictWait.upstreamIndex, body: strictWait.body)
         case .rejected(let rule):
             answerRateLimited(rule: rule)
         case .unavailable:

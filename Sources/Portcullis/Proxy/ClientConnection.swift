@@ -53,11 +53,10 @@ final class ClientConnection: Selectable {
         @inline(__always) unsafeAddress { UnsafePointer(decisionSlot.pointer) }
         @inline(__always) unsafeMutableAddress { decisionSlot.pointer }
     }
-    /// Strict rate limits of the current request still unanswered (`ClientConnection+Policy`).
-    var strictChecksPending = 0
-    /// Where the request goes once its strict checks pass.
-    var strictForward = (upstreamIndex: 0, body: BodyLimits(max: 0, buffer: 0))
-    var strictOutcome = StrictOutcome.admitted
+    /// The current request's wait for its strict rate limits in Redis (`ClientConnection+Policy`),
+    /// started afresh by `begin` when it has one: kept out of `Exchange`, which is built anew
+    /// for every request.
+    var strictWait = StrictLimitsWait()
     /// The access-log record of the current request (nil when the access log is off).
     var accessRecord: AccessRecord?
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
