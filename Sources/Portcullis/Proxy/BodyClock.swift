@@ -23,10 +23,16 @@ struct BodyClock {
         self.minimumRate = minimumRate
         self.period = period
         endsAt = exchangeStartedAt + totalTime
+        beginPeriod(at: now)
+        if bodyDone { checkAt = .max }
+    }
+
+    /// A new period, its rate checked at its end (never with the minimum off).
+    private mutating func beginPeriod(at now: UInt64) {
         periodStart = now
         bytesInPeriod = 0
         heldBack = false
-        checkAt = bodyDone || minimumRate == 0 ? .max : now + period
+        checkAt = minimumRate == 0 ? .max : now + period
     }
 
     /// The earlier of the next rate check and the end of the body's time.
@@ -52,10 +58,7 @@ struct BodyClock {
         let elapsed = max(now - periodStart, 1)
         let rate = bytesInPeriod * 1_000_000_000 / Int64(elapsed)
         if rate < minimumRate && !heldBack { return "body_rate_below_minimum" }
-        periodStart = now
-        bytesInPeriod = 0
-        heldBack = false
-        checkAt = minimumRate == 0 ? .max : now + period
+        beginPeriod(at: now)
         return nil
     }
 }

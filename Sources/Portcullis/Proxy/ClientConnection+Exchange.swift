@@ -227,7 +227,7 @@ extension ClientConnection {
         }
         exchange.upstreamReusable = response.head.keepAlive
         response.beginBody()
-        responseEncoder.begin(response.head, upstreamFraming: response.framing)
+        responseEncoder.begin(response.head)
         startGzipIfQualifies(source: source)
         exchange.keepAlive = exchange.keepAlive && !worker.draining && !responseEncoder.bodyEndsWithClose
         responseEncoder.writeHead(response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields,

@@ -19,13 +19,12 @@ struct ResponseEncoder {
         framing = .none
     }
 
-    /// A final head arrived whose body the upstream frames as `upstreamFraming`
-    /// (`ResponseCodec.framing`): the same length for the client, else chunks (for HTTP/1.0,
-    /// the end of the connection). A body-less response keeps the `Content-Length` it announced
-    /// (a `HEAD` or a 304), except a 204, which has none.
+    /// A final head arrived: for the client, the same length as the upstream's body, else chunks
+    /// (for HTTP/1.0, the end of the connection). A body-less response keeps the
+    /// `Content-Length` it announced (a `HEAD` or a 304), except a 204, which has none.
     @inline(__always)
-    mutating func begin(_ head: ResponseHead, upstreamFraming: BodyFraming) {
-        switch upstreamFraming {
+    mutating func begin(_ head: ResponseHead) {
+        switch head.bodyFraming {
         case .none:
             framing = head.contentLength >= 0 && head.status != 204 ? .length(head.contentLength) : .none
         case .length(let length):

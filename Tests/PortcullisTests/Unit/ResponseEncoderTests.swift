@@ -22,7 +22,7 @@ import Testing
         withHead(raw, method: method) { head, _ in
             var encoder = ResponseEncoder()
             encoder.start(clientMinorVersion: minorVersion)
-            encoder.begin(head, upstreamFraming: head.bodyFraming)
+            encoder.begin(head)
             if compressed { encoder.compressing() }
             return encoder.framing
         }
@@ -60,7 +60,7 @@ import Testing
         withHead("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n") { head, source in
             var encoder = ResponseEncoder()
             encoder.start(clientMinorVersion: minorVersion)
-            encoder.begin(head, upstreamFraming: head.bodyFraming)
+            encoder.begin(head)
             encoder.writeHead(head, from: source, requestID: requestID, keepAlive: keepAlive, added: added, gzip: false, into: out)
         }
         #expect(text(out) == "HTTP/1.1 200 OK\r\nX-Request-ID: rid\r\nContent-Length: 2\r\n\(connectionLine)\r\n")
@@ -71,7 +71,7 @@ import Testing
         withHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") { head, source in
             var encoder = ResponseEncoder()
             encoder.start(clientMinorVersion: 1)
-            encoder.begin(head, upstreamFraming: head.bodyFraming)
+            encoder.begin(head)
             encoder.writeHead(head, from: source, requestID: requestID, keepAlive: true, added: added, gzip: true, into: out)
             for piece in ["hello", "", "0123456789abcdef"] {
                 Array(piece.utf8).withUnsafeBufferPointer { encoder.appendBody($0.baseAddress ?? source, count: $0.count, to: out) }
@@ -88,7 +88,7 @@ import Testing
             withHead(raw) { head, _ in
                 var encoder = ResponseEncoder()
                 encoder.start(clientMinorVersion: minorVersion)
-                encoder.begin(head, upstreamFraming: head.bodyFraming)
+                encoder.begin(head)
                 Array("hello".utf8).withUnsafeBufferPointer { encoder.appendBody($0.baseAddress!, count: 5, to: out) }
                 encoder.finishBody(to: out)
             }
