@@ -1,4 +1,4 @@
-/// How the body of the response in flight is gzipped (`ClientConnection+Gzip`).
+/// How the body of the response in flight is gzipped (`ResponseRelay`).
 enum ResponseGzip {
     /// Sent as the upstream sent it.
     case off

@@ -60,7 +60,7 @@ extension ClientConnection {
         let source = UnsafePointer(transport.input.readPointer)
         binding.bind(to: worker.pools[upstreamIndex])
         exchange.bodyLimit = body.max
-        responseEncoder.start(clientMinorVersion: request.head.minorVersion)
+        relay.encoder.start(clientMinorVersion: request.head.minorVersion)
         exchange.keepAlive = request.head.keepAlive
         exchange.isUpgrade = request.head.isUpgrade
         request.beginBody()
@@ -119,7 +119,7 @@ extension ClientConnection {
         guard phase == .proxying, binding.connection === upstream else { return true }
         // A body gzipped whole leaves with its head, in one write once it is in: until then an
         // upstream that stalls or closes gets the client a clean 502/504, not a cut 200.
-        if !gzip.holdsWholeBody { progressed = flushClient() || progressed }
+        if !relay.gzip.holdsWholeBody { progressed = flushClient() || progressed }
         if response.state == .done && fd >= 0 {
             finishExchange()
             return true
@@ -205,7 +205,7 @@ extension ClientConnection {
                 fail(.invalidResponse)
                 return
             }
-            responseEncoder.writeInterimHead(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
+            relay.encoder.writeInterimHead(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             return
         }
@@ -219,110 +219,40 @@ extension ClientConnection {
         if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
         binding.responseBegan()
         if response.head.status == 101 {
-            responseEncoder.writeSwitchingProtocols(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
+            relay.encoder.writeSwitchingProtocols(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101)
             phase = .tunnel
             return
         }
         exchange.upstreamReusable = response.head.keepAlive
-        response.beginBody()
-        responseEncoder.begin(response.head)
-        startGzipIfQualifies(source: source)
-        exchange.keepAlive = exchange.keepAlive && !worker.draining && !responseEncoder.bodyEndsWithClose
-        responseEncoder.writeHead(response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields,
-                                  gzip: gzip.isOn, into: output)
+        relay.begin(&response)
+        if exchange.acceptsGzip {
+            relay.startGzipIfQualifies(response, source: source, requestMethod: exchange.method, settings: snapshot.config.gzip,
+                                       mediaTypes: snapshot.gzipMediaTypes)
+        }
+        exchange.keepAlive = exchange.keepAlive && !worker.draining && !relay.encoder.bodyEndsWithClose
+        relay.encoder.writeHead(response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields, into: output)
         upstream.input.consume(response.head.headLength)
     }
 
-    /// Moves response body bytes to the client buffer, re-framed, up to the high-water mark.
+    /// Moves response body bytes to the client's buffer, up to the high-water mark
+    /// (`ResponseRelay`), and acts on what that ran into.
     private func relayBody(from upstream: UpstreamConnection) -> Bool {
-        var progressed = false
-        while response.state == .body && transport.output.readableCount < Self.highWater {
-            let source = upstream.input
-            if source.isEmpty {
-                guard upstream.endOfStream else {
-                    flushGzip()
-                    break
-                }
-                if response.framing == .untilClose {
-                    exchange.upstreamReusable = false
-                    finishResponseBody()
-                    return true
-                }
-                // Truncated by the upstream: the one failure path answers it if nothing of the
-                // response has left (a body gzipped whole), else cuts the client's connection.
-                fail(.reset(reusedIdle: false))
-                return true
-            }
-            let room = Self.highWater - transport.output.readableCount
-            switch response.framing {
-            case .length:
-                if case .wholeBody(let compressor) = gzip {
-                    let count = Int(response.remaining)
-                    guard source.readableCount >= count else {
-                        // The rest is on its way (it fits under the high-water mark: readUpstream reads on).
-                        guard upstream.endOfStream else { return progressed }
-                        fail(.reset(reusedIdle: false))
-                        return true
-                    }
-                    compressWholeBody(source.readPointer, count: count, with: compressor)
-                    source.consume(count)
-                    response.remaining = 0
-                    finishResponseBody()
-                    return true
-                }
-                let count = Int(min(Int64(min(source.readableCount, room)), response.remaining))
-                appendResponseData(source.readPointer, count: count)
-                source.consume(count)
-                response.remaining -= Int64(count)
-                if response.remaining == 0 { finishResponseBody() }
-            case .untilClose:
-                let count = min(source.readableCount, room)
-                appendResponseData(source.readPointer, count: count)
-                source.consume(count)
-            case .chunked:
-                let event = response.decoder.next(source.readable, maxData: room)
-                switch event {
-                case .data(let offset, let count):
-                    appendResponseData(source.readPointer + offset, count: count)
-                    source.consume(offset + count)
-                case .needMore(let consumed):
-                    source.consume(consumed)
-                    if consumed == 0 {
-                        guard upstream.endOfStream else {
-                            flushGzip()
-                            return progressed
-                        }
-                        worker.log.warning("\(upstream.server.address) closed inside a chunk; closing the client connection")
-                        close()
-                        return false
-                    }
-                case .end(let consumed):
-                    source.consume(consumed)
-                    finishResponseBody()
-                case .invalid(let reason):
-                    worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason)")
-                    fail(.invalidResponse)
-                    return true
-                }
-            case .none:
-                response.state = .done
-            }
-            progressed = true
+        switch relay.relayBody(&response, from: upstream.input, upstreamEnded: upstream.endOfStream, to: transport.output, limit: Self.highWater) {
+        case .moved(let moved):
+            return moved
+        case .endedByClose:
+            exchange.upstreamReusable = false
+        case .truncated:
+            // The one failure path answers it if nothing of the response has left (a body
+            // gzipped whole), else cuts the client's connection.
+            fail(.reset(reusedIdle: false))
+        case .invalidChunk(let reason):
+            worker.log.warning("invalid chunked body from \(upstream.server.address): \(reason)")
+            fail(.invalidResponse)
         }
-        return progressed
-    }
-
-    /// Queues response body bytes for the client: compressed when gzip is on, framed as the
-    /// client's framing says.
-    @inline(__always)
-    private func appendResponseData(_ bytes: UnsafePointer<UInt8>, count: Int) {
-        if gzip.isOn {
-            compressResponseData(bytes, count: count)
-            return
-        }
-        responseEncoder.appendBody(bytes, count: count, to: transport.output)
+        return true
     }
 
     // MARK: Ending

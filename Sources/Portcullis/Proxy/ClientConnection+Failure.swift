@@ -23,7 +23,7 @@ extension ClientConnection {
         }
         if response.started {
             transport.output.truncate(keeping: Int(exchange.responseStartsAt - transport.bytesFlushed))
-            releaseGzip()
+            relay.releaseGzip()
         }
         binding.unbind(reuse: false, now: worker.loop.now)
         releaseBufferedBody()

@@ -76,8 +76,13 @@ final class ClientConnection: Selectable {
     private let decisionSlot: OwnedSlot<RequestDecision>
     private let requestSlot: OwnedSlot<RequestCodec>
     private let responseSlot = OwnedSlot(ResponseCodec())
-    /// The codec's client side of the response: its framing for this client (`ResponseEncoder`).
-    var responseEncoder = ResponseEncoder()
+    /// The current response's way to the client: gzip, and the client codec's framing
+    /// (`ResponseRelay`, with `ResponseEncoder`). In a slot too: it calls into zlib and libdeflate.
+    var relay: ResponseRelay {
+        @inline(__always) unsafeAddress { UnsafePointer(relaySlot.pointer) }
+        @inline(__always) unsafeMutableAddress { relaySlot.pointer }
+    }
+    private let relaySlot: OwnedSlot<ResponseRelay>
     var phase = Phase.readingHead
     var requestsServed = 0
     /// Last time request bytes moved (read from the client, written upstream).
@@ -96,8 +101,6 @@ final class ClientConnection: Selectable {
     /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
     var bufferedBody: ByteBuffer?
     var bufferReservation: Int64 = 0
-    /// How the current response body is compressed (`ClientConnection+Gzip`).
-    var gzip: ResponseGzip = .off
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, countedPerAddress: Bool,
          tls: TLSSession?) {
@@ -111,6 +114,7 @@ final class ClientConnection: Selectable {
         binding = UpstreamBinding(buffers: worker.buffers)
         decisionSlot = OwnedSlot(RequestDecision(headers: worker.snapshot.defaultHeaders))
         requestSlot = OwnedSlot(RequestCodec(limits: worker.snapshot.config.limits))
+        relaySlot = OwnedSlot(ResponseRelay(streams: worker.gzipStreams, metrics: worker.metrics))
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
@@ -354,7 +358,7 @@ final class ClientConnection: Selectable {
         guard fd >= 0 else { return }
         binding.unbind(reuse: false, now: worker.loop.now)
         transport.endSession(notified: phase == .lingering)
-        releaseGzip()
+        relay.releaseGzip()
         releaseBufferedBody()
         if countedPerAddress { worker.shared.connectionsPerAddress.close(peerAddress) }
         worker.loop.deregisterAndClose(self)
@@ -370,5 +374,6 @@ final class ClientConnection: Selectable {
         decisionSlot.free()
         requestSlot.free()
         responseSlot.free()
+        relaySlot.free()
     }
 }

@@ -2,21 +2,24 @@
 /// client, and the bytes that framing adds around the upstream's head and body (`Connection`,
 /// the length or `Transfer-Encoding` field, chunk sizes, the last chunk).
 ///
-/// With `RequestCodec` it is the client codec an exchange talks to: the exchange's relay
+/// With `RequestCodec` it is the client codec an exchange talks to: the exchange
 /// (`ClientConnection+Exchange`) parses the upstream's response with `ResponseCodec` and hands
-/// heads and body bytes to this type, which alone knows about chunks, HTTP/1.0 clients and
-/// `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames) replaces this
+/// heads to this type, `ResponseRelay` body bytes; it alone knows about chunks, HTTP/1.0
+/// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames) replaces this
 /// type, not the relay. A value started afresh for each request (`start`).
 struct ResponseEncoder {
     /// How the body is framed towards the client.
     private(set) var framing = BodyFraming.none
     /// The client's HTTP minor version: an HTTP/1.0 client gets no chunks and no interim heads.
     private(set) var clientMinorVersion = 1
+    /// The gateway gzips the body (`compressing`): the head says so.
+    private(set) var compressed = false
 
     /// A new request, from a client speaking HTTP/1.`clientMinorVersion`.
     mutating func start(clientMinorVersion: Int) {
         self.clientMinorVersion = clientMinorVersion
         framing = .none
+        compressed = false
     }
 
     /// A final head arrived: for the client, the same length as the upstream's body, else chunks
@@ -36,6 +39,7 @@ struct ResponseEncoder {
 
     /// The gateway compresses the body: its length is not known in advance.
     mutating func compressing() {
+        compressed = true
         framing = unknownLength
     }
 
@@ -51,10 +55,10 @@ struct ResponseEncoder {
     /// Writes the final head, announcing whether the connection stays open (`keepAlive`, which
     /// must be false when `bodyEndsWithClose`).
     @inline(__always)
-    func writeHead(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, keepAlive: Bool, added: AddedFields, gzip: Bool,
+    func writeHead(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, keepAlive: Bool, added: AddedFields,
                    into out: ByteBuffer) {
         let connection: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
-        ResponseHeadWriter.write(head, from: source, requestID: requestID, framing: framing, connection: connection, added: added, gzip: gzip, into: out)
+        ResponseHeadWriter.write(head, from: source, requestID: requestID, framing: framing, connection: connection, added: added, gzip: compressed, into: out)
     }
 
     /// Relays an interim (1xx) head to an HTTP/1.1 client. `100 Continue` is never relayed: the
