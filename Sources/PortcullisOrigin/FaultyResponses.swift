@@ -19,6 +19,9 @@ enum FaultyResponses {
             send("HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: " + String(repeating: "f", count: 1000) + "\r\n", count: 200) + "\r\n")
         case "truncated-chunked":
             send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + String(repeating: "t", count: 300))
+        case "truncated-chunk-size":
+            // Closes halfway through a chunk-size line.
+            send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1")
         case "silent":
             sleep(5)
         case "truncated-json":

@@ -14,6 +14,7 @@ import Testing
         ("garbage-status", .status(502)),
         ("huge-head", .status(502)),
         ("truncated-chunked", .cut),
+        ("truncated-chunk-size", .cut),
         ("silent", .status(504)),
         ("close-after-head", .cut),
         // Bodies the gateway gzips whole: nothing was sent yet, so the failure is answered.
@@ -52,6 +53,20 @@ import Testing
             try next.send("GET /bytes/\(size) HTTP/1.1\r\nHost: a\r\n\r\n")
             let response = try next.readResponse()
             #expect(response.status == 200 && response.body.count == size)
+        }
+    }
+
+    /// A chunked body cut by the upstream anywhere, inside a chunk or inside a chunk-size line,
+    /// goes through the one failure path: counted as a reset, not just dropped.
+    @Test(arguments: Transport.allCases)
+    func aChunkedBodyCutAnywhereIsCountedAsAReset(_ transport: Transport) throws {
+        let gateway = try GatewayUnderTest(upstreams: [origin.port], bothTransports: true)
+        for (count, kind) in ["truncated-chunked", "truncated-chunk-size"].enumerated() {
+            let client = try gateway.client(transport, timeoutSeconds: 5)
+            try client.send("GET /fault/\(kind) HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(throws: HarnessError.self, "\(kind): the body must not look complete") { _ = try client.readResponse() }
+            #expect(gateway.child.waitFor(seconds: 3) { (try? gateway.metric("portcullis_upstream_errors_total{kind=\"reset\"}")) == count + 1 },
+                    "\(kind) was not counted")
         }
     }
 
