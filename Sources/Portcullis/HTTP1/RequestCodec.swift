@@ -3,6 +3,20 @@
 /// and how far it has come. The connection keeps one and hands it to the body code; what the
 /// exchange decides about the request lives elsewhere (`Exchange`, `RequestDecision`).
 struct RequestCodec {
+    /// What one `takeBody` call did.
+    enum BodyStep: Equatable {
+        /// Bytes were decoded (or framing bytes consumed).
+        case moved
+        /// The input holds no complete piece: read more.
+        case needMore
+        /// The body ended.
+        case finished
+        /// A chunked body passed `limit`: `received` data bytes so far.
+        case tooLarge(received: Int64)
+        /// The chunked framing is broken.
+        case invalid
+    }
+
     var parser: RequestParser
     var head: RequestHead
     /// How the current request's body is framed (rewritten to `.length` once buffered whole).
@@ -44,6 +58,40 @@ struct RequestCodec {
     mutating func skipBody() {
         bodyDone = head.bodyFraming == .none
         parser.reset()
+    }
+
+    /// Decodes at most `room` body bytes at the front of `input`, hands them to `sink` and
+    /// consumes them with their framing. A chunked body's data is counted against `limit` (a
+    /// declared length was checked against it before the body began).
+    @inline(__always)
+    mutating func takeBody(from input: ByteBuffer, room: Int, limit: Int64, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
+        switch framing {
+        case .length:
+            let count = Int(min(Int64(min(input.readableCount, room)), remaining))
+            sink(input.readPointer, count)
+            input.consume(count)
+            remaining -= Int64(count)
+            return remaining == 0 ? .finished : .moved
+        case .chunked:
+            switch decoder.next(input.readable, maxData: room) {
+            case .data(let offset, let count):
+                bodyReceived += Int64(count)
+                guard bodyReceived <= limit else { return .tooLarge(received: bodyReceived) }
+                sink(input.readPointer + offset, count)
+                input.consume(offset + count)
+                return .moved
+            case .needMore(let consumed):
+                input.consume(consumed)
+                return consumed == 0 ? .needMore : .moved
+            case .end(let consumed):
+                input.consume(consumed)
+                return .finished
+            case .invalid:
+                return .invalid
+            }
+        case .none, .untilClose:
+            return .finished
+        }
     }
 
     /// Body bytes read so far (for the audit record of a slow body).

@@ -1,58 +1,22 @@
-/// The request body on its way from the client: decoded from its framing (`takeRequestBody`),
-/// then either streamed to the upstream as it arrives (`pumpRequestBody`) or, for routes that
-/// buffer, read whole first (`stepBufferingBody`) so that a slow upload never holds an upstream
+/// The request body on its way from the client: decoded from its framing by the codec
+/// (`takeRequestBody`), then either streamed to the upstream as it arrives (`pumpRequestBody`)
+/// or, for routes that buffer, read whole first (`stepBufferingBody`) so that a slow upload never holds an upstream
 /// connection and a body over the limit never reaches it.
 extension ClientConnection {
-    /// What one `takeRequestBody` call did.
-    enum BodyStep {
-        /// Bytes were decoded (or framing bytes consumed).
-        case moved
-        /// `input` holds no complete piece: read more.
-        case needMore
-        /// The body ended.
-        case finished
-        /// The body was refused and the exchange ended: 413 past the route's limit, 400 for a
-        /// chunked framing error.
-        case refused
-    }
-
-    /// Decodes at most `room` body bytes at the front of `input`, hands them to `sink` and
-    /// consumes them (with their framing). A body over the limit or badly framed ends the
-    /// exchange here.
+    /// Decodes at most `room` body bytes of the client's input into `sink` (`RequestCodec.takeBody`).
+    /// A body over the route's limit or badly framed ends the exchange here.
     @inline(__always)
-    func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> BodyStep {
-        switch request.framing {
-        case .length:
-            let count = Int(min(Int64(min(transport.input.readableCount, room)), request.remaining))
-            sink(transport.input.readPointer, count)
-            transport.input.consume(count)
-            request.remaining -= Int64(count)
-            return request.remaining == 0 ? .finished : .moved
-        case .chunked:
-            let event = request.decoder.next(transport.input.readable, maxData: room)
-            switch event {
-            case .data(let offset, let count):
-                request.bodyReceived += Int64(count)
-                guard request.bodyReceived <= exchange.bodyLimit else {
-                    fail(.requestBodyTooLarge(received: request.bodyReceived, limit: exchange.bodyLimit))
-                    return .refused
-                }
-                sink(transport.input.readPointer + offset, count)
-                transport.input.consume(offset + count)
-                return .moved
-            case .needMore(let consumed):
-                transport.input.consume(consumed)
-                return consumed == 0 ? .needMore : .moved
-            case .end(let consumed):
-                transport.input.consume(consumed)
-                return .finished
-            case .invalid:
-                fail(.invalidRequestBody)
-                return .refused
-            }
-        case .none, .untilClose:
-            return .finished
+    func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> RequestCodec.BodyStep {
+        let step = request.takeBody(from: transport.input, room: room, limit: exchange.bodyLimit, sink)
+        switch step {
+        case .tooLarge(let received):
+            fail(.requestBodyTooLarge(received: received, limit: exchange.bodyLimit))
+        case .invalid:
+            fail(.invalidRequestBody)
+        case .moved, .needMore, .finished:
+            break
         }
+        return step
     }
 
     /// Answers `Expect: 100-continue` once the gateway is ready for the body.
@@ -97,7 +61,7 @@ extension ClientConnection {
             case .finished:
                 if chunked { ChunkedEncoder.appendLastChunk(to: upstream.output) }
                 request.bodyDone = true
-            case .refused:
+            case .tooLarge, .invalid:
                 return true
             }
             exchange.bodyForwarded = true
@@ -157,7 +121,7 @@ extension ClientConnection {
             case .finished:
                 bufferedBodyComplete(size: body.readableCount)
                 return true
-            case .refused:
+            case .tooLarge, .invalid:
                 return true
             }
         }
