@@ -13,7 +13,6 @@ extension ClientConnection {
         assignRequestID()
         let source = UnsafePointer(transport.input.readPointer)
         beginAccessRecord(source: source)
-        let canContinue = canKeepAliveAfterLocalAnswer
         let context = DecisionContext(snapshot: snapshot, secure: transport.tls != nil, peer: peerAddress, peerText: forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
@@ -23,33 +22,27 @@ extension ClientConnection {
         if !decision.strictChecks.isEmpty, !verdict.waitsOnRedis { sendLeaseRefills() }
         switch verdict {
         case .respond(let status):
-            answer(status: status)
+            answer(.error(status))
         case .badPath(let reason):
             auditRequest(.malformedRequest, details: [("status", .number(400)), ("reason", .text(reason))])
-            answer(status: 400)
+            answer(.error(400))
         case .tooLarge(let length, let limit):
             worker.metrics.requestsTooLarge.add(1)
             auditRequest(.requestTooLarge, details: [("content_length", .number(length)), ("limit", .number(limit))])
-            answer(status: 413)
+            answer(.error(413))
         case .blocked:
             auditRequest(.ipBlocked, details: [("stage", .text("request"))])
             worker.metrics.blockedRequests.add(1)
-            GatewayResponse.write(status: 403, requestID: exchange.requestID, keepAlive: false, headOnly: request.head.method == .head,
-                                  added: addedFields, into: transport.output)
-            answeredLocally(status: 403, keepAlive: false)
+            answer(.error(403), closing: true)
         case .rateLimited(let rule):
             answerRateLimited(rule: rule)
         case .checkStrictLimits(let upstreamIndex, let body):
             awaitStrictLimits(upstreamIndex: upstreamIndex, body: body)
         case .serveChallenge(let keyAuthorization):
-            GatewayResponse.writeText(keyAuthorization, requestID: exchange.requestID, keepAlive: canContinue,
-                                      headOnly: request.head.method == .head, added: addedFields, into: transport.output)
             auditRequest(.acmeChallengeServed, details: [], withHead: true)
-            answeredLocally(status: 200, keepAlive: canContinue)
+            answer(.challenge(keyAuthorization: keyAuthorization))
         case .redirectToHTTPS:
-            GatewayResponse.writeRedirectToHTTPS(request.head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost,
-                                                 requestID: exchange.requestID, keepAlive: canContinue, added: addedFields, into: transport.output)
-            answeredLocally(status: 308, keepAlive: canContinue)
+            answer(.redirectToHTTPS(request.head, from: source, port: snapshot.redirectPort ?? [], fallbackHost: localHost))
         case .forward(let upstreamIndex, let body):
             beginForwarding(upstreamIndex: upstreamIndex, body: body)
         }

@@ -27,7 +27,7 @@ extension ClientConnection {
         }
         binding.unbind(reuse: false, now: worker.loop.now)
         releaseBufferedBody()
-        GatewayResponse.write(status: failure.status, requestID: exchange.requestID, keepAlive: false, headOnly: exchange.method == .head, added: addedFields,
+        GatewayResponse.write(.error(failure.status), requestID: exchange.requestID, keepAlive: false, headOnly: exchange.method == .head, added: addedFields,
                               into: transport.output)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status)

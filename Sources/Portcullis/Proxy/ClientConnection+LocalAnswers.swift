@@ -1,15 +1,22 @@
-/// Answers the gateway writes itself (errors, refusals, 429): written, counted, logged, then the
-/// connection goes on with the next request or closes.
+/// Answers the gateway gives itself (`LocalAnswer`: errors, refusals, 429, challenges,
+/// redirects): written by the codec, counted, logged, then the connection goes on with the next
+/// request or closes.
 extension ClientConnection {
     /// After a local answer the connection can go on only if no request body is pending.
     var canKeepAliveAfterLocalAnswer: Bool { request.head.bodyFraming == .none && request.head.keepAlive && !worker.draining }
 
-    /// Answers the current request with a gateway error page.
-    func answer(status: Int) {
-        let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: canContinue,
-                              headOnly: request.head.method == .head, added: addedFields, into: transport.output)
-        answeredLocally(status: status, keepAlive: canContinue)
+    /// Answers the current request with `answer`; with `closing`, the connection closes after
+    /// it whatever the request asked.
+    func answer(_ answer: LocalAnswer, closing: Bool = false) {
+        let keepAlive = !closing && canKeepAliveAfterLocalAnswer
+        GatewayResponse.write(answer, requestID: exchange.requestID, keepAlive: keepAlive, headOnly: request.head.method == .head,
+                              added: addedFields, into: transport.output)
+        countResponse(status: answer.status)
+        requestCompleted(status: answer.status)
+        transport.input.consume(request.head.headLength)
+        request.skipBody()
+        phase = keepAlive ? .readingHead : .closing
+        phaseStartedAt = worker.loop.now
     }
 
     /// 429, naming the rule; audited and counted towards auto-ban.
@@ -20,19 +27,6 @@ extension ClientConnection {
             ("mode", .text(snapshot.config.rateLimits[rule].mode.rawValue)), ("retry_after", .number(decision.rateLimitReport?.retryAfter ?? 1)),
         ])
         worker.countTowardsAutoBan(client: decision.client.address)
-        let canContinue = canKeepAliveAfterLocalAnswer
-        GatewayResponse.write(status: 429, requestID: exchange.requestID, keepAlive: canContinue, headOnly: request.head.method == .head,
-                              added: addedFields, detail: snapshot.rateLimiter.rules[rule].jsonName, into: transport.output)
-        answeredLocally(status: 429, keepAlive: canContinue)
-    }
-
-    /// After a response the gateway wrote itself: consume the head, then go on or close.
-    func answeredLocally(status: Int, keepAlive: Bool) {
-        countResponse(status: status)
-        requestCompleted(status: status)
-        transport.input.consume(request.head.headLength)
-        request.skipBody()
-        phase = keepAlive ? .readingHead : .closing
-        phaseStartedAt = worker.loop.now
+        answer(.error(429, detail: limit.jsonName))
     }
 }

@@ -75,7 +75,7 @@ extension ClientConnection {
         case .rejected(let rule):
             answerRateLimited(rule: rule)
         case .unavailable:
-            answer(status: 503)
+            answer(.error(503))
         }
         drive()
     }

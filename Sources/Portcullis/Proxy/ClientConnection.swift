@@ -260,7 +260,7 @@ final class ClientConnection: Selectable {
         // Nothing of the previous request's route or rate limits belongs on this answer.
         decision.reset(headers: snapshot.defaultHeaders)
         worker.requestIDs.next(into: &exchange.requestID)
-        GatewayResponse.write(status: status, requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: transport.output)
+        GatewayResponse.write(.error(status), requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: transport.output)
         countResponse(status: status)
         transport.input.clear()
         phase = .closing

@@ -1,11 +1,27 @@
-/// Responses the gateway answers itself: errors and refusals (a small JSON body naming the error
-/// and the request id, so an operator can find the request in logs), ACME challenge answers and
-/// redirects to HTTPS.
+/// The client codec's writer of the gateway's own answers (`LocalAnswer`), over HTTP/1.x:
+/// errors and refusals (a small JSON body naming the error and the request id, so an operator
+/// can find the request in logs), ACME challenge answers and redirects to HTTPS.
 enum GatewayResponse {
-    /// Writes a complete response for `status` with `Connection: close` unless `keepAlive`;
-    /// `detail` is more JSON members (`,"rule":"…"`) for the body.
-    static func write(status: Int, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields, detail: [UInt8] = [],
-                      into out: ByteBuffer) {
+    /// Writes `answer` whole, with `Connection: close` unless `keepAlive`; with `headOnly` (a
+    /// `HEAD` request) the head alone, its `Content-Length` that of the body not sent.
+    static func write(_ answer: LocalAnswer, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields, into out: ByteBuffer) {
+        switch answer.body {
+        case .error(let detail):
+            writeError(status: answer.status, detail: detail, requestID: requestID, keepAlive: keepAlive, headOnly: headOnly, added: added, into: out)
+        case .text(let body):
+            out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n")
+            endHead(requestID: requestID, added: added, contentLength: body.count, keepAlive: keepAlive, into: out)
+            if !headOnly { out.append(body) }
+        case .redirect(let location):
+            out.append("HTTP/1.1 308 Permanent Redirect\r\nLocation: ")
+            out.append(location)
+            out.append("\r\n")
+            endHead(requestID: requestID, added: added, contentLength: 0, keepAlive: keepAlive, into: out)
+        }
+    }
+
+    private static func writeError(status: Int, detail: [UInt8], requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields,
+                                   into out: ByteBuffer) {
         let (reason, code) = describe(status)
         out.append("HTTP/1.1 ")
         out.append(decimal: status)
@@ -26,29 +42,6 @@ enum GatewayResponse {
         out.append("\"")
         out.append(detail)
         out.append("}\n")
-    }
-
-    /// A `200 text/plain` answer (ACME key authorizations).
-    static func writeText(_ text: String, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields, into out: ByteBuffer) {
-        let body = Array(text.utf8)
-        out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\n")
-        endHead(requestID: requestID, added: added, contentLength: body.count, keepAlive: keepAlive, into: out)
-        if !headOnly { out.append(body) }
-    }
-
-    /// `308 Permanent Redirect` to `https://host[:port]/path?query`; the host keeps IPv6 brackets.
-    static func writeRedirectToHTTPS(_ head: RequestHead, from source: UnsafePointer<UInt8>, port: [UInt8], fallbackHost: [UInt8],
-                                     requestID: RequestID, keepAlive: Bool, added: AddedFields, into out: ByteBuffer) {
-        out.append("HTTP/1.1 308 Permanent Redirect\r\nLocation: https://")
-        if let authority = head.authorityRange, !authority.isEmpty {
-            out.append(Router.stripPort(UnsafeBufferPointer(start: source + authority.lowerBound, count: authority.count)))
-        } else {
-            fallbackHost.withUnsafeBufferPointer { out.append(Router.stripPort($0)) }
-        }
-        out.append(port)
-        out.append(source + head.pathAndQueryRange.lowerBound, count: head.pathAndQueryRange.count)
-        out.append("\r\n")
-        endHead(requestID: requestID, added: added, contentLength: 0, keepAlive: keepAlive, into: out)
     }
 
     /// The fields every gateway answer ends its head with: the request id, the connection's extra
