@@ -10,6 +10,11 @@
 /// owner's rule to keep: only the owner touches the value, on its thread, and no access to it
 /// starts while another is under way (no callback from inside a call on it reaches it again).
 /// The owner frees it in its `deinit`.
+///
+/// A part of the value passed to a function that does not inline is copied first (a read
+/// through a pointer cannot be proved free of writes for the length of the call), retains
+/// included: 200 instructions for a request head. Functions that take a head from a slot on
+/// the request path therefore take it `inout`, which passes its address; they do not change it.
 struct OwnedSlot<Value> {
     /// The value's address, for the owner's addressors (`unsafeAddress`, `unsafeMutableAddress`:
     /// no accessor coroutine, which when not inlined allocates its frame).

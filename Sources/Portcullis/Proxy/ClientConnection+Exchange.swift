@@ -17,7 +17,7 @@ extension ClientConnection {
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
                                       redis: worker.redisAvailability, matchingPath: worker.matchingPath)
         var scratch = moveOut(&worker.rateLimitScratch)
-        let verdict = RequestPath.decide(request.head, source: source, context: context, scratch: &scratch, into: &decision)
+        let verdict = RequestPath.decide(&request.head, source: source, context: context, scratch: &scratch, into: &decision)
         worker.rateLimitScratch = consume scratch
         if !decision.strictChecks.isEmpty, !verdict.waitsOnRedis { sendLeaseRefills() }
         switch verdict {
@@ -62,7 +62,7 @@ extension ClientConnection {
                                  minimumRate: timeouts.clientBodyMinRate, period: timeouts.clientBodyRatePeriod, totalTime: timeouts.clientBodyTotal)
         exchange.acceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(request.head, source: source)
         let buffering = startBufferingIfCovered(body)
-        RequestHeadWriter.write(request.head, from: source, requestID: exchange.requestID, context: forwarding, clientIP: decision.client.text,
+        RequestHeadWriter.write(&request.head, from: source, requestID: exchange.requestID, context: forwarding, clientIP: decision.client.text,
                                 peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: localHost,
                                 leaveOpen: buffering && request.framing == .chunked, into: binding.forwardedHead)
@@ -198,7 +198,7 @@ extension ClientConnection {
                 fail(.invalidResponse)
                 return
             }
-            relay.encoder.writeInterimHead(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
+            relay.encoder.writeInterimHead(&response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             return
         }
@@ -212,7 +212,7 @@ extension ClientConnection {
         if exchange.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - exchange.sentAt) }
         binding.responseBegan()
         if response.head.status == 101 {
-            relay.encoder.writeSwitchingProtocols(response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
+            relay.encoder.writeSwitchingProtocols(&response.head, from: source, requestID: exchange.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101)
             phase = .tunnel
@@ -225,7 +225,7 @@ extension ClientConnection {
                                        mediaTypes: snapshot.gzipMediaTypes)
         }
         exchange.keepAlive = exchange.keepAlive && !worker.draining && !relay.encoder.bodyEndsWithClose
-        relay.encoder.writeHead(response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields, into: output)
+        relay.encoder.writeHead(&response.head, from: source, requestID: exchange.requestID, keepAlive: exchange.keepAlive, added: addedFields, into: output)
         upstream.input.consume(response.head.headLength)
     }
 

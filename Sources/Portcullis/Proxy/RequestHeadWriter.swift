@@ -18,8 +18,10 @@ struct ForwardingContext {
 ///
 /// `leaveOpen` stops before the framing field: a chunked body being buffered gets its
 /// `Content-Length` (`end`) once its size is known.
+///
+/// `head` is `inout` only so that it is read in place in the codec's slot (`OwnedSlot`).
 enum RequestHeadWriter {
-    static func write(_ head: RequestHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
+    static func write(_ head: inout RequestHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
                       context: ForwardingContext, clientIP: [UInt8], peerIsTrusted: Bool, paths: PathNormalizer,
                       hostFallback: [UInt8], leaveOpen: Bool = false, into out: ByteBuffer) {
         out.append(source + head.methodRange.lowerBound, count: head.methodRange.count)

@@ -64,8 +64,9 @@ enum RequestPath {
     private static let challengePrefix: [UInt8] = Array("/.well-known/acme-challenge/".utf8)
 
     /// Runs the decision phases on a parsed head (its bytes at `source`). Touches nothing but
-    /// `decision` (what the exchange needs to know later) and `scratch` (the rate limiter's).
-    static func decide(_ head: RequestHead, source: UnsafePointer<UInt8>, context: DecisionContext, scratch: inout [UInt8],
+    /// `decision` (what the exchange needs to know later) and `scratch` (the rate limiter's);
+    /// `head` is `inout` only so that it is read in place in the codec's slot (`OwnedSlot`).
+    static func decide(_ head: inout RequestHead, source: UnsafePointer<UInt8>, context: DecisionContext, scratch: inout [UInt8],
                        into decision: inout RequestDecision) -> Verdict {
         let snapshot = context.snapshot
         let rawPath = UnsafeBufferPointer(start: source + head.pathRange.lowerBound, count: head.pathRange.count)

@@ -6,7 +6,8 @@
 /// (`ClientConnection+Exchange`) parses the upstream's response with `ResponseCodec` and hands
 /// heads to this type, `ResponseRelay` body bytes; it alone knows about chunks, HTTP/1.0
 /// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames) replaces this
-/// type, not the relay. A value started afresh for each request (`start`).
+/// type, not the relay. A value started afresh for each request (`start`). Heads are taken
+/// `inout` only so that they are read in place in the codec's slot (`OwnedSlot`).
 struct ResponseEncoder {
     /// How the body is framed towards the client.
     private(set) var framing = BodyFraming.none
@@ -55,22 +56,22 @@ struct ResponseEncoder {
     /// Writes the final head, announcing whether the connection stays open (`keepAlive`, which
     /// must be false when `bodyEndsWithClose`).
     @inline(__always)
-    func writeHead(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, keepAlive: Bool, added: AddedFields,
+    func writeHead(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, keepAlive: Bool, added: AddedFields,
                    into out: ByteBuffer) {
         let connection: ConnectionHeader = !keepAlive ? .close : (clientMinorVersion == 0 ? .keepAlive : .implicit)
-        ResponseHeadWriter.write(head, from: source, requestID: requestID, framing: framing, connection: connection, added: added, gzip: compressed, into: out)
+        ResponseHeadWriter.write(&head, from: source, requestID: requestID, framing: framing, connection: connection, added: added, gzip: compressed, into: out)
     }
 
     /// Relays an interim (1xx) head to an HTTP/1.1 client. `100 Continue` is never relayed: the
     /// gateway answers `Expect: 100-continue` itself.
-    func writeInterimHead(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields, into out: ByteBuffer) {
+    func writeInterimHead(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields, into out: ByteBuffer) {
         guard head.status != 100, clientMinorVersion == 1 else { return }
-        ResponseHeadWriter.write(head, from: source, requestID: requestID, framing: .none, connection: .implicit, added: added, into: out)
+        ResponseHeadWriter.write(&head, from: source, requestID: requestID, framing: .none, connection: .implicit, added: added, into: out)
     }
 
     /// Writes a `101 Switching Protocols` head: what follows is the tunnel's.
-    func writeSwitchingProtocols(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields, into out: ByteBuffer) {
-        ResponseHeadWriter.write(head, from: source, requestID: requestID, framing: .none, connection: .upgrade, added: added, into: out)
+    func writeSwitchingProtocols(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields, into out: ByteBuffer) {
+        ResponseHeadWriter.write(&head, from: source, requestID: requestID, framing: .none, connection: .upgrade, added: added, into: out)
     }
 
     /// Queues body bytes, framed.

@@ -3,8 +3,10 @@
 /// handling, and the request id. With `gzip`, the body is compressed by the gateway:
 /// `Content-Encoding: gzip` and `Vary: Accept-Encoding` are added and a strong `ETag` becomes
 /// weak (the bytes differ from the upstream's).
+///
+/// `head` is `inout` only so that it is read in place in the codec's slot (`OwnedSlot`).
 enum ResponseHeadWriter {
-    static func write(_ head: ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
+    static func write(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID,
                       framing: BodyFraming, connection: ConnectionHeader, added: AddedFields, gzip: Bool = false, into out: ByteBuffer) {
         out.append("HTTP/1.1 ")
         out.append(decimal: head.status)

@@ -44,7 +44,7 @@ struct RequestDecider {
         let context = DecisionContext(snapshot: snapshot, secure: secure, peer: IPAddress(peer)!, peerText: Array(peer.utf8),
                                       blocklist: blocklist, now: now, epochSeconds: 1_000, redis: redis, matchingPath: matchingPath)
         return bytes.withUnsafeBufferPointer {
-            RequestPath.decide(head, source: $0.baseAddress!, context: context, scratch: &scratch, into: &decision)
+            RequestPath.decide(&head, source: $0.baseAddress!, context: context, scratch: &scratch, into: &decision)
         }
     }
 

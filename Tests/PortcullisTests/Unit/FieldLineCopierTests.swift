@@ -11,7 +11,7 @@ import Testing
         #expect(parseStatus(raw, head: &head) == 0)
         let out = ByteBuffer(capacity: 512)
         Array(raw.utf8).withUnsafeBufferPointer { buffer in
-            RequestHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
+            RequestHeadWriter.write(&head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
                                     context: ForwardingContext(peerIP: Array("203.0.113.9".utf8), scheme: "http", port: Array("80".utf8)),
                                     clientIP: Array("203.0.113.9".utf8), peerIsTrusted: false, paths: PathNormalizer(),
                                     hostFallback: Array("h".utf8), into: out)
@@ -30,7 +30,7 @@ import Testing
         bytes.withUnsafeBufferPointer { buffer in
             #expect(ResponseParser().parse(buffer, requestMethod: .get, into: &head) == .complete)
             let policy = ResponseHeaderPolicy(settings: .defaults, route: RouteHeaderSettings(profile: "none", add: [], remove: [], upstreamWins: nil))
-            ResponseHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
+            ResponseHeadWriter.write(&head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
                                      framing: .chunked, connection: .implicit,
                                      added: AddedFields(policy: policy, secure: false, rateLimit: [], date: []), gzip: true, into: out)
         }

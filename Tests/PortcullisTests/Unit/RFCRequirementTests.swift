@@ -104,7 +104,7 @@ import Testing
         #expect(parseStatus(row.raw, head: &head) == 0)
         let out = ByteBuffer(capacity: 256)
         Array(row.raw.utf8).withUnsafeBufferPointer { buffer in
-            RequestHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
+            RequestHeadWriter.write(&head, from: buffer.baseAddress!, requestID: Array("rid".utf8).withUnsafeBufferPointer { RequestID($0) },
                                     context: ForwardingContext(peerIP: Array("192.0.2.1".utf8), scheme: "http", port: Array("80".utf8)),
                                     clientIP: Array("192.0.2.1".utf8), peerIsTrusted: false, paths: PathNormalizer(),
                                     hostFallback: Array("gw".utf8), into: out)

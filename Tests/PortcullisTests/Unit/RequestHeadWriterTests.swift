@@ -8,7 +8,7 @@ import Testing
         let bytes = Array(raw.utf8)
         let out = ByteBuffer(capacity: 256)
         bytes.withUnsafeBufferPointer { buffer in
-            RequestHeadWriter.write(head, from: buffer.baseAddress!, requestID: Array("rid-1".utf8).withUnsafeBufferPointer { RequestID($0) },
+            RequestHeadWriter.write(&head, from: buffer.baseAddress!, requestID: Array("rid-1".utf8).withUnsafeBufferPointer { RequestID($0) },
                                     context: ForwardingContext(peerIP: Array(clientIP.utf8), scheme: "http", port: Array("8080".utf8)),
                                     clientIP: Array(clientIP.utf8), peerIsTrusted: peerIsTrusted, paths: PathNormalizer(), hostFallback: Array("127.0.0.1:8080".utf8), into: out)
         }

@@ -5,11 +5,11 @@ import Testing
 /// and HTTP/1.0 clients, and the bytes it writes around upstream heads and bodies.
 @Suite struct ResponseEncoderTests {
     /// Parses `raw` as an upstream head and runs `body` on it with its bytes.
-    private func withHead<T>(_ raw: String, method: HTTPMethod = .get, _ body: (ResponseHead, UnsafePointer<UInt8>) -> T) -> T {
+    private func withHead<T>(_ raw: String, method: HTTPMethod = .get, _ body: (inout ResponseHead, UnsafePointer<UInt8>) -> T) -> T {
         var head = ResponseHead()
         return Array(raw.utf8).withUnsafeBufferPointer { bytes in
             #expect(ResponseParser().parse(bytes, requestMethod: method, into: &head) == .complete)
-            return body(head, bytes.baseAddress!)
+            return body(&head, bytes.baseAddress!)
         }
     }
 
@@ -61,7 +61,7 @@ import Testing
             var encoder = ResponseEncoder()
             encoder.start(clientMinorVersion: minorVersion)
             encoder.begin(head)
-            encoder.writeHead(head, from: source, requestID: requestID, keepAlive: keepAlive, added: added, into: out)
+            encoder.writeHead(&head, from: source, requestID: requestID, keepAlive: keepAlive, added: added, into: out)
         }
         #expect(text(out) == "HTTP/1.1 200 OK\r\nX-Request-ID: rid\r\nContent-Length: 2\r\n\(connectionLine)\r\n")
     }
@@ -73,7 +73,7 @@ import Testing
             encoder.start(clientMinorVersion: 1)
             encoder.begin(head)
             encoder.compressing()
-            encoder.writeHead(head, from: source, requestID: requestID, keepAlive: true, added: added, into: out)
+            encoder.writeHead(&head, from: source, requestID: requestID, keepAlive: true, added: added, into: out)
             for piece in ["hello", "", "0123456789abcdef"] {
                 Array(piece.utf8).withUnsafeBufferPointer { encoder.appendBody($0.baseAddress ?? source, count: $0.count, to: out) }
             }
@@ -104,7 +104,7 @@ import Testing
         withHead("HTTP/1.1 \(status) Interim\r\nLink: </a>\r\n\r\n") { head, source in
             var encoder = ResponseEncoder()
             encoder.start(clientMinorVersion: minorVersion)
-            encoder.writeInterimHead(head, from: source, requestID: requestID, added: added, into: out)
+            encoder.writeInterimHead(&head, from: source, requestID: requestID, added: added, into: out)
         }
         #expect(text(out) == (relayed ? "HTTP/1.1 103 Interim\r\nLink: </a>\r\nX-Request-ID: rid\r\n\r\n" : ""))
     }
