@@ -221,7 +221,7 @@ extension ClientConnection {
         exchange.upstreamReusable = response.head.keepAlive
         relay.begin(&response)
         if exchange.acceptsGzip {
-            relay.startGzipIfQualifies(response, source: source, requestMethod: exchange.method, settings: snapshot.config.gzip,
+            relay.startGzipIfQualifies(&response, source: source, requestMethod: exchange.method, settings: snapshot.config.gzip,
                                        mediaTypes: snapshot.gzipMediaTypes)
         }
         exchange.keepAlive = exchange.keepAlive && !worker.draining && !relay.encoder.bodyEndsWithClose

@@ -47,8 +47,9 @@ struct ResponseRelay {
     }
 
     /// Turns gzip on when the response qualifies (the request accepts it: the caller's check) and
-    /// a compressor is free. The head's bytes are at `source`.
-    mutating func startGzipIfQualifies(_ codec: borrowing ResponseCodec, source: UnsafePointer<UInt8>, requestMethod: HTTPMethod, settings: GzipSettings,
+    /// a compressor is free. The head's bytes are at `source`; the codec is `inout` only so that
+    /// it is read in place (`OwnedSlot`), not copied.
+    mutating func startGzipIfQualifies(_ codec: inout ResponseCodec, source: UnsafePointer<UInt8>, requestMethod: HTTPMethod, settings: GzipSettings,
                                        mediaTypes: [[UInt8]]) {
         guard GzipDecision.compresses(codec.head, source: source, requestMethod: requestMethod, settings: settings, mediaTypes: mediaTypes) else { return }
         if case .length = codec.framing, codec.remaining <= WholeBodyGzip.maxBody, let compressor = streams.wholeBody(level: settings.level) {

@@ -25,7 +25,7 @@ import Testing
             #expect(codec.parseHead(upstream.readable, requestMethod: .get) == .complete)
             relay.begin(&codec)
             if let gzip {
-                relay.startGzipIfQualifies(codec, source: UnsafePointer(upstream.readPointer), requestMethod: .get, settings: gzip,
+                relay.startGzipIfQualifies(&codec, source: UnsafePointer(upstream.readPointer), requestMethod: .get, settings: gzip,
                                            mediaTypes: gzip.types.map { Array($0.utf8) })
             }
             upstream.consume(codec.head.headLength)
