@@ -1,7 +1,7 @@
 /// The request body on its way from the client: decoded from its framing by the codec
 /// (`takeRequestBody`), then either streamed to the upstream as it arrives (`pumpRequestBody`)
-/// or, for routes that buffer, read whole first (`stepBufferingBody`) so that a slow upload never holds an upstream
-/// connection and a body over the limit never reaches it.
+/// or, for routes that buffer, read whole first (`stepBufferingBody`) so that a slow upload
+/// never holds an upstream connection and a body over the limit never reaches it.
 extension ClientConnection {
     /// Decodes at most `room` body bytes of the client's input into `sink` (`RequestCodec.takeBody`).
     /// A body over the route's limit or badly framed ends the exchange here.

@@ -2,8 +2,8 @@
 /// what the exchange decided, not yet its bytes. The exchange makes one for every refusal of
 /// the request path, failure, ACME challenge and redirect; the client codec writes it
 /// (`GatewayResponse.write`, HTTP/1.x), so another codec writes the same answers its own way.
-struct LocalAnswer: Equatable {
-    enum Body: Equatable {
+struct LocalAnswer {
+    enum Body {
         /// The JSON error body that names the status's error code and the request id, followed
         /// by more JSON members (`,"rule":"…"`).
         case error(detail: [UInt8])

@@ -5,9 +5,9 @@
 /// With `RequestCodec` it is the client codec an exchange talks to: the exchange
 /// (`ClientConnection+Exchange`) parses the upstream's response with `ResponseCodec` and hands
 /// heads to this type, `ResponseRelay` body bytes; it alone knows about chunks, HTTP/1.0
-/// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames) replaces this
-/// type, not the relay. A value started afresh for each request (`start`). Heads are taken
-/// `inout` only so that they are read in place in the codec's slot (`OwnedSlot`).
+/// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames)
+/// replaces this type, not the relay. A value started afresh for each request (`start`). Heads
+/// are taken `inout` only so that they are read in place in the codec's slot (`OwnedSlot`).
 struct ResponseEncoder {
     /// How the body is framed towards the client.
     private(set) var framing = BodyFraming.none

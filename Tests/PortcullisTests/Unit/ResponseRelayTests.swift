@@ -53,27 +53,11 @@ import Testing
     private static let json = Array(String(repeating: #"{"id": 7, "name": "user-7"}, "#, count: 300).utf8)
     private static let gzip = GzipSettings(enabled: true, level: 1, minLength: 100, types: ["application/json"], maxStreams: 1)
 
-    /// Takes the chunk framing off `bytes`: the body, or nil when the framing is wrong or the
-    /// last chunk is missing.
+    /// Takes the chunk framing off `bytes` (`decodeChunked`): the body, or nil when the framing is
+    /// wrong or the last chunk is missing.
     private func dechunk(_ bytes: [UInt8]) -> [UInt8]? {
-        var decoder = ChunkedDecoder()
-        var body: [UInt8] = []
-        var rest = bytes[...]
-        while true {
-            let event = Array(rest).withUnsafeBufferPointer { decoder.next($0, maxData: Int.max) }
-            switch event {
-            case .data(let offset, let count):
-                body += rest.dropFirst(offset).prefix(count)
-                rest = rest.dropFirst(offset + count)
-            case .needMore(let consumed):
-                guard consumed > 0 else { return nil }
-                rest = rest.dropFirst(consumed)
-            case .end:
-                return body
-            case .invalid:
-                return nil
-            }
-        }
+        guard let (data, finished) = decodeChunked(bytes), finished else { return nil }
+        return data
     }
 
     @Test func bodyOfKnownLengthGoesAsItIsAcrossReads() {
