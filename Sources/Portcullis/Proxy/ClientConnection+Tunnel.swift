@@ -2,7 +2,7 @@
 /// both ways, with the same buffer caps, until either side closes.
 extension ClientConnection {
     func stepTunnel() -> Bool {
-        guard let upstream = binding.connection else {
+        guard let upstream = exchange.binding.connection else {
             phase = .closing
             return true
         }

@@ -1,7 +1,8 @@
-/// One client connection on one worker: reads request heads, runs the request path, proxies
-/// each exchange to an upstream (`ClientConnection+Exchange`), tunnels upgraded connections
-/// (`ClientConnection+Tunnel`) and closes cleanly. Its bytes move through `transport` (TLS or
-/// plain, the buffers, the socket's readiness); the HTTP/1.1 codec is `request` and `response`.
+/// One client connection on one worker: reads request heads, hands each to its exchange
+/// (`ProxyExchange`: the request path, forwarding, relaying, failing), tunnels upgraded
+/// connections (`ClientConnection+Tunnel`) and closes cleanly. Its bytes move through
+/// `transport` (TLS or plain, the buffers, the socket's readiness); the HTTP/1.1 codec's request
+/// direction is `request`, its response direction the exchange's relay.
 ///
 /// Everything happens in `drive()`, which makes every step that is possible now (read, parse,
 /// move bytes between the two sockets, write) until nothing moves. Buffers are capped at
@@ -29,9 +30,6 @@ final class ClientConnection: Selectable {
 
     /// Most bytes buffered in one direction before reading from the sender pauses.
     static let highWater = 64 * 1024
-    /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
-    /// would otherwise be relayed without end).
-    static let maxInterimResponses = 8
     static let lingeringTime: UInt64 = 2_000_000_000
 
     /// The owning worker, which outlives every connection it accepts. Held strongly on purpose:
@@ -47,42 +45,16 @@ final class ClientConnection: Selectable {
     let countedPerAddress: Bool
     /// The client's bytes on the wire (`ClientTransport`).
     let transport: ClientTransport
-    /// What the request path decided about the current request (route policy, client, rate
-    /// limits), kept between requests for its buffers.
-    var decision: RequestDecision {
-        @inline(__always) unsafeAddress { UnsafePointer(decisionSlot.pointer) }
-        @inline(__always) unsafeMutableAddress { decisionSlot.pointer }
-    }
-    /// The current request's wait for its strict rate limits in Redis (`ClientConnection+Policy`),
-    /// started afresh by `begin` when it has one: kept out of `Exchange`, which is built anew
-    /// for every request.
-    var strictWait = StrictLimitsWait()
-    /// The access-log record of the current request (nil when the access log is off).
-    var accessRecord: AccessRecord?
     /// The listener's own address, the `Host` of last resort for HTTP/1.0 requests without one.
     let localHost: [UInt8]
-    /// The HTTP/1.1 codec: the request direction (head parser, body framing) and the response
-    /// direction of the current exchange.
+    /// The HTTP/1.1 codec's request direction (head parser, body framing); the response
+    /// direction is the exchange's (`ProxyExchange.relay`).
     var request: RequestCodec {
         @inline(__always) unsafeAddress { UnsafePointer(requestSlot.pointer) }
         @inline(__always) unsafeMutableAddress { requestSlot.pointer }
     }
-    var response: ResponseCodec {
-        @inline(__always) unsafeAddress { UnsafePointer(responseSlot.pointer) }
-        @inline(__always) unsafeMutableAddress { responseSlot.pointer }
-    }
-    /// Where the request path's decision and the two codec values live (`OwnedSlot`: worked on
-    /// in place, never copied).
-    private let decisionSlot: OwnedSlot<RequestDecision>
+    /// Where the request codec lives (`OwnedSlot`: worked on in place, never copied).
     private let requestSlot: OwnedSlot<RequestCodec>
-    private let responseSlot = OwnedSlot(ResponseCodec())
-    /// The current response's way to the client: gzip, and the client codec's framing
-    /// (`ResponseRelay`, with `ResponseEncoder`). In a slot too: it calls into zlib and libdeflate.
-    var relay: ResponseRelay {
-        @inline(__always) unsafeAddress { UnsafePointer(relaySlot.pointer) }
-        @inline(__always) unsafeMutableAddress { relaySlot.pointer }
-    }
-    private let relaySlot: OwnedSlot<ResponseRelay>
     var phase = Phase.readingHead
     var requestsServed = 0
     /// Last time request bytes moved (read from the client, written upstream).
@@ -92,15 +64,9 @@ final class ClientConnection: Selectable {
     /// When the current wait began (head, connect, response head, lingering).
     var phaseStartedAt: UInt64
 
-    // The current exchange.
-    var exchange = Exchange(startedAt: 0, method: .get)
-    var snapshot: GatewaySnapshot
-    /// The exchange's upstream: pool, server, connection, forwarded head, attempts.
-    let binding: UpstreamBinding
-    /// The request body read whole before the exchange, while it is being read and then sent
-    /// (nil when the body streams), and the bytes it holds of the worker's buffer share.
-    var bufferedBody: ByteBuffer?
-    var bufferReservation: Int64 = 0
+    /// The request in flight, from its parsed head to its last response byte (`ProxyExchange`):
+    /// one at a time on an HTTP/1.1 connection, reused request after request.
+    let exchange: ProxyExchange
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, countedPerAddress: Bool,
          tls: TLSSession?) {
@@ -110,28 +76,13 @@ final class ClientConnection: Selectable {
         self.peerAddress = peerAddress
         transport = ClientTransport(tls: tls)
         self.localHost = localHost
-        snapshot = worker.snapshot
-        binding = UpstreamBinding(buffers: worker.buffers)
-        decisionSlot = OwnedSlot(RequestDecision(headers: worker.snapshot.defaultHeaders))
+        exchange = ProxyExchange(worker: worker, secure: tls != nil)
         requestSlot = OwnedSlot(RequestCodec(limits: worker.snapshot.config.limits))
-        relaySlot = OwnedSlot(ResponseRelay(streams: worker.gzipStreams, metrics: worker.metrics))
         requestProgressAt = worker.loop.now
         responseProgressAt = worker.loop.now
         phaseStartedAt = worker.loop.now
         super.init(fd: fd)
         if tls != nil { phase = .handshaking }
-    }
-
-    /// Counts a response sent to the client, for the worker and the request's route.
-    @inline(__always)
-    func countResponse(status: Int) {
-        worker.metrics.countResponse(status: status)
-        decision.routeResponses?[min(max(status / 100, 1), 5)].add(1)
-    }
-
-    /// What the gateway adds to the current response.
-    var addedFields: AddedFields {
-        AddedFields(policy: decision.headers, secure: transport.tls != nil, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
     }
 
     override func handleEvents(_ events: UInt32) {
@@ -148,8 +99,8 @@ final class ClientConnection: Selectable {
             case .handshaking: progressed = stepHandshaking()
             case .readingHead: progressed = stepReadingHead()
             case .awaitingPolicy: progressed = false
-            case .bufferingBody: progressed = stepBufferingBody()
-            case .proxying: progressed = stepProxying()
+            case .bufferingBody: progressed = exchange.stepBufferingBody(for: self)
+            case .proxying: progressed = exchange.stepProxying(for: self)
             case .tunnel: progressed = stepTunnel()
             case .closing: progressed = stepClosing()
             case .lingering: progressed = stepLingering()
@@ -179,7 +130,7 @@ final class ClientConnection: Selectable {
     /// buffers' storage back: thousands of idle keep-alive connections then cost no buffer memory.
     @inline(__always)
     private func returnBuffersIfIdle() {
-        guard phase == .readingHead || phase == .handshaking, transport.input.isEmpty, transport.output.isEmpty, binding.connection == nil else { return }
+        guard phase == .readingHead || phase == .handshaking, transport.input.isEmpty, transport.output.isEmpty, exchange.binding.connection == nil else { return }
         giveBuffersBack()
     }
 
@@ -214,7 +165,7 @@ final class ClientConnection: Selectable {
 
     func handshakeFailed(reason: String) {
         worker.metrics.tlsHandshakeFailures.add(1)
-        auditRequest(.tlsHandshakeFailed, details: [("reason", .text(reason))], withHead: false)
+        exchange.auditRequest(.tlsHandshakeFailed, details: [("reason", .text(reason))], withHead: false, for: self)
         close()
     }
 
@@ -227,12 +178,14 @@ final class ClientConnection: Selectable {
             let outcome = request.parseHead(transport.input.readable)
             switch outcome {
             case .complete:
-                startExchange()
+                borrowOutputBuffers()
+                requestsServed += 1
+                exchange.start(for: self)
                 return true
             case .failed(let failure):
                 refuse(status: failure.status)
-                auditRequest(.malformedRequest, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.reason.description))],
-                             withHead: false)
+                exchange.auditRequest(.malformedRequest, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.reason.description))],
+                             withHead: false, for: self)
                 return true
             case .incomplete:
                 break
@@ -257,22 +210,9 @@ final class ClientConnection: Selectable {
     /// follows on the connection can be trusted.
     func refuse(status: Int) {
         borrowOutputBuffers()
-        // Nothing of the previous request's route or rate limits belongs on this answer.
-        decision.reset(headers: snapshot.defaultHeaders)
-        worker.requestIDs.next(into: &exchange.requestID)
-        GatewayResponse.write(.error(status), requestID: exchange.requestID, keepAlive: false, headOnly: false, added: addedFields, into: transport.output)
-        countResponse(status: status)
+        exchange.refuse(status: status, for: self)
         transport.input.clear()
         phase = .closing
-    }
-
-    /// Takes the client's `X-Request-ID` when well-formed, else makes one.
-    func assignRequestID() {
-        if let range = request.head.requestIDRange {
-            exchange.requestID.set(UnsafeBufferPointer(start: transport.input.readPointer + range.lowerBound, count: range.count))
-        } else {
-            worker.requestIDs.next(into: &exchange.requestID)
-        }
     }
 
     // MARK: Client socket I/O
@@ -282,7 +222,7 @@ final class ClientConnection: Selectable {
         switch transport.read(from: fd) {
         case .bytes(let count):
             worker.metrics.bytesIn.add(count)
-            if !request.bodyDone { exchange.bodyClock.count(count) }
+            if !request.bodyDone { exchange.state.bodyClock.count(count) }
             requestProgressAt = worker.loop.now
             return true
         case .nothing:
@@ -356,10 +296,8 @@ final class ClientConnection: Selectable {
     /// Closes the connection (and its upstream, if an exchange is in flight).
     func close() {
         guard fd >= 0 else { return }
-        binding.unbind(reuse: false, now: worker.loop.now)
+        exchange.abandon(now: worker.loop.now)
         transport.endSession(notified: phase == .lingering)
-        relay.releaseGzip()
-        releaseBufferedBody()
         if countedPerAddress { worker.shared.connectionsPerAddress.close(peerAddress) }
         worker.loop.deregisterAndClose(self)
         worker.connectionClosed(self)
@@ -371,9 +309,6 @@ final class ClientConnection: Selectable {
     }
 
     deinit {
-        decisionSlot.free()
         requestSlot.free()
-        responseSlot.free()
-        relaySlot.free()
     }
 }

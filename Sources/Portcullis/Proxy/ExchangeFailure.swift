@@ -1,7 +1,7 @@
 /// Every way an exchange can fail once the request path admitted it, and what follows from
 /// each: the status the client gets while nothing of the response has reached it, the upstream
 /// error it counts as, whether the server is blamed, and whether another attempt may follow.
-/// `ClientConnection.fail(_:)` is the one place that acts on it (Pingora's `fail_to_proxy`).
+/// `ProxyExchange.fail(_:for:)` is the one place that acts on it (Pingora's `fail_to_proxy`).
 enum ExchangeFailure: Equatable {
     /// Every server of the pool is marked down.
     case noLiveServer

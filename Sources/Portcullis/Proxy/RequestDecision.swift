@@ -15,7 +15,7 @@ struct RequestDecision {
     /// `Retry-After`) lines it renders to, sent on every response of a limited request.
     var rateLimitReport: RateLimiter.Report?
     var rateLimitFields: [UInt8] = []
-    /// Strict rate limits the request must wait on (`ClientConnection+Policy`).
+    /// Strict rate limits the request must wait on (`ProxyExchange+Policy`).
     var strictChecks: [RateLimiter.StrictCheck] = []
 
     init(headers: ResponseHeaderPolicy) {

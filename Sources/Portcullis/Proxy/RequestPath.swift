@@ -20,12 +20,12 @@
 ///     connections of a client banned since it connected)                  — `decide`, below
 /// 10. size limits: a Content-Length over the route's `max_body` is 413 before any body byte is
 ///     read (`decide`); a chunked body is counted as it streams and cut with 413
-///     (`ClientConnection.pumpRequestBody`)
+///     (`ProxyExchange.pumpRequestBody`)
 /// 11. rate limits: every matching rule counts the request; any over its limit → 429 with
 ///     `Retry-After` (`decide`, `RateLimiter`); `X-RateLimit-*` on every response of a limited
 ///     request
 /// 12. forward: hop-by-hop fields removed, `X-Forwarded-*`, `X-Real-IP`, `X-Request-ID`, body
-///     re-framed (`RequestHeadWriter`, `ClientConnection.startExchange`)
+///     re-framed (`RequestHeadWriter`, `ProxyExchange.beginForwarding`)
 /// 13. response: framing and connection handling rewritten, request id returned, the route's
 ///     security headers, `Server`/`X-Powered-By` dropped (`ResponseHeadWriter`,
 ///     `ResponseHeaderPolicy`)

@@ -3,7 +3,7 @@
 /// the length or `Transfer-Encoding` field, chunk sizes, the last chunk).
 ///
 /// With `RequestCodec` it is the client codec an exchange talks to: the exchange
-/// (`ClientConnection+Exchange`) parses the upstream's response with `ResponseCodec` and hands
+/// (`ProxyExchange+Proxying`) parses the upstream's response with `ResponseCodec` and hands
 /// heads to this type, `ResponseRelay` body bytes; it alone knows about chunks, HTTP/1.0
 /// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames)
 /// replaces this type, not the relay. A value started afresh for each request (`start`). Heads

@@ -8,7 +8,7 @@
 /// response is not held back. Memory stays bounded by the buffers' high-water mark either way.
 ///
 /// It knows no connection and no socket: it moves bytes from one buffer to another and says
-/// what happened (`BodyStep`), and the exchange (`ClientConnection+Exchange`) decides what
+/// what happened (`BodyStep`), and the exchange (`ProxyExchange+Proxying`) decides what
 /// follows. Tests drive it with bytes alone (`ResponseRelayTests`).
 struct ResponseRelay {
     /// What one call to `relayBody` did.

@@ -1,7 +1,7 @@
-/// A request waiting for its strict rate limits in Redis (`ClientConnection+Policy`): where it
+/// A request waiting for its strict rate limits in Redis (`ProxyExchange+Policy`): where it
 /// goes once they pass, how many answers are still awaited, and how the answers so far came
-/// out. Plain values, the connection's for its current request (`ClientConnection.strictWait`);
-/// the connection checks that an answer still belongs to that request before passing it on.
+/// out. Plain values, the exchange's for its current request (`ProxyExchange.strictWait`);
+/// the exchange checks that an answer still belongs to that request before passing it on.
 struct StrictLimitsWait {
     /// How the strict rate limits came out.
     enum Outcome: Equatable {

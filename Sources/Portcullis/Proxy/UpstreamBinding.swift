@@ -2,7 +2,7 @@
 /// connection to it, the request head as forwarded (kept until the response begins, so another
 /// attempt can resend it) and the attempts made. It picks, connects, hands connections back to
 /// their server's idle list, closes and blames; the exchange decides when
-/// (`ClientConnection+Exchange`, `ClientConnection+Failure`). Nothing in it depends on the
+/// (`ProxyExchange+Proxying`, `ProxyExchange+Failure`). Nothing in it depends on the
 /// client's codec.
 ///
 /// One per client connection; `bind(to:)` starts it afresh for a request, `unbind` ends it. The

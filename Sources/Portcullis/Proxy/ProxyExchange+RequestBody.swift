@@ -2,17 +2,17 @@
 /// (`takeRequestBody`), then either streamed to the upstream as it arrives (`pumpRequestBody`)
 /// or, for routes that buffer, read whole first (`stepBufferingBody`) so that a slow upload
 /// never holds an upstream connection and a body over the limit never reaches it.
-extension ClientConnection {
+extension ProxyExchange {
     /// Decodes at most `room` body bytes of the client's input into `sink` (`RequestCodec.takeBody`).
     /// A body over the route's limit or badly framed ends the exchange here.
     @inline(__always)
-    func takeRequestBody(room: Int, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> RequestCodec.BodyStep {
-        let step = request.takeBody(from: transport.input, room: room, limit: exchange.bodyLimit, sink)
+    func takeRequestBody(room: Int, for client: ClientConnection, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> RequestCodec.BodyStep {
+        let step = client.request.takeBody(from: client.transport.input, room: room, limit: state.bodyLimit, sink)
         switch step {
         case .tooLarge(let received):
-            fail(.requestBodyTooLarge(received: received, limit: exchange.bodyLimit))
+            fail(.requestBodyTooLarge(received: received, limit: state.bodyLimit), for: client)
         case .invalid:
-            fail(.invalidRequestBody)
+            fail(.invalidRequestBody, for: client)
         case .moved, .needMore, .finished:
             break
         }
@@ -20,10 +20,10 @@ extension ClientConnection {
     }
 
     /// Answers `Expect: 100-continue` once the gateway is ready for the body.
-    private func sendContinueIfExpected() -> Bool {
-        guard request.expectContinue && transport.input.isEmpty && !response.started else { return false }
-        transport.output.append("HTTP/1.1 100 Continue\r\n\r\n")
-        request.expectContinue = false
+    private func sendContinueIfExpected(for client: ClientConnection) -> Bool {
+        guard client.request.expectContinue && client.transport.input.isEmpty && !response.started else { return false }
+        client.transport.output.append("HTTP/1.1 100 Continue\r\n\r\n")
+        client.request.expectContinue = false
         return true
     }
 
@@ -31,22 +31,22 @@ extension ClientConnection {
 
     /// Moves request body bytes from the client buffer to the upstream, re-framed, as far as
     /// the upstream's buffer has room.
-    func pumpRequestBody(into upstream: UpstreamConnection) -> Bool {
+    func pumpRequestBody(into upstream: UpstreamConnection, for client: ClientConnection) -> Bool {
         if let bufferedBody { return pumpBufferedBody(bufferedBody, into: upstream) }
-        guard !request.bodyDone else { return false }
-        var progressed = sendContinueIfExpected()
-        let chunked = request.framing == .chunked
-        while !request.bodyDone && upstream.output.readableCount < Self.highWater {
-            if transport.input.isEmpty {
-                if transport.peerClosed || transport.broken {
-                    close()
+        guard !client.request.bodyDone else { return false }
+        var progressed = sendContinueIfExpected(for: client)
+        let chunked = client.request.framing == .chunked
+        while !client.request.bodyDone && upstream.output.readableCount < ClientConnection.highWater {
+            if client.transport.input.isEmpty {
+                if client.transport.peerClosed || client.transport.broken {
+                    client.close()
                     return false
                 }
-                guard readClient() else { break }
+                guard client.readClient() else { break }
                 progressed = true
                 continue
             }
-            let step = takeRequestBody(room: Self.highWater - upstream.output.readableCount) { bytes, count in
+            let step = takeRequestBody(room: ClientConnection.highWater - upstream.output.readableCount, for: client) { bytes, count in
                 if chunked {
                     ChunkedEncoder.appendChunk(bytes, count: count, to: upstream.output)
                 } else {
@@ -57,27 +57,27 @@ extension ClientConnection {
             case .moved:
                 break
             case .needMore:
-                if !readClient() { return progressed }
+                if !client.readClient() { return progressed }
             case .finished:
                 if chunked { ChunkedEncoder.appendLastChunk(to: upstream.output) }
-                request.bodyDone = true
+                client.request.bodyDone = true
             case .tooLarge, .invalid:
                 return true
             }
-            exchange.bodyForwarded = true
+            state.bodyForwarded = true
             progressed = true
         }
-        if !request.bodyDone && upstream.output.readableCount >= Self.highWater { exchange.bodyClock.holdBack() }
+        if !client.request.bodyDone && upstream.output.readableCount >= ClientConnection.highWater { state.bodyClock.holdBack() }
         return progressed
     }
 
     /// Sends the buffered body, as far as the upstream's buffer has room.
     private func pumpBufferedBody(_ body: ByteBuffer, into upstream: UpstreamConnection) -> Bool {
-        let count = min(body.readableCount, Self.highWater - upstream.output.readableCount)
+        let count = min(body.readableCount, ClientConnection.highWater - upstream.output.readableCount)
         guard count > 0 else { return false }
         upstream.output.append(body.readPointer, count: count)
         body.consume(count)
-        exchange.bodyForwarded = true
+        state.bodyForwarded = true
         if body.isEmpty { releaseBufferedBody() }
         return true
     }
@@ -86,8 +86,8 @@ extension ClientConnection {
 
     /// Sets memory aside for reading the body whole when the route buffers bodies of this size
     /// and the worker's share of `request_buffer_memory` allows; true when it will.
-    func startBufferingIfCovered(_ limits: BodyLimits) -> Bool {
-        guard !exchange.isUpgrade, let reservation = limits.bufferReservation(for: request.framing) else { return false }
+    func startBufferingIfCovered(_ limits: BodyLimits, for client: ClientConnection) -> Bool {
+        guard !state.isUpgrade, let reservation = limits.bufferReservation(for: client.request.framing) else { return false }
         guard worker.requestBuffers.reserve(reservation, share: snapshot.requestBufferShare) else {
             worker.metrics.requestBufferOverflows.add(1)
             return false
@@ -97,29 +97,29 @@ extension ClientConnection {
         return true
     }
 
-    /// Reads the body into `bufferedBody` until it is complete, then starts the exchange.
-    func stepBufferingBody() -> Bool {
-        var progressed = sendContinueIfExpected()
-        progressed = flushClient() || progressed
-        guard fd >= 0, let body = bufferedBody else { return progressed }
+    /// Reads the body into `bufferedBody` until it is complete, then starts the upstream exchange.
+    func stepBufferingBody(for client: ClientConnection) -> Bool {
+        var progressed = sendContinueIfExpected(for: client)
+        progressed = client.flushClient() || progressed
+        guard client.fd >= 0, let body = bufferedBody else { return progressed }
         while true {
-            if transport.input.isEmpty {
-                if transport.peerClosed || transport.broken {
-                    close()
+            if client.transport.input.isEmpty {
+                if client.transport.peerClosed || client.transport.broken {
+                    client.close()
                     return false
                 }
-                guard readClient() else { return progressed }
+                guard client.readClient() else { return progressed }
                 progressed = true
                 continue
             }
-            switch takeRequestBody(room: Int.max, { bytes, count in body.append(bytes, count: count) }) {
+            switch takeRequestBody(room: Int.max, for: client, { bytes, count in body.append(bytes, count: count) }) {
             case .moved:
                 progressed = true
             case .needMore:
-                guard readClient() else { return progressed }
+                guard client.readClient() else { return progressed }
                 progressed = true
             case .finished:
-                bufferedBodyComplete(size: body.readableCount)
+                bufferedBodyComplete(size: body.readableCount, for: client)
                 return true
             case .tooLarge, .invalid:
                 return true
@@ -128,13 +128,13 @@ extension ClientConnection {
     }
 
     /// The whole body is here: frame it with its length and start the upstream exchange.
-    private func bufferedBodyComplete(size: Int) {
-        if request.framing == .chunked {
+    private func bufferedBodyComplete(size: Int, for client: ClientConnection) {
+        if client.request.framing == .chunked {
             RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: binding.forwardedHead)
         }
-        request.framing = .length(Int64(size))
-        request.bodyDone = true
-        beginUpstreamExchange()
+        client.request.framing = .length(Int64(size))
+        client.request.bodyDone = true
+        beginUpstreamExchange(for: client)
     }
 
     /// Gives the buffered body's memory back to the worker's share.

@@ -3,15 +3,15 @@
 /// this instance holds no token of; then it is forwarded or refused. A Redis failure (no
 /// connection, no reply within the command timeout) is decided at once by `on_redis_failure`.
 /// Refills of leases that run low are sent without anyone waiting.
-extension ClientConnection {
-    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits) {
+extension ProxyExchange {
+    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits, for client: ClientConnection) {
         guard let redis = worker.redisLimits, !decision.strictChecks.isEmpty else {
-            beginForwarding(upstreamIndex: upstreamIndex, body: body)
+            beginForwarding(upstreamIndex: upstreamIndex, body: body, for: client)
             return
         }
-        phase = .awaitingPolicy
+        client.phase = .awaitingPolicy
         strictWait.begin(upstreamIndex: upstreamIndex, body: body, answers: decision.strictChecks.count { $0.kind != .refill })
-        let request = requestsServed
+        let request = client.requestsServed
         let limiter = snapshot.rateLimiter
         // Every answer, and every failure, comes later from the loop: none arrives inside this
         // loop, so the last one is the one that finishes.
@@ -21,13 +21,13 @@ extension ClientConnection {
                 let rule = limiter.rules[check.rule]
                 redis.check(check, limit: rule.limit, windowLength: rule.windowNanoseconds, done: { [self] admitted, current, previous in
                     if admitted { limiter.rememberAdmitted(check) }
-                    strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous))
+                    strictAnswered(request, limiter.strictReport(check, admitted: admitted, current: current, previous: previous), for: client)
                 }, failed: { [self] in
-                    strictFailed(request, check)
+                    strictFailed(request, check, for: client)
                 })
             case .lease:
-                redis.lease(check, limiter: limiter, answered: { [self] report in strictAnswered(request, report) },
-                            failed: { [self] in strictFailed(request, check) })
+                redis.lease(check, limiter: limiter, answered: { [self] report in strictAnswered(request, report, for: client) },
+                            failed: { [self] in strictFailed(request, check, for: client) })
             case .refill:
                 refillLease(check, redis: redis, limiter: limiter)
             }
@@ -44,39 +44,39 @@ extension ClientConnection {
         redis.lease(check, limiter: limiter, answered: { _ in }, failed: { limiter.refillFailed(check) })
     }
 
-    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?) {
-        guard phase == .awaitingPolicy, requestsServed == request, fd >= 0 else { return }
+    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: ClientConnection) {
+        guard client.phase == .awaitingPolicy, client.requestsServed == request, client.fd >= 0 else { return }
         var refusedBy: Int?
         if let report {
             decision.rateLimitReport = RateLimiter.Report.tighter(decision.rateLimitReport, report)
             if report.retryAfter != nil { refusedBy = report.rule }
         }
-        if strictWait.answered(refusedBy: refusedBy) { finishStrictLimits() }
+        if strictWait.answered(refusedBy: refusedBy) { finishStrictLimits(for: client) }
     }
 
-    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck) {
+    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck, for client: ClientConnection) {
         switch snapshot.config.redis.onFailure {
         case .local:
-            strictAnswered(request, snapshot.rateLimiter.strictFallback(check))
+            strictAnswered(request, snapshot.rateLimiter.strictFallback(check), for: client)
         case .allow:
-            strictAnswered(request, nil)
+            strictAnswered(request, nil, for: client)
         case .deny:
-            if phase == .awaitingPolicy && requestsServed == request { strictWait.redisUnavailable() }
-            strictAnswered(request, nil)
+            if client.phase == .awaitingPolicy && client.requestsServed == request { strictWait.redisUnavailable() }
+            strictAnswered(request, nil, for: client)
         }
     }
 
     /// Every answer is in: forward or refuse, then drive the connection on.
-    private func finishStrictLimits() {
+    private func finishStrictLimits(for client: ClientConnection) {
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
         switch strictWait.outcome {
         case .admitted:
-            beginForwarding(upstreamIndex: strictWait.upstreamIndex, body: strictWait.body)
+            beginForwarding(upstreamIndex: strictWait.upstreamIndex, body: strictWait.body, for: client)
         case .rejected(let rule):
-            answerRateLimited(rule: rule)
+            answerRateLimited(rule: rule, for: client)
         case .unavailable:
-            answer(.error(503))
+            answer(.error(503), for: client)
         }
-        drive()
+        client.drive()
     }
 }

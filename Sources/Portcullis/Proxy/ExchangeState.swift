@@ -1,13 +1,13 @@
-/// What a client connection knows about the exchange in flight, as one value: the request as the
-/// exchange still needs it once its head is consumed, the state of its upstream side, and the
-/// exchange's clocks and byte marks. Started afresh for every request (`ClientConnection.startExchange`);
-/// the codec state of the two directions is in `RequestCodec` and `ResponseCodec`, the request
-/// path's verdict in `RequestDecision`, the references to the upstream in `UpstreamBinding`.
+/// The plain facts of the exchange in flight (`ProxyExchange.state`): the request as the exchange
+/// still needs it once its head is consumed, the state of its upstream side, and the exchange's
+/// clocks and byte marks. Started afresh for every request (`ProxyExchange.start`); the response
+/// codec is in `ResponseCodec`, the request path's verdict in `RequestDecision`, the references
+/// to the upstream in `UpstreamBinding`.
 ///
 /// It holds plain values only. Storing into it then never releases an object whose deinit the
-/// compiler cannot see, so every access to the connection's `exchange` is proved exclusive at
-/// compile time and costs no runtime check.
-struct Exchange {
+/// compiler cannot see, so every access to it is proved exclusive at compile time and costs no
+/// runtime check.
+struct ExchangeState {
     /// When the request's head was complete, and when the request was sent upstream whole.
     var startedAt: UInt64 = 0
     var sentAt: UInt64 = 0

@@ -1,0 +1,114 @@
+/// One request's walk through the gateway, from its parsed head to its last response byte: the
+/// request path's decision (`start`), the wait on strict rate limits (`+Policy`), the request
+/// body (`+RequestBody`), forwarding and relaying (`+Proxying`), the gateway's own answers
+/// (`+LocalAnswers`), the one failure path (`+Failure`), and the audit events and access record
+/// (`+Audit`, `+AccessLog`). It holds everything that belongs to one request and nothing that
+/// belongs to the connection: the decision, the response codec and relay, the upstream binding,
+/// the buffered body, the configuration snapshot the request was decided under.
+///
+/// The client side drives it and hands itself in on every call (`for client:`): today an
+/// HTTP/1.1 `ClientConnection`, which has one exchange at a time and reuses it, request after
+/// request. What the exchange asks of its client is the transport's two buffers, the request
+/// codec, the connection's phase and clocks, and `close`/`drive`: the surface an HTTP/2
+/// stream would provide for its own exchange.
+final class ProxyExchange {
+    /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
+    /// would otherwise be relayed without end).
+    static let maxInterimResponses = 8
+
+    /// The worker, held strongly as `ClientConnection.worker` is (uses without a retain).
+    let worker: Worker
+    /// The client's connection is TLS (`Strict-Transport-Security` goes on its responses).
+    let secure: Bool
+    /// The plain facts of the exchange: clocks, byte marks, request ID, method, flags.
+    var state = ExchangeState(startedAt: 0, method: .get)
+    /// The configuration the request was decided under (compared before storing: storing the
+    /// same snapshot again costs a retain and a release).
+    var snapshot: GatewaySnapshot
+    /// What the request path decided (route policy, client, rate limits), kept between requests
+    /// for its buffers.
+    var decision: RequestDecision {
+        @inline(__always) unsafeAddress { UnsafePointer(decisionSlot.pointer) }
+        @inline(__always) unsafeMutableAddress { decisionSlot.pointer }
+    }
+    /// The upstream's response as parsed (`ResponseCodec`).
+    var response: ResponseCodec {
+        @inline(__always) unsafeAddress { UnsafePointer(responseSlot.pointer) }
+        @inline(__always) unsafeMutableAddress { responseSlot.pointer }
+    }
+    /// The response's way to the client: gzip, and the client codec's framing (`ResponseRelay`,
+    /// with `ResponseEncoder`).
+    var relay: ResponseRelay {
+        @inline(__always) unsafeAddress { UnsafePointer(relaySlot.pointer) }
+        @inline(__always) unsafeMutableAddress { relaySlot.pointer }
+    }
+    /// Where the decision, the response codec and the relay live (`OwnedSlot`: worked on in
+    /// place, never copied; calls into C and zlib included).
+    private let decisionSlot: OwnedSlot<RequestDecision>
+    private let responseSlot = OwnedSlot(ResponseCodec())
+    private let relaySlot: OwnedSlot<ResponseRelay>
+    /// The wait for strict rate limits in Redis (`+Policy`), started afresh when there is one.
+    var strictWait = StrictLimitsWait()
+    /// The access-log record (nil when the access log is off).
+    var accessRecord: AccessRecord?
+    /// The upstream: pool, server, connection, forwarded head, attempts.
+    let binding: UpstreamBinding
+    /// The request body read whole before the upstream exchange, while it is being read and
+    /// then sent (nil when the body streams), and the bytes it holds of the worker's share.
+    var bufferedBody: ByteBuffer?
+    var bufferReservation: Int64 = 0
+
+    init(worker: Worker, secure: Bool) {
+        self.worker = worker
+        self.secure = secure
+        snapshot = worker.snapshot
+        binding = UpstreamBinding(buffers: worker.buffers)
+        decisionSlot = OwnedSlot(RequestDecision(headers: worker.snapshot.defaultHeaders))
+        relaySlot = OwnedSlot(ResponseRelay(streams: worker.gzipStreams, metrics: worker.metrics))
+    }
+
+    deinit {
+        decisionSlot.free()
+        responseSlot.free()
+        relaySlot.free()
+    }
+
+    /// Counts a response sent to the client, for the worker and the request's route.
+    @inline(__always)
+    func countResponse(status: Int) {
+        worker.metrics.countResponse(status: status)
+        decision.routeResponses?[min(max(status / 100, 1), 5)].add(1)
+    }
+
+    /// What the gateway adds to the current response.
+    var addedFields: AddedFields {
+        AddedFields(policy: decision.headers, secure: secure, rateLimit: decision.rateLimitFields, date: worker.dateField.line(at: worker.epochSeconds))
+    }
+
+    /// Takes the client's `X-Request-ID` when well-formed, else makes one.
+    func assignRequestID(for client: ClientConnection) {
+        if let range = client.request.head.requestIDRange {
+            state.requestID.set(UnsafeBufferPointer(start: client.transport.input.readPointer + range.lowerBound, count: range.count))
+        } else {
+            worker.requestIDs.next(into: &state.requestID)
+        }
+    }
+
+    /// Answers a request the parser refused, then closes: after a framing error nothing that
+    /// follows on the connection can be trusted.
+    func refuse(status: Int, for client: ClientConnection) {
+        // Nothing of the previous request's route or rate limits belongs on this answer.
+        decision.reset(headers: snapshot.defaultHeaders)
+        worker.requestIDs.next(into: &state.requestID)
+        GatewayResponse.write(.error(status), requestID: state.requestID, keepAlive: false, headOnly: false, added: addedFields,
+                              into: client.transport.output)
+        countResponse(status: status)
+    }
+
+    /// The connection closes: the upstream, gzip's stream and the buffered body's memory go back.
+    func abandon(now: UInt64) {
+        binding.unbind(reuse: false, now: now)
+        relay.releaseGzip()
+        releaseBufferedBody()
+    }
+}
