@@ -15,11 +15,8 @@ extension ClientConnection {
             } else {
                 deadline = phaseStartedAt + timeouts.clientHeader
             }
-        case .awaitingPolicy:
-            // Redis's command timeout bounds the wait; the connection sets no clock of its own.
-            deadline = 0
-        case .bufferingBody, .proxying:
-            deadline = exchange.deadline(buffering: phase == .bufferingBody, for: self)
+        case .exchange:
+            deadline = exchange.deadline(for: self)
         case .tunnel:
             deadline = max(requestProgressAt, responseProgressAt) + timeouts.tunnelIdle
         case .closing:
@@ -58,10 +55,8 @@ extension ClientConnection {
                 return
             }
             refuse(status: 408)
-        case .awaitingPolicy:
-            return
-        case .bufferingBody, .proxying:
-            exchange.deadlineReached(buffering: phase == .bufferingBody, for: self)
+        case .exchange:
+            exchange.deadlineReached(for: self)
         case .tunnel, .closing, .lingering:
             close()
             return

@@ -14,12 +14,9 @@ final class ClientConnection: Selectable {
         case handshaking
         /// Waiting for (or parsing) a request head.
         case readingHead
-        /// Waiting for Redis to answer the request's strict rate limits.
-        case awaitingPolicy
-        /// Reading a request body whole before the upstream exchange (request buffering).
-        case bufferingBody
-        /// An exchange with an upstream is in progress.
-        case proxying
+        /// The exchange has the request (`ProxyExchange`, whose `ExchangeState.Step` says where
+        /// it is); it hands the connection back with `exchangeEnded` or `startTunnel`.
+        case exchange
         /// After a 101: bytes flow both ways untouched.
         case tunnel
         /// Writing what is left, then closing.
@@ -98,9 +95,7 @@ final class ClientConnection: Selectable {
             switch phase {
             case .handshaking: progressed = stepHandshaking()
             case .readingHead: progressed = stepReadingHead()
-            case .awaitingPolicy: progressed = false
-            case .bufferingBody: progressed = exchange.stepBufferingBody(for: self)
-            case .proxying: progressed = exchange.stepProxying(for: self)
+            case .exchange: progressed = exchange.advance(for: self)
             case .tunnel: progressed = stepTunnel()
             case .closing: progressed = stepClosing()
             case .lingering: progressed = stepLingering()
@@ -180,6 +175,7 @@ final class ClientConnection: Selectable {
             case .complete:
                 borrowOutputBuffers()
                 requestsServed += 1
+                phase = .exchange
                 exchange.start(for: self)
                 return true
             case .failed(let failure):
@@ -204,6 +200,18 @@ final class ClientConnection: Selectable {
         if transport.input.isEmpty && transport.readable { phaseStartedAt = worker.loop.now }
         progressed = readClient() || progressed
         return progressed
+    }
+
+    /// The exchange is over: with `keepAlive` the next request is read, else the connection
+    /// closes once its output is out.
+    func exchangeEnded(keepAlive: Bool) {
+        phase = keepAlive ? .readingHead : .closing
+        phaseStartedAt = worker.loop.now
+    }
+
+    /// The exchange relayed a `101`: from now on the connection is a tunnel to its upstream.
+    func startTunnel() {
+        phase = .tunnel
     }
 
     /// Answers a request the parser refused, then closes: after a framing error nothing that

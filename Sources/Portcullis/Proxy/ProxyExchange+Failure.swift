@@ -9,14 +9,14 @@ extension ProxyExchange {
         if let kind = failure.upstreamError { worker.metrics.countUpstreamError(kind) }
         if case .requestBodyTooLarge = failure { worker.metrics.requestsTooLarge.add(1) }
         binding.abandonAttempt(after: failure, now: worker.loop.now)
-        if client.phase == .proxying, !response.started,
+        if state.step == .proxying, !response.started,
            let retry = binding.retry(after: failure, method: state.method, framing: client.request.framing, bodyForwarded: state.bodyForwarded) {
             connectUpstream(fresh: retry == .newConnection, for: client)
             return
         }
 
         audit(failure, for: client)
-        if client.phase == .tunnel || (response.started && client.transport.bytesFlushed > state.responseStartsAt) {
+        if state.step == .tunnel || (response.started && client.transport.bytesFlushed > state.responseStartsAt) {
             worker.log.warning("the exchange failed (\(failure.label)) after the response began; closing the client connection")
             client.close()
             return
@@ -31,7 +31,7 @@ extension ProxyExchange {
                               into: client.transport.output)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status, for: client)
-        client.phase = .closing
+        end(keepAlive: false, for: client)
     }
 
     private func audit(_ failure: ExchangeFailure, for client: ClientConnection) {

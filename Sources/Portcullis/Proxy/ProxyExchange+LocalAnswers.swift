@@ -13,8 +13,7 @@ extension ProxyExchange {
         requestCompleted(status: answer.status, for: client)
         client.transport.input.consume(client.request.head.headLength)
         client.request.skipBody()
-        client.phase = keepAlive ? .readingHead : .closing
-        client.phaseStartedAt = worker.loop.now
+        end(keepAlive: keepAlive, for: client)
     }
 
     /// 429, naming the rule; audited and counted towards auto-ban.

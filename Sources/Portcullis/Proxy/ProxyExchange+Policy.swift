@@ -9,9 +9,9 @@ extension ProxyExchange {
             beginForwarding(upstreamIndex: upstreamIndex, body: body, for: client)
             return
         }
-        client.phase = .awaitingPolicy
+        state.step = .awaitingPolicy
         strictWait.begin(upstreamIndex: upstreamIndex, body: body, answers: decision.strictChecks.count { $0.kind != .refill })
-        let request = client.requestsServed
+        let request = serial
         let limiter = snapshot.rateLimiter
         // Every answer, and every failure, comes later from the loop: none arrives inside this
         // loop, so the last one is the one that finishes.
@@ -45,7 +45,7 @@ extension ProxyExchange {
     }
 
     private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: ClientConnection) {
-        guard client.phase == .awaitingPolicy, client.requestsServed == request, client.fd >= 0 else { return }
+        guard state.step == .awaitingPolicy, serial == request, client.fd >= 0 else { return }
         var refusedBy: Int?
         if let report {
             decision.rateLimitReport = RateLimiter.Report.tighter(decision.rateLimitReport, report)
@@ -61,7 +61,7 @@ extension ProxyExchange {
         case .allow:
             strictAnswered(request, nil, for: client)
         case .deny:
-            if client.phase == .awaitingPolicy && client.requestsServed == request { strictWait.redisUnavailable() }
+            if state.step == .awaitingPolicy && serial == request { strictWait.redisUnavailable() }
             strictAnswered(request, nil, for: client)
         }
     }

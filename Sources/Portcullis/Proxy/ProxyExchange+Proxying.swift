@@ -7,6 +7,7 @@ extension ProxyExchange {
     func start(for client: ClientConnection) {
         // Compared first: storing the same snapshot again costs a retain and a release.
         if snapshot !== worker.snapshot { snapshot = worker.snapshot }
+        serial += 1
         state = ExchangeState(startedAt: worker.loop.now, method: client.request.head.method)
         assignRequestID(for: client)
         let source = UnsafePointer(client.transport.input.readPointer)
@@ -68,8 +69,7 @@ extension ProxyExchange {
         response.reset()
         if buffering {
             // The upstream exchange starts once the whole body is here (`bufferedBodyComplete`).
-            client.phase = .bufferingBody
-            client.phaseStartedAt = worker.loop.now
+            state.step = .bufferingBody
             return
         }
         beginUpstreamExchange(for: client)
@@ -77,13 +77,13 @@ extension ProxyExchange {
 
     /// Connects (or reuses) an upstream and starts sending the request.
     func beginUpstreamExchange(for client: ClientConnection) {
-        client.phase = .proxying
+        state.step = .proxying
         connectUpstream(fresh: false, for: client)
     }
 
     /// Attaches an upstream connection for the next attempt (`UpstreamBinding.attach`).
     func connectUpstream(fresh: Bool, for client: ClientConnection) {
-        client.phaseStartedAt = worker.loop.now
+        state.waitStartedAt = worker.loop.now
         if let failure = binding.attach(fresh: fresh, for: client, worker: worker) { fail(failure, for: client) }
     }
 
@@ -104,10 +104,10 @@ extension ProxyExchange {
         }
         progressed = pumpRequestBody(into: upstream, for: client) || progressed
         progressed = flushUpstream(upstream, for: client) || progressed
-        guard client.phase == .proxying, binding.connection === upstream else { return true }
+        guard state.step == .proxying, binding.connection === upstream else { return true }
         progressed = readUpstream(upstream, for: client) || progressed
         progressed = relayResponse(from: upstream, for: client) || progressed
-        guard client.phase == .proxying, binding.connection === upstream else { return true }
+        guard state.step == .proxying, binding.connection === upstream else { return true }
         // A body gzipped whole leaves with its head, in one write once it is in: until then an
         // upstream that stalls or closes gets the client a clean 502/504, not a cut 200.
         if !relay.gzip.holdsWholeBody { progressed = client.flushClient() || progressed }
@@ -125,7 +125,7 @@ extension ProxyExchange {
             client.requestProgressAt = worker.loop.now
             if upstream.output.isEmpty && client.request.bodyDone && bufferedBody == nil && !state.requestSent {
                 state.requestSent = true
-                client.phaseStartedAt = worker.loop.now
+                state.waitStartedAt = worker.loop.now
                 state.sentAt = worker.loop.now
             }
             return true
@@ -213,7 +213,8 @@ extension ProxyExchange {
             relay.encoder.writeSwitchingProtocols(&response.head, from: source, requestID: state.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101, for: client)
-            client.phase = .tunnel
+            state.step = .tunnel
+            client.startTunnel()
             return
         }
         state.upstreamReusable = response.head.keepAlive
@@ -254,7 +255,6 @@ extension ProxyExchange {
         releaseBufferedBody()
         binding.unbind(reuse: state.upstreamReusable && state.requestSent, now: worker.loop.now)
         if !client.request.bodyDone { state.keepAlive = false }
-        client.phase = state.keepAlive ? .readingHead : .closing
-        client.phaseStartedAt = worker.loop.now
+        end(keepAlive: state.keepAlive, for: client)
     }
 }

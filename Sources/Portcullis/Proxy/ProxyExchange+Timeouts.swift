@@ -3,17 +3,21 @@
 /// body. The connection keeps one deadline (`ClientConnection+Timeouts`) and asks for this one
 /// while it is buffering a body or proxying.
 extension ProxyExchange {
-    /// The earliest of the waits the exchange is in; `buffering`: the body is being read whole,
-    /// so only the body's clocks run.
-    func deadline(buffering: Bool, for client: ClientConnection) -> UInt64 {
+    /// The earliest of the waits the exchange is in (0: none; Redis's command timeout bounds a
+    /// wait on it).
+    func deadline(for client: ClientConnection) -> UInt64 {
         let timeouts = snapshot.config.timeouts
-        if buffering { return bodyDeadline(timeouts, for: client) }
-        if binding.connection?.connecting == true { return client.phaseStartedAt + timeouts.upstreamConnect }
+        switch state.step {
+        case .bufferingBody: return bodyDeadline(timeouts, for: client)
+        case .proxying: break
+        case .deciding, .awaitingPolicy, .tunnel, .ended: return 0
+        }
+        if binding.connection?.connecting == true { return state.waitStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
         if !client.request.bodyDone { deadline = bodyDeadline(timeouts, for: client) }
         switch response.state {
         case .awaitingHead where client.request.bodyDone:
-            deadline = min(deadline, client.phaseStartedAt + timeouts.upstreamResponseHead)
+            deadline = min(deadline, state.waitStartedAt + timeouts.upstreamResponseHead)
         case .body:
             deadline = min(deadline, client.responseProgressAt + timeouts.upstreamBodyIdle)
         default:
@@ -23,9 +27,10 @@ extension ProxyExchange {
     }
 
     /// The exchange's deadline passed: the wait that ran out fails the exchange (`fail`).
-    func deadlineReached(buffering: Bool, for client: ClientConnection) {
+    func deadlineReached(for client: ClientConnection) {
         let timeouts = snapshot.config.timeouts
-        if buffering {
+        guard state.step == .bufferingBody || state.step == .proxying else { return }
+        if state.step == .bufferingBody {
             bodyDeadlineReached(timeouts, for: client)
         } else if binding.connection?.connecting == true {
             fail(.connectTimeout, for: client)

@@ -22,6 +22,9 @@ final class ProxyExchange {
     let secure: Bool
     /// The plain facts of the exchange: clocks, byte marks, request ID, method, flags.
     var state = ExchangeState(startedAt: 0, method: .get)
+    /// Counts the requests started, so an answer from Redis can tell that its request is still
+    /// the one in flight.
+    var serial = 0
     /// The configuration the request was decided under (compared before storing: storing the
     /// same snapshot again costs a retain and a release).
     var snapshot: GatewaySnapshot
@@ -71,6 +74,22 @@ final class ProxyExchange {
         decisionSlot.free()
         responseSlot.free()
         relaySlot.free()
+    }
+
+    /// Moves the exchange on as far as it can go now; true if anything changed.
+    @inline(__always)
+    func advance(for client: ClientConnection) -> Bool {
+        switch state.step {
+        case .bufferingBody: stepBufferingBody(for: client)
+        case .proxying: stepProxying(for: client)
+        case .deciding, .awaitingPolicy, .tunnel, .ended: false
+        }
+    }
+
+    /// Ends the exchange and hands the connection back (`ClientConnection.exchangeEnded`).
+    func end(keepAlive: Bool, for client: ClientConnection) {
+        state.step = .ended
+        client.exchangeEnded(keepAlive: keepAlive)
     }
 
     /// Counts a response sent to the client, for the worker and the request's route.
