@@ -8,13 +8,13 @@
 /// move bytes between the two sockets, write) until nothing moves. Buffers are capped at
 /// `highWater` in each direction so a fast sender never makes the gateway buffer a slow
 /// receiver's data.
-final class ClientConnection: Selectable {
+final class ClientConnection: Selectable, ExchangeClient {
     enum Phase {
         /// TLS handshake in progress (HTTPS listeners).
         case handshaking
         /// Waiting for (or parsing) a request head.
         case readingHead
-        /// The exchange has the request (`ProxyExchange`, whose `ExchangeState.Step` says where
+        /// The exchange has the request (`ProxyExchange`, whose `step` says where
         /// it is); it hands the connection back with `exchangeEnded` or `startTunnel`.
         case exchange
         /// After a 101: bytes flow both ways untouched.
@@ -25,8 +25,6 @@ final class ClientConnection: Selectable {
         case lingering
     }
 
-    /// Most bytes buffered in one direction before reading from the sender pauses.
-    static let highWater = 64 * 1024
     static let lingeringTime: UInt64 = 2_000_000_000
 
     /// The owning worker, which outlives every connection it accepts. Held strongly on purpose:
@@ -60,6 +58,13 @@ final class ClientConnection: Selectable {
     var responseProgressAt: UInt64
     /// When the current wait began (head, connect, response head, lingering).
     var phaseStartedAt: UInt64
+
+    // What the exchange sees of the connection (`ExchangeClient`).
+    var input: ByteBuffer { transport.input }
+    var output: ByteBuffer { transport.output }
+    var bytesFlushed: Int64 { transport.bytesFlushed }
+    var clientGone: Bool { transport.peerClosed || transport.broken }
+    var isOpen: Bool { fd >= 0 }
 
     /// The request in flight, from its parsed head to its last response byte (`ProxyExchange`):
     /// one at a time on an HTTP/1.1 connection, reused request after request.
@@ -168,7 +173,7 @@ final class ClientConnection: Selectable {
 
     private func stepReadingHead() -> Bool {
         var progressed = flushClient()
-        guard fd >= 0, transport.output.readableCount < Self.highWater else { return progressed }
+        guard fd >= 0, transport.output.readableCount < ProxyExchange.highWater else { return progressed }
         if !transport.input.isEmpty {
             let outcome = request.parseHead(transport.input.readable)
             switch outcome {

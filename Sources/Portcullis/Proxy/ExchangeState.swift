@@ -8,27 +8,6 @@
 /// compiler cannot see, so every access to it is proved exclusive at compile time and costs no
 /// runtime check.
 struct ExchangeState {
-    /// Where the exchange is. Its connection is in `.exchange` while it is deciding, waiting on
-    /// Redis, buffering or proxying, in `.tunnel` once it became one.
-    enum Step {
-        /// The request path runs (`ProxyExchange.start`).
-        case deciding
-        /// Waiting for Redis to answer the request's strict rate limits.
-        case awaitingPolicy
-        /// Reading the request body whole before the upstream exchange (request buffering).
-        case bufferingBody
-        /// Forwarding the request and relaying the response.
-        case proxying
-        /// A `101` was relayed: the connection copies bytes both ways (`ClientConnection+Tunnel`).
-        case tunnel
-        /// Answered, failed or complete: the connection goes on without it.
-        case ended
-    }
-
-    var step = Step.deciding
-    /// When the current upstream wait began: connecting, then the response head once the
-    /// request is sent.
-    var waitStartedAt: UInt64 = 0
     /// When the request's head was complete, and when the request was sent upstream whole.
     var startedAt: UInt64 = 0
     var sentAt: UInt64 = 0

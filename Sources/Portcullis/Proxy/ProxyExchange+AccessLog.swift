@@ -3,7 +3,7 @@
 /// response is complete).
 extension ProxyExchange {
     /// Call before the head is consumed.
-    func beginAccessRecord(source: UnsafePointer<UInt8>, for client: ClientConnection) {
+    func beginAccessRecord(source: UnsafePointer<UInt8>, for client: some ExchangeClient) {
         guard worker.accessQueue != nil else { return }
         func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
         var record = AccessRecord(milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client.forwarding.peerIP, as: UTF8.self),
@@ -16,22 +16,22 @@ extension ProxyExchange {
             if Bytes.equalsLowercase(name, count, "referer") { record.referer = text(Int(field.valueStart)..<Int(field.valueEnd)) }
         }
         accessRecord = record
-        state.accessBytesMark = client.transport.bytesFlushed + Int64(client.transport.output.readableCount)
+        state.accessBytesMark = client.bytesFlushed + Int64(client.output.readableCount)
     }
 
     /// The request is answered in full: its latency is measured and its record logged.
-    func requestCompleted(status: Int, for client: ClientConnection) {
+    func requestCompleted(status: Int, for client: some ExchangeClient) {
         worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - state.startedAt)
         finishAccessRecord(status: status, for: client)
     }
 
     /// The response is complete (or the gateway answered): the record goes to the control thread.
-    private func finishAccessRecord(status: Int, for client: ClientConnection) {
+    private func finishAccessRecord(status: Int, for client: some ExchangeClient) {
         guard var record = accessRecord, let queue = worker.accessQueue else { return }
         accessRecord = nil
         if !decision.client.text.isEmpty { record.clientIP = String(decoding: decision.client.text, as: UTF8.self) }
         record.status = status
-        record.bytesSent = client.transport.bytesFlushed + Int64(client.transport.output.readableCount) - state.accessBytesMark
+        record.bytesSent = client.bytesFlushed + Int64(client.output.readableCount) - state.accessBytesMark
         record.durationMicroseconds = Int64((worker.loop.now - state.startedAt) / 1000)
         queue.push(record)
     }

@@ -5,36 +5,36 @@
 /// response it has not received taken back first) or, once bytes of the response reached it,
 /// its connection cut: a truncated response must never look complete.
 extension ProxyExchange {
-    func fail(_ failure: ExchangeFailure, for client: ClientConnection) {
+    func fail(_ failure: ExchangeFailure, for client: some ExchangeClient) {
         if let kind = failure.upstreamError { worker.metrics.countUpstreamError(kind) }
         if case .requestBodyTooLarge = failure { worker.metrics.requestsTooLarge.add(1) }
         binding.abandonAttempt(after: failure, now: worker.loop.now)
-        if state.step == .proxying, !response.started,
+        if step == .proxying, !response.started,
            let retry = binding.retry(after: failure, method: state.method, framing: client.request.framing, bodyForwarded: state.bodyForwarded) {
             connectUpstream(fresh: retry == .newConnection, for: client)
             return
         }
 
         audit(failure, for: client)
-        if state.step == .tunnel || (response.started && client.transport.bytesFlushed > state.responseStartsAt) {
+        if step == .tunnel || (response.started && client.bytesFlushed > state.responseStartsAt) {
             worker.log.warning("the exchange failed (\(failure.label)) after the response began; closing the client connection")
             client.close()
             return
         }
         if response.started {
-            client.transport.output.truncate(keeping: Int(state.responseStartsAt - client.transport.bytesFlushed))
+            client.output.truncate(keeping: Int(state.responseStartsAt - client.bytesFlushed))
             relay.releaseGzip()
         }
         binding.unbind(reuse: false, now: worker.loop.now)
         releaseBufferedBody()
         GatewayResponse.write(.error(failure.status), requestID: state.requestID, keepAlive: false, headOnly: state.method == .head, added: addedFields,
-                              into: client.transport.output)
+                              into: client.output)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status, for: client)
         end(keepAlive: false, for: client)
     }
 
-    private func audit(_ failure: ExchangeFailure, for client: ClientConnection) {
+    private func audit(_ failure: ExchangeFailure, for client: some ExchangeClient) {
         switch failure {
         case .noLiveServer, .connectFailed, .connectTimeout, .responseTimeout, .reset, .invalidResponse:
             auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.label)),

@@ -4,20 +4,20 @@
 extension ProxyExchange {
     /// Answers the current request with `answer`; with `closing`, the connection closes after
     /// it whatever the request asked.
-    func answer(_ answer: LocalAnswer, closing: Bool = false, for client: ClientConnection) {
+    func answer(_ answer: LocalAnswer, closing: Bool = false, for client: some ExchangeClient) {
         // The connection can go on only if no request body is pending.
         let keepAlive = !closing && client.request.head.bodyFraming == .none && client.request.head.keepAlive && !worker.draining
         GatewayResponse.write(answer, requestID: state.requestID, keepAlive: keepAlive, headOnly: client.request.head.method == .head,
-                              added: addedFields, into: client.transport.output)
+                              added: addedFields, into: client.output)
         countResponse(status: answer.status)
         requestCompleted(status: answer.status, for: client)
-        client.transport.input.consume(client.request.head.headLength)
+        client.input.consume(client.request.head.headLength)
         client.request.skipBody()
         end(keepAlive: keepAlive, for: client)
     }
 
     /// 429, naming the rule; audited and counted towards auto-ban.
-    func answerRateLimited(rule: Int, for client: ClientConnection) {
+    func answerRateLimited(rule: Int, for client: some ExchangeClient) {
         let limit = snapshot.rateLimiter.rules[rule]
         auditRequest(.rateLimitExceeded, details: [
             ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),

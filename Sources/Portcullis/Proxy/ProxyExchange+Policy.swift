@@ -4,12 +4,12 @@
 /// connection, no reply within the command timeout) is decided at once by `on_redis_failure`.
 /// Refills of leases that run low are sent without anyone waiting.
 extension ProxyExchange {
-    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits, for client: ClientConnection) {
+    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits, for client: some ExchangeClient) {
         guard let redis = worker.redisLimits, !decision.strictChecks.isEmpty else {
             beginForwarding(upstreamIndex: upstreamIndex, body: body, for: client)
             return
         }
-        state.step = .awaitingPolicy
+        step = .awaitingPolicy
         strictWait.begin(upstreamIndex: upstreamIndex, body: body, answers: decision.strictChecks.count { $0.kind != .refill })
         let request = serial
         let limiter = snapshot.rateLimiter
@@ -44,8 +44,8 @@ extension ProxyExchange {
         redis.lease(check, limiter: limiter, answered: { _ in }, failed: { limiter.refillFailed(check) })
     }
 
-    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: ClientConnection) {
-        guard state.step == .awaitingPolicy, serial == request, client.fd >= 0 else { return }
+    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: some ExchangeClient) {
+        guard step == .awaitingPolicy, serial == request, client.isOpen else { return }
         var refusedBy: Int?
         if let report {
             decision.rateLimitReport = RateLimiter.Report.tighter(decision.rateLimitReport, report)
@@ -54,20 +54,20 @@ extension ProxyExchange {
         if strictWait.answered(refusedBy: refusedBy) { finishStrictLimits(for: client) }
     }
 
-    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck, for client: ClientConnection) {
+    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck, for client: some ExchangeClient) {
         switch snapshot.config.redis.onFailure {
         case .local:
             strictAnswered(request, snapshot.rateLimiter.strictFallback(check), for: client)
         case .allow:
             strictAnswered(request, nil, for: client)
         case .deny:
-            if state.step == .awaitingPolicy && serial == request { strictWait.redisUnavailable() }
+            if step == .awaitingPolicy && serial == request { strictWait.redisUnavailable() }
             strictAnswered(request, nil, for: client)
         }
     }
 
     /// Every answer is in: forward or refuse, then drive the connection on.
-    private func finishStrictLimits(for client: ClientConnection) {
+    private func finishStrictLimits(for client: some ExchangeClient) {
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
         switch strictWait.outcome {
         case .admitted:

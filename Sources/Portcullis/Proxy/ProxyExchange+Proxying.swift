@@ -4,13 +4,14 @@ extension ProxyExchange {
     // MARK: Starting
 
     /// Runs the request path on the parsed head and starts forwarding, or answers locally.
-    func start(for client: ClientConnection) {
+    func start(for client: some ExchangeClient) {
         // Compared first: storing the same snapshot again costs a retain and a release.
         if snapshot !== worker.snapshot { snapshot = worker.snapshot }
         serial += 1
+        step = .deciding
         state = ExchangeState(startedAt: worker.loop.now, method: client.request.head.method)
         assignRequestID(for: client)
-        let source = UnsafePointer(client.transport.input.readPointer)
+        let source = UnsafePointer(client.input.readPointer)
         beginAccessRecord(source: source, for: client)
         let context = DecisionContext(snapshot: snapshot, secure: secure, peer: client.peerAddress, peerText: client.forwarding.peerIP,
                                       blocklist: worker.blocklist, now: worker.loop.now, epochSeconds: worker.epochSeconds,
@@ -48,8 +49,8 @@ extension ProxyExchange {
     }
 
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
-    func beginForwarding(upstreamIndex: Int, body: BodyLimits, for client: ClientConnection) {
-        let source = UnsafePointer(client.transport.input.readPointer)
+    func beginForwarding(upstreamIndex: Int, body: BodyLimits, for client: some ExchangeClient) {
+        let source = UnsafePointer(client.input.readPointer)
         binding.bind(to: worker.pools[upstreamIndex])
         state.bodyLimit = body.max
         relay.encoder.start(clientMinorVersion: client.request.head.minorVersion)
@@ -65,31 +66,31 @@ extension ProxyExchange {
                                 peerIsTrusted: decision.client.peerIsTrustedProxy,
                                 paths: snapshot.config.requests.paths, hostFallback: client.localHost,
                                 leaveOpen: buffering && client.request.framing == .chunked, into: binding.forwardedHead)
-        client.transport.input.consume(client.request.head.headLength)
+        client.input.consume(client.request.head.headLength)
         response.reset()
         if buffering {
             // The upstream exchange starts once the whole body is here (`bufferedBodyComplete`).
-            state.step = .bufferingBody
+            step = .bufferingBody
             return
         }
         beginUpstreamExchange(for: client)
     }
 
     /// Connects (or reuses) an upstream and starts sending the request.
-    func beginUpstreamExchange(for client: ClientConnection) {
-        state.step = .proxying
+    func beginUpstreamExchange(for client: some ExchangeClient) {
+        step = .proxying
         connectUpstream(fresh: false, for: client)
     }
 
     /// Attaches an upstream connection for the next attempt (`UpstreamBinding.attach`).
-    func connectUpstream(fresh: Bool, for client: ClientConnection) {
-        state.waitStartedAt = worker.loop.now
+    func connectUpstream(fresh: Bool, for client: some ExchangeClient) {
+        waitStartedAt = worker.loop.now
         if let failure = binding.attach(fresh: fresh, for: client, worker: worker) { fail(failure, for: client) }
     }
 
     // MARK: Driving
 
-    func stepProxying(for client: ClientConnection) -> Bool {
+    func stepProxying(for client: some ExchangeClient) -> Bool {
         guard let upstream = binding.connection else { return false }
         var progressed = false
         if upstream.connecting {
@@ -104,28 +105,28 @@ extension ProxyExchange {
         }
         progressed = pumpRequestBody(into: upstream, for: client) || progressed
         progressed = flushUpstream(upstream, for: client) || progressed
-        guard state.step == .proxying, binding.connection === upstream else { return true }
+        guard step == .proxying, binding.connection === upstream else { return true }
         progressed = readUpstream(upstream, for: client) || progressed
         progressed = relayResponse(from: upstream, for: client) || progressed
-        guard state.step == .proxying, binding.connection === upstream else { return true }
+        guard step == .proxying, binding.connection === upstream else { return true }
         // A body gzipped whole leaves with its head, in one write once it is in: until then an
         // upstream that stalls or closes gets the client a clean 502/504, not a cut 200.
         if !relay.gzip.holdsWholeBody { progressed = client.flushClient() || progressed }
-        if response.state == .done && client.fd >= 0 {
+        if response.state == .done && client.isOpen {
             finishExchange(for: client)
             return true
         }
         return progressed
     }
 
-    private func flushUpstream(_ upstream: UpstreamConnection, for client: ClientConnection) -> Bool {
+    private func flushUpstream(_ upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
         guard upstream.writable, !upstream.output.isEmpty else { return false }
         switch upstream.flush() {
         case .bytes:
             client.requestProgressAt = worker.loop.now
             if upstream.output.isEmpty && client.request.bodyDone && bufferedBody == nil && !state.requestSent {
                 state.requestSent = true
-                state.waitStartedAt = worker.loop.now
+                waitStartedAt = worker.loop.now
                 state.sentAt = worker.loop.now
             }
             return true
@@ -141,9 +142,9 @@ extension ProxyExchange {
     /// `output` alone is not enough: with a slow client, `relayBody` moves only the little room
     /// left in `output`, and each pass would read more into `upstream.input`, doubling it
     /// (`<=`: a response head at the limit still reaches the parser, which refuses it).
-    private func readUpstream(_ upstream: UpstreamConnection, for client: ClientConnection) -> Bool {
+    private func readUpstream(_ upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
         guard upstream.readable, !upstream.endOfStream, response.state != .done,
-              client.transport.output.readableCount < ClientConnection.highWater, upstream.input.readableCount <= ClientConnection.highWater else { return false }
+              client.output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
         switch upstream.read() {
         case .bytes:
             client.responseProgressAt = worker.loop.now
@@ -157,7 +158,7 @@ extension ProxyExchange {
 
     // MARK: Response
 
-    private func relayResponse(from upstream: UpstreamConnection, for client: ClientConnection) -> Bool {
+    private func relayResponse(from upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
         switch response.state {
         case .awaitingHead:
             if upstream.input.isEmpty {
@@ -186,9 +187,9 @@ extension ProxyExchange {
         }
     }
 
-    private func beginResponse(from upstream: UpstreamConnection, for client: ClientConnection) {
+    private func beginResponse(from upstream: UpstreamConnection, for client: some ExchangeClient) {
         let source = UnsafePointer(upstream.input.readPointer)
-        let output = client.transport.output
+        let output = client.output
         if response.head.isInterim {
             response.interimResponses += 1
             guard response.interimResponses <= Self.maxInterimResponses else {
@@ -205,7 +206,7 @@ extension ProxyExchange {
             return
         }
         response.started = true
-        state.responseStartsAt = client.transport.bytesFlushed + Int64(output.readableCount)
+        state.responseStartsAt = client.bytesFlushed + Int64(output.readableCount)
         countResponse(status: response.head.status)
         if state.requestSent { worker.metrics.upstreamDuration.observe(nanoseconds: worker.loop.now - state.sentAt) }
         binding.responseBegan()
@@ -213,7 +214,7 @@ extension ProxyExchange {
             relay.encoder.writeSwitchingProtocols(&response.head, from: source, requestID: state.requestID, added: addedFields, into: output)
             upstream.input.consume(response.head.headLength)
             requestCompleted(status: 101, for: client)
-            state.step = .tunnel
+            step = .tunnel
             client.startTunnel()
             return
         }
@@ -230,8 +231,8 @@ extension ProxyExchange {
 
     /// Moves response body bytes to the client's buffer, up to the high-water mark
     /// (`ResponseRelay`), and acts on what that ran into.
-    private func relayBody(from upstream: UpstreamConnection, for client: ClientConnection) -> Bool {
-        switch relay.relayBody(&response, from: upstream.input, upstreamEnded: upstream.endOfStream, to: client.transport.output, limit: ClientConnection.highWater) {
+    private func relayBody(from upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
+        switch relay.relayBody(&response, from: upstream.input, upstreamEnded: upstream.endOfStream, to: client.output, limit: Self.highWater) {
         case .moved(let moved):
             return moved
         case .endedByClose:
@@ -250,7 +251,7 @@ extension ProxyExchange {
     // MARK: Ending
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
-    private func finishExchange(for client: ClientConnection) {
+    private func finishExchange(for client: some ExchangeClient) {
         requestCompleted(status: response.head.status, for: client)
         releaseBufferedBody()
         binding.unbind(reuse: state.upstreamReusable && state.requestSent, now: worker.loop.now)

@@ -5,19 +5,19 @@
 extension ProxyExchange {
     /// The earliest of the waits the exchange is in (0: none; Redis's command timeout bounds a
     /// wait on it).
-    func deadline(for client: ClientConnection) -> UInt64 {
+    func deadline(for client: some ExchangeClient) -> UInt64 {
         let timeouts = snapshot.config.timeouts
-        switch state.step {
+        switch step {
         case .bufferingBody: return bodyDeadline(timeouts, for: client)
         case .proxying: break
         case .deciding, .awaitingPolicy, .tunnel, .ended: return 0
         }
-        if binding.connection?.connecting == true { return state.waitStartedAt + timeouts.upstreamConnect }
+        if binding.connection?.connecting == true { return waitStartedAt + timeouts.upstreamConnect }
         var deadline = UInt64.max
         if !client.request.bodyDone { deadline = bodyDeadline(timeouts, for: client) }
         switch response.state {
         case .awaitingHead where client.request.bodyDone:
-            deadline = min(deadline, state.waitStartedAt + timeouts.upstreamResponseHead)
+            deadline = min(deadline, waitStartedAt + timeouts.upstreamResponseHead)
         case .body:
             deadline = min(deadline, client.responseProgressAt + timeouts.upstreamBodyIdle)
         default:
@@ -27,10 +27,10 @@ extension ProxyExchange {
     }
 
     /// The exchange's deadline passed: the wait that ran out fails the exchange (`fail`).
-    func deadlineReached(for client: ClientConnection) {
+    func deadlineReached(for client: some ExchangeClient) {
         let timeouts = snapshot.config.timeouts
-        guard state.step == .bufferingBody || state.step == .proxying else { return }
-        if state.step == .bufferingBody {
+        guard step == .bufferingBody || step == .proxying else { return }
+        if step == .bufferingBody {
             bodyDeadlineReached(timeouts, for: client)
         } else if binding.connection?.connecting == true {
             fail(.connectTimeout, for: client)
@@ -45,13 +45,13 @@ extension ProxyExchange {
     }
 
     /// The earliest of the request body's limits: silence, the next rate check, the total.
-    private func bodyDeadline(_ timeouts: TimeoutSettings, for client: ClientConnection) -> UInt64 {
+    private func bodyDeadline(_ timeouts: TimeoutSettings, for client: some ExchangeClient) -> UInt64 {
         min(client.requestProgressAt + timeouts.clientBodyIdle, state.bodyClock.nextDeadline)
     }
 
     /// The body's deadline passed: 408 (or a cut, once the response began) with a
     /// `CLIENT_TOO_SLOW` event when a limit was broken; nothing when a rate check passed.
-    private func bodyDeadlineReached(_ timeouts: TimeoutSettings, for client: ClientConnection) {
+    private func bodyDeadlineReached(_ timeouts: TimeoutSettings, for client: some ExchangeClient) {
         let reason: String
         if worker.loop.now >= client.requestProgressAt + timeouts.clientBodyIdle {
             reason = "body_idle"

@@ -6,15 +6,21 @@
 /// belongs to the connection: the decision, the response codec and relay, the upstream binding,
 /// the buffered body, the configuration snapshot the request was decided under.
 ///
-/// The client side drives it and hands itself in on every call (`for client:`): today an
-/// HTTP/1.1 `ClientConnection`, which has one exchange at a time and reuses it, request after
-/// request. What the exchange asks of its client is the transport's two buffers, the request
-/// codec, the connection's phase and clocks, and `close`/`drive`: the surface an HTTP/2
-/// stream would provide for its own exchange.
+/// The client side drives it and hands itself in on every call (`for client:`), as any
+/// `ExchangeClient`: that protocol is all the exchange may touch of it (the request codec, the
+/// two byte buffers, reading, flushing, the progress clocks, and `exchangeEnded`/`startTunnel`
+/// to hand it back). Today's client is the HTTP/1.1 `ClientConnection`, which has one exchange
+/// at a time and reuses it, request after request; an HTTP/2 stream would be another.
+/// The exchange keeps its own step (`step`); the connection only knows that an
+/// exchange has the request.
 final class ProxyExchange {
     /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
     /// would otherwise be relayed without end).
     static let maxInterimResponses = 8
+    /// Most bytes buffered in one direction before reading from the sender pauses, so a fast
+    /// sender never makes the gateway buffer a slow receiver's data (the client's own reading
+    /// and its tunnel keep the same bound).
+    static let highWater = 64 * 1024
 
     /// The worker, held strongly as `ClientConnection.worker` is (uses without a retain).
     let worker: Worker
@@ -22,6 +28,28 @@ final class ProxyExchange {
     let secure: Bool
     /// The plain facts of the exchange: clocks, byte marks, request ID, method, flags.
     var state = ExchangeState(startedAt: 0, method: .get)
+    /// Where the exchange is. Its connection is in `.exchange` while it is deciding, waiting on
+    /// Redis, buffering or proxying, in `.tunnel` once it became one. (Kept out of `state`,
+    /// which every request starts afresh with one copy: in it, it made that copy twice as dear.)
+    enum Step {
+        /// The request path runs (`ProxyExchange.start`).
+        case deciding
+        /// Waiting for Redis to answer the request's strict rate limits.
+        case awaitingPolicy
+        /// Reading the request body whole before the upstream exchange (request buffering).
+        case bufferingBody
+        /// Forwarding the request and relaying the response.
+        case proxying
+        /// A `101` was relayed: the connection copies bytes both ways (`ClientConnection+Tunnel`).
+        case tunnel
+        /// Answered, failed or complete: the connection goes on without it.
+        case ended
+    }
+
+    var step = Step.deciding
+    /// When the current upstream wait began: connecting, then the response head once the
+    /// request is sent.
+    var waitStartedAt: UInt64 = 0
     /// Counts the requests started, so an answer from Redis can tell that its request is still
     /// the one in flight.
     var serial = 0
@@ -78,8 +106,8 @@ final class ProxyExchange {
 
     /// Moves the exchange on as far as it can go now; true if anything changed.
     @inline(__always)
-    func advance(for client: ClientConnection) -> Bool {
-        switch state.step {
+    func advance(for client: some ExchangeClient) -> Bool {
+        switch step {
         case .bufferingBody: stepBufferingBody(for: client)
         case .proxying: stepProxying(for: client)
         case .deciding, .awaitingPolicy, .tunnel, .ended: false
@@ -87,8 +115,8 @@ final class ProxyExchange {
     }
 
     /// Ends the exchange and hands the connection back (`ClientConnection.exchangeEnded`).
-    func end(keepAlive: Bool, for client: ClientConnection) {
-        state.step = .ended
+    func end(keepAlive: Bool, for client: some ExchangeClient) {
+        step = .ended
         client.exchangeEnded(keepAlive: keepAlive)
     }
 
@@ -105,9 +133,9 @@ final class ProxyExchange {
     }
 
     /// Takes the client's `X-Request-ID` when well-formed, else makes one.
-    func assignRequestID(for client: ClientConnection) {
+    func assignRequestID(for client: some ExchangeClient) {
         if let range = client.request.head.requestIDRange {
-            state.requestID.set(UnsafeBufferPointer(start: client.transport.input.readPointer + range.lowerBound, count: range.count))
+            state.requestID.set(UnsafeBufferPointer(start: client.input.readPointer + range.lowerBound, count: range.count))
         } else {
             worker.requestIDs.next(into: &state.requestID)
         }
@@ -115,12 +143,12 @@ final class ProxyExchange {
 
     /// Answers a request the parser refused, then closes: after a framing error nothing that
     /// follows on the connection can be trusted.
-    func refuse(status: Int, for client: ClientConnection) {
+    func refuse(status: Int, for client: some ExchangeClient) {
         // Nothing of the previous request's route or rate limits belongs on this answer.
         decision.reset(headers: snapshot.defaultHeaders)
         worker.requestIDs.next(into: &state.requestID)
         GatewayResponse.write(.error(status), requestID: state.requestID, keepAlive: false, headOnly: false, added: addedFields,
-                              into: client.transport.output)
+                              into: client.output)
         countResponse(status: status)
     }
 

@@ -40,7 +40,7 @@ final class UpstreamBinding {
     /// queued on it: an idle connection to the next available server (after the one tried
     /// last), or a new one, connecting; with `fresh`, a new connection to any available server.
     /// Returns the failure when there is none to attach.
-    func attach(fresh: Bool, for owner: ClientConnection, worker: Worker) -> ExchangeFailure? {
+    func attach(fresh: Bool, for owner: some ExchangeClient, worker: Worker) -> ExchangeFailure? {
         guard let pool else { preconditionFailure("attach before bind(to:)") }
         attempts += 1
         guard let server = pool.pick(now: worker.loop.now, excluding: fresh ? nil : server) else { return .noLiveServer }

@@ -2,15 +2,16 @@ import CShims
 import Glibc
 
 /// A TCP connection from a worker to an upstream server. While serving a request it belongs to
-/// one `ClientConnection`, which it notifies of every event; between requests it waits in its
+/// one exchange's client (`ExchangeClient`, a `ClientConnection` today), which it notifies of
+/// every event; between requests it waits in its
 /// server's idle list, where any event (the upstream closing it) or its idle deadline ends it.
 final class UpstreamConnection: Selectable {
     let server: UpstreamServer
     /// The owning worker, which outlives every connection it opens (held strongly, as
     /// `ClientConnection.worker` is, for the same reason).
     private let worker: Worker
-    /// The client connection using it, nil while idle.
-    var owner: ClientConnection?
+    /// The client whose exchange uses it, nil while idle.
+    var owner: (any ExchangeClient)?
     let input = ByteBuffer(capacity: 0)
     let output = ByteBuffer(capacity: 0)
     /// True until the non-blocking connect has completed.

@@ -16,25 +16,7 @@ import Testing
         private let peer: Int32
 
         init(servers: [UInt16], maxFails: Int = 3) throws {
-            let list = servers.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", ")
-            let text = """
-                [[listeners]]
-                address = "127.0.0.1:18080"
-
-                [[upstreams]]
-                name = "app"
-                servers = [\(list)]
-                max_fails = \(maxFails)
-
-                [[routes]]
-                upstream = "app"
-                """
-            let config = try ConfigLoader.parse(text: text, file: "test.toml", environment: [:])
-            let shared = GatewayShared(maxRateLimitKeys: config.rateLimiting.maxKeys)
-            let snapshot = GatewaySnapshot(config: config, generation: 1, certificates: nil, shared: shared)
-            worker = try Worker(index: 0, snapshot: snapshot, shared: shared, blocklist: .empty, listenerSockets: [],
-                                mailbox: try Mailbox(), control: try Mailbox(), audit: AuditQueue(capacity: 16), accessLog: nil,
-                                metrics: WorkerMetrics())
+            worker = try Worker.forTests(servers: servers, upstreamOptions: "max_fails = \(maxFails)")
             let (local, peer) = try nonBlockingSocketPair()
             self.peer = peer
             owner = ClientConnection(fd: local, worker: worker,
@@ -45,12 +27,9 @@ import Testing
 
         deinit {
             binding.unbind(reuse: false, now: worker.loop.now)
-            for server in pool.servers {
-                while let idle = server.takeIdle() { idle.close() }
-            }
             owner.close()
             Glibc.close(peer)
-            worker.loop.releaseAll()
+            worker.releaseForTests()
         }
 
         var pool: UpstreamPool { worker.pools[0] }
