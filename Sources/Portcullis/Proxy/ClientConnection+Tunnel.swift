@@ -7,11 +7,11 @@ extension ClientConnection {
             return true
         }
         var progressed = false
-        if !transport.input.isEmpty && upstream.output.readableCount < ProxyExchange.highWater {
+        if !transport.input.isEmpty && upstream.output.readableCount < ExchangeLimits.highWater {
             upstream.output.append(transport.input.readable)
             transport.input.clear()
             progressed = true
-        } else if transport.input.isEmpty && upstream.output.readableCount < ProxyExchange.highWater && readClient() {
+        } else if transport.input.isEmpty && upstream.output.readableCount < ExchangeLimits.highWater && readClient() {
             progressed = true
         }
         if upstream.writable && !upstream.output.isEmpty {
@@ -21,11 +21,11 @@ extension ClientConnection {
             case .endOfStream, .failed: close(); return false
             }
         }
-        if !upstream.input.isEmpty && transport.output.readableCount < ProxyExchange.highWater {
+        if !upstream.input.isEmpty && transport.output.readableCount < ExchangeLimits.highWater {
             transport.output.append(upstream.input.readable)
             upstream.input.clear()
             progressed = true
-        } else if upstream.input.isEmpty && upstream.readable && transport.output.readableCount < ProxyExchange.highWater {
+        } else if upstream.input.isEmpty && upstream.readable && transport.output.readableCount < ExchangeLimits.highWater {
             if case .bytes = upstream.read() { responseProgressAt = worker.loop.now }
             progressed = true
         }

@@ -60,15 +60,20 @@ final class ClientConnection: Selectable, ExchangeClient {
     var phaseStartedAt: UInt64
 
     // What the exchange sees of the connection (`ExchangeClient`).
+    typealias Framing = ResponseEncoder
     var input: ByteBuffer { transport.input }
     var output: ByteBuffer { transport.output }
     var bytesFlushed: Int64 { transport.bytesFlushed }
     var clientGone: Bool { transport.peerClosed || transport.broken }
     var isOpen: Bool { fd >= 0 }
 
+    func writeAnswer(_ answer: LocalAnswer, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields) {
+        GatewayResponse.write(answer, requestID: requestID, keepAlive: keepAlive, headOnly: headOnly, added: added, into: transport.output)
+    }
+
     /// The request in flight, from its parsed head to its last response byte (`ProxyExchange`):
     /// one at a time on an HTTP/1.1 connection, reused request after request.
-    let exchange: ProxyExchange
+    let exchange: ProxyExchange<ClientConnection>
 
     init(fd: Int32, worker: Worker, forwarding: ForwardingContext, localHost: [UInt8], peerAddress: IPAddress, countedPerAddress: Bool,
          tls: TLSSession?) {
@@ -173,7 +178,7 @@ final class ClientConnection: Selectable, ExchangeClient {
 
     private func stepReadingHead() -> Bool {
         var progressed = flushClient()
-        guard fd >= 0, transport.output.readableCount < ProxyExchange.highWater else { return progressed }
+        guard fd >= 0, transport.output.readableCount < ExchangeLimits.highWater else { return progressed }
         if !transport.input.isEmpty {
             let outcome = request.parseHead(transport.input.readable)
             switch outcome {

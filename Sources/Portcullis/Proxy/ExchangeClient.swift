@@ -7,10 +7,14 @@
 /// `ClientConnection` (HTTP/1.1: one exchange at a time, reused) is the one client there is.
 /// An HTTP/2 stream would be another: its HEADERS decoded into a `RequestCodec`'s head, its
 /// DATA frames the body bytes in `input`, `output` its share of the connection's frames, and
-/// `exchangeEnded` the stream's end instead of the connection's next request. The exchange's
-/// methods take the client as a generic parameter (`some ExchangeClient`): specialized for each
-/// client type, at no cost per call.
+/// `exchangeEnded` the stream's end instead of the connection's next request, and its own
+/// `Framing`. The exchange is generic over its client type (`ProxyExchange<Client>`):
+/// specialized for each, at no cost per call.
 protocol ExchangeClient: AnyObject {
+    /// How the client's codec puts a relayed response on its wire (`ResponseEncoder` for
+    /// HTTP/1.x).
+    associatedtype Framing: ResponseFraming
+
     /// The request direction of the client's codec: the parsed head (read in place, through
     /// its address) and the body's framing and decoding.
     var request: RequestCodec { get set }
@@ -34,6 +38,9 @@ protocol ExchangeClient: AnyObject {
     var requestProgressAt: UInt64 { get set }
     var responseProgressAt: UInt64 { get set }
 
+    /// Writes the gateway's own answer to the current request into `output`, in the client's
+    /// codec (`GatewayResponse` for HTTP/1.x); with `headOnly` (a `HEAD`) the head alone.
+    func writeAnswer(_ answer: LocalAnswer, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields)
     /// Reads more from the client when it is readable; true if anything changed.
     func readClient() -> Bool
     /// Writes pending output to the client; true if anything was written.

@@ -1,7 +1,7 @@
 /// An answer the gateway gives a request itself instead of relaying the upstream's, as a value:
 /// what the exchange decided, not yet its bytes. The exchange makes one for every refusal of
-/// the request path, failure, ACME challenge and redirect; the client codec writes it
-/// (`GatewayResponse.write`, HTTP/1.x), so another codec writes the same answers its own way.
+/// the request path, failure, ACME challenge and redirect; the client writes it in its codec
+/// (`ExchangeClient.writeAnswer`: `GatewayResponse.write` for HTTP/1.x), so another codec writes the same answers its own way.
 struct LocalAnswer {
     enum Body {
         /// The JSON error body that names the status's error code and the request id, followed

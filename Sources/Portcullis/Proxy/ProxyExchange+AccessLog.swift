@@ -3,7 +3,7 @@
 /// response is complete).
 extension ProxyExchange {
     /// Call before the head is consumed.
-    func beginAccessRecord(source: UnsafePointer<UInt8>, for client: some ExchangeClient) {
+    func beginAccessRecord(source: UnsafePointer<UInt8>, for client: Client) {
         guard worker.accessQueue != nil else { return }
         func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(start: source + range.lowerBound, count: range.count), as: UTF8.self) }
         var record = AccessRecord(milliseconds: worker.epochMilliseconds, clientIP: String(decoding: client.forwarding.peerIP, as: UTF8.self),
@@ -20,13 +20,13 @@ extension ProxyExchange {
     }
 
     /// The request is answered in full: its latency is measured and its record logged.
-    func requestCompleted(status: Int, for client: some ExchangeClient) {
+    func requestCompleted(status: Int, for client: Client) {
         worker.metrics.requestDuration.observe(nanoseconds: worker.loop.now - state.startedAt)
         finishAccessRecord(status: status, for: client)
     }
 
     /// The response is complete (or the gateway answered): the record goes to the control thread.
-    private func finishAccessRecord(status: Int, for client: some ExchangeClient) {
+    private func finishAccessRecord(status: Int, for client: Client) {
         guard var record = accessRecord, let queue = worker.accessQueue else { return }
         accessRecord = nil
         if !decision.client.text.isEmpty { record.clientIP = String(decoding: decision.client.text, as: UTF8.self) }

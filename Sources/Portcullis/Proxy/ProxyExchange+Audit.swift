@@ -3,7 +3,7 @@
 extension ProxyExchange {
     /// Records `type` for the current request. With `withHead` the method, path and user agent
     /// come from the head, which must not be consumed yet.
-    func auditRequest(_ type: AuditEventType, details: [(String, AuditEvent.Value)], withHead: Bool = true, for client: some ExchangeClient) {
+    func auditRequest(_ type: AuditEventType, details: [(String, AuditEvent.Value)], withHead: Bool = true, for client: Client) {
         let clientIP = withHead && !decision.client.text.isEmpty ? decision.client.text : client.forwarding.peerIP
         var event = AuditEvent(type, milliseconds: worker.epochMilliseconds, clientIP: String(decoding: clientIP, as: UTF8.self), details: details)
         if !state.requestID.isEmpty { event.requestID = state.requestID.text }

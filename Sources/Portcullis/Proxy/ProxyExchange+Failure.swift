@@ -5,7 +5,7 @@
 /// response it has not received taken back first) or, once bytes of the response reached it,
 /// its connection cut: a truncated response must never look complete.
 extension ProxyExchange {
-    func fail(_ failure: ExchangeFailure, for client: some ExchangeClient) {
+    func fail(_ failure: ExchangeFailure, for client: Client) {
         if let kind = failure.upstreamError { worker.metrics.countUpstreamError(kind) }
         if case .requestBodyTooLarge = failure { worker.metrics.requestsTooLarge.add(1) }
         binding.abandonAttempt(after: failure, now: worker.loop.now)
@@ -27,14 +27,13 @@ extension ProxyExchange {
         }
         binding.unbind(reuse: false, now: worker.loop.now)
         releaseBufferedBody()
-        GatewayResponse.write(.error(failure.status), requestID: state.requestID, keepAlive: false, headOnly: state.method == .head, added: addedFields,
-                              into: client.output)
+        client.writeAnswer(.error(failure.status), requestID: state.requestID, keepAlive: false, headOnly: state.method == .head, added: addedFields)
         countResponse(status: failure.status)
         requestCompleted(status: failure.status, for: client)
         end(keepAlive: false, for: client)
     }
 
-    private func audit(_ failure: ExchangeFailure, for client: some ExchangeClient) {
+    private func audit(_ failure: ExchangeFailure, for client: Client) {
         switch failure {
         case .noLiveServer, .connectFailed, .connectTimeout, .responseTimeout, .reset, .invalidResponse:
             auditRequest(.upstreamUnavailable, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.label)),

@@ -4,11 +4,10 @@
 extension ProxyExchange {
     /// Answers the current request with `answer`; with `closing`, the connection closes after
     /// it whatever the request asked.
-    func answer(_ answer: LocalAnswer, closing: Bool = false, for client: some ExchangeClient) {
+    func answer(_ answer: LocalAnswer, closing: Bool = false, for client: Client) {
         // The connection can go on only if no request body is pending.
         let keepAlive = !closing && client.request.head.bodyFraming == .none && client.request.head.keepAlive && !worker.draining
-        GatewayResponse.write(answer, requestID: state.requestID, keepAlive: keepAlive, headOnly: client.request.head.method == .head,
-                              added: addedFields, into: client.output)
+        client.writeAnswer(answer, requestID: state.requestID, keepAlive: keepAlive, headOnly: client.request.head.method == .head, added: addedFields)
         countResponse(status: answer.status)
         requestCompleted(status: answer.status, for: client)
         client.input.consume(client.request.head.headLength)
@@ -17,7 +16,7 @@ extension ProxyExchange {
     }
 
     /// 429, naming the rule; audited and counted towards auto-ban.
-    func answerRateLimited(rule: Int, for client: some ExchangeClient) {
+    func answerRateLimited(rule: Int, for client: Client) {
         let limit = snapshot.rateLimiter.rules[rule]
         auditRequest(.rateLimitExceeded, details: [
             ("rule", .text(limit.name)), ("limit", .number(limit.limit)), ("window_seconds", .number(limit.windowNanoseconds / 1_000_000_000)),

@@ -4,7 +4,7 @@
 /// connection, no reply within the command timeout) is decided at once by `on_redis_failure`.
 /// Refills of leases that run low are sent without anyone waiting.
 extension ProxyExchange {
-    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits, for client: some ExchangeClient) {
+    func awaitStrictLimits(upstreamIndex: Int, body: BodyLimits, for client: Client) {
         guard let redis = worker.redisLimits, !decision.strictChecks.isEmpty else {
             beginForwarding(upstreamIndex: upstreamIndex, body: body, for: client)
             return
@@ -44,7 +44,7 @@ extension ProxyExchange {
         redis.lease(check, limiter: limiter, answered: { _ in }, failed: { limiter.refillFailed(check) })
     }
 
-    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: some ExchangeClient) {
+    private func strictAnswered(_ request: Int, _ report: RateLimiter.Report?, for client: Client) {
         guard step == .awaitingPolicy, serial == request, client.isOpen else { return }
         var refusedBy: Int?
         if let report {
@@ -54,7 +54,7 @@ extension ProxyExchange {
         if strictWait.answered(refusedBy: refusedBy) { finishStrictLimits(for: client) }
     }
 
-    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck, for client: some ExchangeClient) {
+    private func strictFailed(_ request: Int, _ check: RateLimiter.StrictCheck, for client: Client) {
         switch snapshot.config.redis.onFailure {
         case .local:
             strictAnswered(request, snapshot.rateLimiter.strictFallback(check), for: client)
@@ -67,7 +67,7 @@ extension ProxyExchange {
     }
 
     /// Every answer is in: forward or refuse, then drive the connection on.
-    private func finishStrictLimits(for client: some ExchangeClient) {
+    private func finishStrictLimits(for client: Client) {
         snapshot.rateLimiter.render(decision.rateLimitReport, into: &decision.rateLimitFields)
         switch strictWait.outcome {
         case .admitted:

@@ -4,7 +4,7 @@ extension ProxyExchange {
     // MARK: Starting
 
     /// Runs the request path on the parsed head and starts forwarding, or answers locally.
-    func start(for client: some ExchangeClient) {
+    func start(for client: Client) {
         // Compared first: storing the same snapshot again costs a retain and a release.
         if snapshot !== worker.snapshot { snapshot = worker.snapshot }
         serial += 1
@@ -49,7 +49,7 @@ extension ProxyExchange {
     }
 
     /// Starts proxying the current request to an upstream of the pool at `upstreamIndex`.
-    func beginForwarding(upstreamIndex: Int, body: BodyLimits, for client: some ExchangeClient) {
+    func beginForwarding(upstreamIndex: Int, body: BodyLimits, for client: Client) {
         let source = UnsafePointer(client.input.readPointer)
         binding.bind(to: worker.pools[upstreamIndex])
         state.bodyLimit = body.max
@@ -59,7 +59,7 @@ extension ProxyExchange {
         client.request.beginBody()
         let timeouts = snapshot.config.timeouts
         state.bodyClock.start(now: worker.loop.now, exchangeStartedAt: state.startedAt, bodyDone: client.request.bodyDone,
-                                 minimumRate: timeouts.clientBodyMinRate, period: timeouts.clientBodyRatePeriod, totalTime: timeouts.clientBodyTotal)
+                              minimumRate: timeouts.clientBodyMinRate, period: timeouts.clientBodyRatePeriod, totalTime: timeouts.clientBodyTotal)
         state.acceptsGzip = decision.routeAllowsGzip && snapshot.config.gzip.enabled && GzipDecision.clientAccepts(client.request.head, source: source)
         let buffering = startBufferingIfCovered(body, for: client)
         RequestHeadWriter.write(&client.request.head, from: source, requestID: state.requestID, context: client.forwarding, clientIP: decision.client.text,
@@ -77,20 +77,20 @@ extension ProxyExchange {
     }
 
     /// Connects (or reuses) an upstream and starts sending the request.
-    func beginUpstreamExchange(for client: some ExchangeClient) {
+    func beginUpstreamExchange(for client: Client) {
         step = .proxying
         connectUpstream(fresh: false, for: client)
     }
 
     /// Attaches an upstream connection for the next attempt (`UpstreamBinding.attach`).
-    func connectUpstream(fresh: Bool, for client: some ExchangeClient) {
+    func connectUpstream(fresh: Bool, for client: Client) {
         waitStartedAt = worker.loop.now
         if let failure = binding.attach(fresh: fresh, for: client, worker: worker) { fail(failure, for: client) }
     }
 
     // MARK: Driving
 
-    func stepProxying(for client: some ExchangeClient) -> Bool {
+    func stepProxying(for client: Client) -> Bool {
         guard let upstream = binding.connection else { return false }
         var progressed = false
         if upstream.connecting {
@@ -119,7 +119,7 @@ extension ProxyExchange {
         return progressed
     }
 
-    private func flushUpstream(_ upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
+    private func flushUpstream(_ upstream: UpstreamConnection, for client: Client) -> Bool {
         guard upstream.writable, !upstream.output.isEmpty else { return false }
         switch upstream.flush() {
         case .bytes:
@@ -142,9 +142,9 @@ extension ProxyExchange {
     /// `output` alone is not enough: with a slow client, `relayBody` moves only the little room
     /// left in `output`, and each pass would read more into `upstream.input`, doubling it
     /// (`<=`: a response head at the limit still reaches the parser, which refuses it).
-    private func readUpstream(_ upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
+    private func readUpstream(_ upstream: UpstreamConnection, for client: Client) -> Bool {
         guard upstream.readable, !upstream.endOfStream, response.state != .done,
-              client.output.readableCount < Self.highWater, upstream.input.readableCount <= Self.highWater else { return false }
+              client.output.readableCount < ExchangeLimits.highWater, upstream.input.readableCount <= ExchangeLimits.highWater else { return false }
         switch upstream.read() {
         case .bytes:
             client.responseProgressAt = worker.loop.now
@@ -158,7 +158,7 @@ extension ProxyExchange {
 
     // MARK: Response
 
-    private func relayResponse(from upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
+    private func relayResponse(from upstream: UpstreamConnection, for client: Client) -> Bool {
         switch response.state {
         case .awaitingHead:
             if upstream.input.isEmpty {
@@ -187,13 +187,13 @@ extension ProxyExchange {
         }
     }
 
-    private func beginResponse(from upstream: UpstreamConnection, for client: some ExchangeClient) {
+    private func beginResponse(from upstream: UpstreamConnection, for client: Client) {
         let source = UnsafePointer(upstream.input.readPointer)
         let output = client.output
         if response.head.isInterim {
             response.interimResponses += 1
-            guard response.interimResponses <= Self.maxInterimResponses else {
-                worker.log.warning("\(upstream.server.address) sent more than \(Self.maxInterimResponses) interim (1xx) responses; answering 502")
+            guard response.interimResponses <= ExchangeLimits.maxInterimResponses else {
+                worker.log.warning("\(upstream.server.address) sent more than \(ExchangeLimits.maxInterimResponses) interim (1xx) responses; answering 502")
                 fail(.invalidResponse, for: client)
                 return
             }
@@ -231,8 +231,8 @@ extension ProxyExchange {
 
     /// Moves response body bytes to the client's buffer, up to the high-water mark
     /// (`ResponseRelay`), and acts on what that ran into.
-    private func relayBody(from upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
-        switch relay.relayBody(&response, from: upstream.input, upstreamEnded: upstream.endOfStream, to: client.output, limit: Self.highWater) {
+    private func relayBody(from upstream: UpstreamConnection, for client: Client) -> Bool {
+        switch relay.relayBody(&response, from: upstream.input, upstreamEnded: upstream.endOfStream, to: client.output, limit: ExchangeLimits.highWater) {
         case .moved(let moved):
             return moved
         case .endedByClose:
@@ -251,7 +251,7 @@ extension ProxyExchange {
     // MARK: Ending
 
     /// The response is complete: recycle or close the upstream, then serve the next request.
-    private func finishExchange(for client: some ExchangeClient) {
+    private func finishExchange(for client: Client) {
         requestCompleted(status: response.head.status, for: client)
         releaseBufferedBody()
         binding.unbind(reuse: state.upstreamReusable && state.requestSent, now: worker.loop.now)

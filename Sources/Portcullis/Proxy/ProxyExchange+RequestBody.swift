@@ -6,7 +6,7 @@ extension ProxyExchange {
     /// Decodes at most `room` body bytes of the client's input into `sink` (`RequestCodec.takeBody`).
     /// A body over the route's limit or badly framed ends the exchange here.
     @inline(__always)
-    func takeRequestBody(room: Int, for client: some ExchangeClient, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> RequestCodec.BodyStep {
+    func takeRequestBody(room: Int, for client: Client, _ sink: (UnsafePointer<UInt8>, Int) -> Void) -> RequestCodec.BodyStep {
         let step = client.request.takeBody(from: client.input, room: room, limit: state.bodyLimit, sink)
         switch step {
         case .tooLarge(let received):
@@ -20,7 +20,7 @@ extension ProxyExchange {
     }
 
     /// Answers `Expect: 100-continue` once the gateway is ready for the body.
-    private func sendContinueIfExpected(for client: some ExchangeClient) -> Bool {
+    private func sendContinueIfExpected(for client: Client) -> Bool {
         guard client.request.expectContinue && client.input.isEmpty && !response.started else { return false }
         client.output.append("HTTP/1.1 100 Continue\r\n\r\n")
         client.request.expectContinue = false
@@ -31,12 +31,12 @@ extension ProxyExchange {
 
     /// Moves request body bytes from the client buffer to the upstream, re-framed, as far as
     /// the upstream's buffer has room.
-    func pumpRequestBody(into upstream: UpstreamConnection, for client: some ExchangeClient) -> Bool {
+    func pumpRequestBody(into upstream: UpstreamConnection, for client: Client) -> Bool {
         if let bufferedBody { return pumpBufferedBody(bufferedBody, into: upstream) }
         guard !client.request.bodyDone else { return false }
         var progressed = sendContinueIfExpected(for: client)
         let chunked = client.request.framing == .chunked
-        while !client.request.bodyDone && upstream.output.readableCount < Self.highWater {
+        while !client.request.bodyDone && upstream.output.readableCount < ExchangeLimits.highWater {
             if client.input.isEmpty {
                 if client.clientGone {
                     client.close()
@@ -46,7 +46,7 @@ extension ProxyExchange {
                 progressed = true
                 continue
             }
-            let step = takeRequestBody(room: Self.highWater - upstream.output.readableCount, for: client) { bytes, count in
+            let step = takeRequestBody(room: ExchangeLimits.highWater - upstream.output.readableCount, for: client) { bytes, count in
                 if chunked {
                     ChunkedEncoder.appendChunk(bytes, count: count, to: upstream.output)
                 } else {
@@ -67,13 +67,13 @@ extension ProxyExchange {
             state.bodyForwarded = true
             progressed = true
         }
-        if !client.request.bodyDone && upstream.output.readableCount >= Self.highWater { state.bodyClock.holdBack() }
+        if !client.request.bodyDone && upstream.output.readableCount >= ExchangeLimits.highWater { state.bodyClock.holdBack() }
         return progressed
     }
 
     /// Sends the buffered body, as far as the upstream's buffer has room.
     private func pumpBufferedBody(_ body: ByteBuffer, into upstream: UpstreamConnection) -> Bool {
-        let count = min(body.readableCount, Self.highWater - upstream.output.readableCount)
+        let count = min(body.readableCount, ExchangeLimits.highWater - upstream.output.readableCount)
         guard count > 0 else { return false }
         upstream.output.append(body.readPointer, count: count)
         body.consume(count)
@@ -86,7 +86,7 @@ extension ProxyExchange {
 
     /// Sets memory aside for reading the body whole when the route buffers bodies of this size
     /// and the worker's share of `request_buffer_memory` allows; true when it will.
-    func startBufferingIfCovered(_ limits: BodyLimits, for client: some ExchangeClient) -> Bool {
+    func startBufferingIfCovered(_ limits: BodyLimits, for client: Client) -> Bool {
         guard !state.isUpgrade, let reservation = limits.bufferReservation(for: client.request.framing) else { return false }
         guard worker.requestBuffers.reserve(reservation, share: snapshot.requestBufferShare) else {
             worker.metrics.requestBufferOverflows.add(1)
@@ -98,7 +98,7 @@ extension ProxyExchange {
     }
 
     /// Reads the body into `bufferedBody` until it is complete, then starts the upstream exchange.
-    func stepBufferingBody(for client: some ExchangeClient) -> Bool {
+    func stepBufferingBody(for client: Client) -> Bool {
         var progressed = sendContinueIfExpected(for: client)
         progressed = client.flushClient() || progressed
         guard client.isOpen, let body = bufferedBody else { return progressed }
@@ -128,7 +128,7 @@ extension ProxyExchange {
     }
 
     /// The whole body is here: frame it with its length and start the upstream exchange.
-    private func bufferedBodyComplete(size: Int, for client: some ExchangeClient) {
+    private func bufferedBodyComplete(size: Int, for client: Client) {
         if client.request.framing == .chunked {
             RequestHeadWriter.end(framing: .length(Int64(size)), isUpgrade: false, into: binding.forwardedHead)
         }

@@ -5,7 +5,7 @@
 extension ProxyExchange {
     /// The earliest of the waits the exchange is in (0: none; Redis's command timeout bounds a
     /// wait on it).
-    func deadline(for client: some ExchangeClient) -> UInt64 {
+    func deadline(for client: Client) -> UInt64 {
         let timeouts = snapshot.config.timeouts
         switch step {
         case .bufferingBody: return bodyDeadline(timeouts, for: client)
@@ -27,7 +27,7 @@ extension ProxyExchange {
     }
 
     /// The exchange's deadline passed: the wait that ran out fails the exchange (`fail`).
-    func deadlineReached(for client: some ExchangeClient) {
+    func deadlineReached(for client: Client) {
         let timeouts = snapshot.config.timeouts
         guard step == .bufferingBody || step == .proxying else { return }
         if step == .bufferingBody {
@@ -45,13 +45,13 @@ extension ProxyExchange {
     }
 
     /// The earliest of the request body's limits: silence, the next rate check, the total.
-    private func bodyDeadline(_ timeouts: TimeoutSettings, for client: some ExchangeClient) -> UInt64 {
+    private func bodyDeadline(_ timeouts: TimeoutSettings, for client: Client) -> UInt64 {
         min(client.requestProgressAt + timeouts.clientBodyIdle, state.bodyClock.nextDeadline)
     }
 
     /// The body's deadline passed: 408 (or a cut, once the response began) with a
     /// `CLIENT_TOO_SLOW` event when a limit was broken; nothing when a rate check passed.
-    private func bodyDeadlineReached(_ timeouts: TimeoutSettings, for client: some ExchangeClient) {
+    private func bodyDeadlineReached(_ timeouts: TimeoutSettings, for client: Client) {
         let reason: String
         if worker.loop.now >= client.requestProgressAt + timeouts.clientBodyIdle {
             reason = "body_idle"

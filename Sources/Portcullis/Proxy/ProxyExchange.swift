@@ -13,15 +13,7 @@
 /// at a time and reuses it, request after request; an HTTP/2 stream would be another.
 /// The exchange keeps its own step (`step`); the connection only knows that an
 /// exchange has the request.
-final class ProxyExchange {
-    /// Interim (1xx) responses relayed for one request at most; more is a 502 (a flood of 103s
-    /// would otherwise be relayed without end).
-    static let maxInterimResponses = 8
-    /// Most bytes buffered in one direction before reading from the sender pauses, so a fast
-    /// sender never makes the gateway buffer a slow receiver's data (the client's own reading
-    /// and its tunnel keep the same bound).
-    static let highWater = 64 * 1024
-
+final class ProxyExchange<Client: ExchangeClient> {
     /// The worker, held strongly as `ClientConnection.worker` is (uses without a retain).
     let worker: Worker
     /// The client's connection is TLS (`Strict-Transport-Security` goes on its responses).
@@ -69,7 +61,7 @@ final class ProxyExchange {
     }
     /// The response's way to the client: gzip, and the client codec's framing (`ResponseRelay`,
     /// with `ResponseEncoder`).
-    var relay: ResponseRelay {
+    var relay: ResponseRelay<Client.Framing> {
         @inline(__always) unsafeAddress { UnsafePointer(relaySlot.pointer) }
         @inline(__always) unsafeMutableAddress { relaySlot.pointer }
     }
@@ -77,7 +69,7 @@ final class ProxyExchange {
     /// place, never copied; calls into C and zlib included).
     private let decisionSlot: OwnedSlot<RequestDecision>
     private let responseSlot = OwnedSlot(ResponseCodec())
-    private let relaySlot: OwnedSlot<ResponseRelay>
+    private let relaySlot: OwnedSlot<ResponseRelay<Client.Framing>>
     /// The wait for strict rate limits in Redis (`+Policy`), started afresh when there is one.
     var strictWait = StrictLimitsWait()
     /// The access-log record (nil when the access log is off).
@@ -106,7 +98,7 @@ final class ProxyExchange {
 
     /// Moves the exchange on as far as it can go now; true if anything changed.
     @inline(__always)
-    func advance(for client: some ExchangeClient) -> Bool {
+    func advance(for client: Client) -> Bool {
         switch step {
         case .bufferingBody: stepBufferingBody(for: client)
         case .proxying: stepProxying(for: client)
@@ -115,7 +107,7 @@ final class ProxyExchange {
     }
 
     /// Ends the exchange and hands the connection back (`ClientConnection.exchangeEnded`).
-    func end(keepAlive: Bool, for client: some ExchangeClient) {
+    func end(keepAlive: Bool, for client: Client) {
         step = .ended
         client.exchangeEnded(keepAlive: keepAlive)
     }
@@ -133,7 +125,7 @@ final class ProxyExchange {
     }
 
     /// Takes the client's `X-Request-ID` when well-formed, else makes one.
-    func assignRequestID(for client: some ExchangeClient) {
+    func assignRequestID(for client: Client) {
         if let range = client.request.head.requestIDRange {
             state.requestID.set(UnsafeBufferPointer(start: client.input.readPointer + range.lowerBound, count: range.count))
         } else {
@@ -143,12 +135,11 @@ final class ProxyExchange {
 
     /// Answers a request the parser refused, then closes: after a framing error nothing that
     /// follows on the connection can be trusted.
-    func refuse(status: Int, for client: some ExchangeClient) {
+    func refuse(status: Int, for client: Client) {
         // Nothing of the previous request's route or rate limits belongs on this answer.
         decision.reset(headers: snapshot.defaultHeaders)
         worker.requestIDs.next(into: &state.requestID)
-        GatewayResponse.write(.error(status), requestID: state.requestID, keepAlive: false, headOnly: false, added: addedFields,
-                              into: client.output)
+        client.writeAnswer(.error(status), requestID: state.requestID, keepAlive: false, headOnly: false, added: addedFields)
         countResponse(status: status)
     }
 

@@ -8,7 +8,7 @@
 /// clients and `Connection` handling. Another client codec (HTTP/2: HEADERS and DATA frames)
 /// replaces this type, not the relay. A value started afresh for each request (`start`). Heads
 /// are taken `inout` only so that they are read in place in the codec's slot (`OwnedSlot`).
-struct ResponseEncoder {
+struct ResponseEncoder: ResponseFraming {
     /// How the body is framed towards the client.
     private(set) var framing = BodyFraming.none
     /// The client's HTTP minor version: an HTTP/1.0 client gets no chunks and no interim heads.

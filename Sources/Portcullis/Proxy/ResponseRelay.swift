@@ -1,6 +1,7 @@
 /// A relayed response's way from the upstream's bytes to the client's, for one exchange: the
 /// upstream's framing taken off (`ResponseCodec`), the body gzipped when it qualifies, the
-/// client's framing put on (`encoder`, the client codec's side).
+/// client's framing put on (`encoder`: the client codec's `ResponseFraming`, `ResponseEncoder`
+/// for HTTP/1.x).
 ///
 /// gzip: a body of known length within `WholeBodyGzip.maxBody` waits in the upstream's read
 /// buffer until it is whole and is compressed in one call (libdeflate); any other passes through
@@ -10,7 +11,7 @@
 /// It knows no connection and no socket: it moves bytes from one buffer to another and says
 /// what happened (`BodyStep`), and the exchange (`ProxyExchange+Proxying`) decides what
 /// follows. Tests drive it with bytes alone (`ResponseRelayTests`).
-struct ResponseRelay {
+struct ResponseRelay<Framing: ResponseFraming> {
     /// What one call to `relayBody` did.
     enum BodyStep: Equatable {
         /// Moved bytes (`true`) or found none to move. The body is complete once the codec's
@@ -25,8 +26,8 @@ struct ResponseRelay {
         case invalidChunk(String)
     }
 
-    /// The client codec's side of the response (HTTP/1.x framing).
-    var encoder = ResponseEncoder()
+    /// The client codec's side of the response.
+    var encoder = Framing()
     /// How the body is compressed.
     private(set) var gzip: ResponseGzip = .off
     /// The worker's compressors, and the counters of bytes into and out of them.

@@ -11,10 +11,10 @@ import Testing
 @Suite(.serialized) struct ProxyExchangeTests {
     /// A client that is only bytes: the request is placed in `input` (its body handed in
     /// `piece` bytes at a time by `readClient`), and what the exchange flushes is collected in
-    /// `received`.
-    private final class ByteClient: ExchangeClient {
+    /// `received`, framed by `Framing`.
+    private final class ByteClient<Framing: ResponseFraming>: ExchangeClient {
         let worker: Worker
-        let exchange: ProxyExchange
+        let exchange: ProxyExchange<ByteClient>
         private let requestSlot: OwnedSlot<RequestCodec>
         var request: RequestCodec {
             unsafeAddress { UnsafePointer(requestSlot.pointer) }
@@ -79,6 +79,10 @@ import Testing
 
         func startTunnel() {}
 
+        func writeAnswer(_ answer: LocalAnswer, requestID: RequestID, keepAlive: Bool, headOnly: Bool, added: AddedFields) {
+            GatewayResponse.write(answer, requestID: requestID, keepAlive: keepAlive, headOnly: headOnly, added: added, into: output)
+        }
+
         /// Hands `head` (and later `body`) to the exchange and runs the worker's loop until the
         /// exchange ends, or for 5 s at most.
         func exchange(_ head: String, body: [UInt8] = []) throws {
@@ -98,7 +102,7 @@ import Testing
         }
 
         /// The status code of what the client received.
-        var status: Int { Int(String(decoding: received.dropFirst(9).prefix(3), as: UTF8.self)) ?? 0 }
+        var status: Int { Int(String(decoding: received.drop { $0 != ASCII.space }.dropFirst().prefix(3), as: UTF8.self)) ?? 0 }
         /// What the client received after the head.
         var body: [UInt8] {
             guard let end = received.firstRange(of: Array("\r\n\r\n".utf8)) else { return [] }
@@ -107,8 +111,36 @@ import Testing
         var head: String { String(decoding: received.prefix(received.count - body.count), as: UTF8.self).lowercased() }
     }
 
-    /// The demo origin, a worker whose route goes to it, and a client of that worker's exchanges.
-    private static func started() throws -> (Origin, Worker, ByteClient) {
+    /// A response framing that is not HTTP/1.x: a status line, then the body's bytes as they
+    /// are, the way an HTTP/2 stream's DATA frames carry them. What a client with it receives
+    /// shows that the body's framing on the way out is the client's, not the exchange's.
+    private struct RawFraming: ResponseFraming {
+        mutating func start(clientMinorVersion: Int) {}
+        mutating func begin(_ head: ResponseHead) {}
+        mutating func compressing() {}
+        var bodyEndsWithClose: Bool { false }
+
+        func writeHead(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, keepAlive: Bool, added: AddedFields,
+                       into out: ByteBuffer) {
+            out.append(string: "RAW \(head.status)\r\n\r\n")
+        }
+
+        func writeInterimHead(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields,
+                              into out: ByteBuffer) {}
+        func writeSwitchingProtocols(_ head: inout ResponseHead, from source: UnsafePointer<UInt8>, requestID: RequestID, added: AddedFields,
+                                     into out: ByteBuffer) {}
+
+        func appendBody(_ bytes: UnsafePointer<UInt8>, count: Int, to out: ByteBuffer) {
+            out.append(bytes, count: count)
+        }
+
+        func finishBody(to out: ByteBuffer) {}
+    }
+
+    /// The demo origin, a worker whose route goes to it, and a client of that worker's exchanges
+    /// whose responses are framed by `framing`.
+    private static func started<Framing: ResponseFraming>(framing: Framing.Type = ResponseEncoder.self) throws
+        -> (Origin, Worker, ByteClient<Framing>) {
         let origin = try Origin()
         let worker = try Worker.forTests(servers: [origin.port])
         return (origin, worker, ByteClient(worker: worker))
@@ -131,6 +163,20 @@ import Testing
         #expect(decoded.finished && decoded.data.count == 10000)
         // The second connection the origin counts is the one `stats()` asks on.
         #expect(try origin.stats().connections == 2, "the second exchange reused the first one's upstream connection")
+    }
+
+    @Test func aClientWithAnotherFramingGetsTheBodyInItsOwn() throws {
+        let (origin, worker, client) = try Self.started(framing: RawFraming.self)
+        defer { worker.releaseForTests() }
+
+        try client.exchange("GET /chunked/10000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        #expect(client.endedWithKeepAlive == true)
+        #expect(client.head == "raw 200\r\n\r\n", "the head is the client's framing's")
+        let unframed = client.body == (0..<10000).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+        #expect(unframed, "the upstream's chunks are taken off, and none are put on: \(client.body.count) bytes, \(client.body.prefix(8))")
+        try client.exchange("GET /bytes/300 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        #expect(client.status == 200 && client.body.count == 300)
+        #expect(try origin.stats().connections == 2, "the upstream connection was reused after a body re-framed by the client")
     }
 
     @Test func aBodyHandedInPiecesReachesTheUpstreamWhole() throws {
@@ -160,7 +206,7 @@ import Testing
         let closed = ClosedPort()
         let worker = try Worker.forTests(servers: [closed.port])
         defer { worker.releaseForTests() }
-        let client = ByteClient(worker: worker)
+        let client = ByteClient<ResponseEncoder>(worker: worker)
 
         try client.exchange("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.status == 502 && client.endedWithKeepAlive == false, "\(client.head)")

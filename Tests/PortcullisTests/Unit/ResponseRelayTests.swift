@@ -10,7 +10,7 @@ import Testing
     /// `client`.
     private struct Flight {
         var codec = ResponseCodec()
-        var relay: ResponseRelay
+        var relay: ResponseRelay<ResponseEncoder>
         let upstream = ByteBuffer(capacity: 64 * 1024)
         let client = ByteBuffer(capacity: 64 * 1024)
         let streams: GzipStreamPool
@@ -32,12 +32,12 @@ import Testing
         }
 
         /// Feeds upstream bytes and relays; what the relay said.
-        mutating func feed(_ bytes: [UInt8], ended: Bool = false, limit: Int = 64 * 1024) -> ResponseRelay.BodyStep {
+        mutating func feed(_ bytes: [UInt8], ended: Bool = false, limit: Int = 64 * 1024) -> ResponseRelay<ResponseEncoder>.BodyStep {
             upstream.append(bytes)
             return relay.relayBody(&codec, from: upstream, upstreamEnded: ended, to: client, limit: limit)
         }
 
-        mutating func feed(_ text: String, ended: Bool = false, limit: Int = 64 * 1024) -> ResponseRelay.BodyStep {
+        mutating func feed(_ text: String, ended: Bool = false, limit: Int = 64 * 1024) -> ResponseRelay<ResponseEncoder>.BodyStep {
             feed(Array(text.utf8), ended: ended, limit: limit)
         }
 
