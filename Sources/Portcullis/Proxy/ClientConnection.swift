@@ -6,7 +6,7 @@
 ///
 /// Everything happens in `drive()`, which makes every step that is possible now (read, parse,
 /// move bytes between the two sockets, write) until nothing moves. Buffers are capped at
-/// `highWater` in each direction so a fast sender never makes the gateway buffer a slow
+/// `ExchangeLimits.highWater` in each direction so a fast sender never makes the gateway buffer a slow
 /// receiver's data.
 final class ClientConnection: Selectable, ExchangeClient {
     enum Phase {
@@ -56,7 +56,8 @@ final class ClientConnection: Selectable, ExchangeClient {
     var requestProgressAt: UInt64
     /// Last time response bytes moved (read from the upstream, written to the client).
     var responseProgressAt: UInt64
-    /// When the current wait began (head, connect, response head, lingering).
+    /// When the connection's current wait began (handshake, head, keep-alive, lingering; the
+    /// exchange times its upstream waits itself).
     var phaseStartedAt: UInt64
 
     // What the exchange sees of the connection (`ExchangeClient`).
@@ -191,7 +192,7 @@ final class ClientConnection: Selectable, ExchangeClient {
             case .failed(let failure):
                 refuse(status: failure.status)
                 exchange.auditRequest(.malformedRequest, details: [("status", .number(Int64(failure.status))), ("reason", .text(failure.reason.description))],
-                             withHead: false, for: self)
+                                      withHead: false, for: self)
                 return true
             case .incomplete:
                 break

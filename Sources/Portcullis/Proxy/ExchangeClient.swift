@@ -6,9 +6,9 @@
 ///
 /// `ClientConnection` (HTTP/1.1: one exchange at a time, reused) is the one client there is.
 /// An HTTP/2 stream would be another: its HEADERS decoded into a `RequestCodec`'s head, its
-/// DATA frames the body bytes in `input`, `output` its share of the connection's frames, and
-/// `exchangeEnded` the stream's end instead of the connection's next request, and its own
-/// `Framing`. The exchange is generic over its client type (`ProxyExchange<Client>`):
+/// DATA frames the body bytes in `input`, `output` its share of the connection's frames, a
+/// `Framing` of HEADERS and DATA frames, and `exchangeEnded` the stream's end instead of the
+/// connection's next request. The exchange is generic over its client type (`ProxyExchange<Client>`):
 /// specialized for each, at no cost per call.
 protocol ExchangeClient: AnyObject {
     /// How the client's codec puts a relayed response on its wire (`ResponseEncoder` for

@@ -20,9 +20,8 @@ final class ProxyExchange<Client: ExchangeClient> {
     let secure: Bool
     /// The plain facts of the exchange: clocks, byte marks, request ID, method, flags.
     var state = ExchangeState(startedAt: 0, method: .get)
-    /// Where the exchange is. Its connection is in `.exchange` while it is deciding, waiting on
-    /// Redis, buffering or proxying, in `.tunnel` once it became one. (Kept out of `state`,
-    /// which every request starts afresh with one copy: in it, it made that copy twice as dear.)
+    /// Where an exchange is. Its connection is in `.exchange` while it is deciding, waiting on
+    /// Redis, buffering or proxying, in `.tunnel` once it became one.
     enum Step {
         /// The request path runs (`ProxyExchange.start`).
         case deciding
@@ -38,6 +37,8 @@ final class ProxyExchange<Client: ExchangeClient> {
         case ended
     }
 
+    /// Where this one is (kept out of `state`, which every request starts afresh with one copy:
+    /// in it, it made that copy twice as dear).
     var step = Step.deciding
     /// When the current upstream wait began: connecting, then the response head once the
     /// request is sent.
@@ -59,8 +60,8 @@ final class ProxyExchange<Client: ExchangeClient> {
         @inline(__always) unsafeAddress { UnsafePointer(responseSlot.pointer) }
         @inline(__always) unsafeMutableAddress { responseSlot.pointer }
     }
-    /// The response's way to the client: gzip, and the client codec's framing (`ResponseRelay`,
-    /// with `ResponseEncoder`).
+    /// The response's way to the client: gzip, and the client's own framing (`ResponseRelay`,
+    /// with `Client.Framing`).
     var relay: ResponseRelay<Client.Framing> {
         @inline(__always) unsafeAddress { UnsafePointer(relaySlot.pointer) }
         @inline(__always) unsafeMutableAddress { relaySlot.pointer }
@@ -133,8 +134,8 @@ final class ProxyExchange<Client: ExchangeClient> {
         }
     }
 
-    /// Answers a request the parser refused, then closes: after a framing error nothing that
-    /// follows on the connection can be trusted.
+    /// Answers a request the client's parser refused, with nothing of the previous request on
+    /// it; the client closes after it (nothing that follows a framing error can be trusted).
     func refuse(status: Int, for client: Client) {
         // Nothing of the previous request's route or rate limits belongs on this answer.
         decision.reset(headers: snapshot.defaultHeaders)

@@ -85,7 +85,7 @@ import Testing
 
         /// Hands `head` (and later `body`) to the exchange and runs the worker's loop until the
         /// exchange ends, or for 5 s at most.
-        func exchange(_ head: String, body: [UInt8] = []) throws {
+        func send(_ head: String, body: [UInt8] = []) throws {
             received.removeAll()
             endedWithKeepAlive = nil
             input.append(Array(head.utf8))
@@ -150,14 +150,14 @@ import Testing
         let (origin, worker, client) = try Self.started()
         defer { worker.releaseForTests() }
 
-        try client.exchange("GET /bytes/100 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("GET /bytes/100 HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.endedWithKeepAlive == true)
         #expect(client.status == 200 && client.body.count == 100, "\(client.head)")
         #expect(client.head.contains("content-length: 100\r\n") && client.head.contains("x-request-id: "))
         #expect(client.head.contains("x-content-type-options: nosniff"), "the route's header policy is applied")
         #expect(client.input.isEmpty, "the head was consumed")
 
-        try client.exchange("GET /chunked/10000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("GET /chunked/10000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.endedWithKeepAlive == true)
         let decoded = try #require(decodeChunked(client.body), "a chunked response stays chunked for an HTTP/1.1 client")
         #expect(decoded.finished && decoded.data.count == 10000)
@@ -169,12 +169,12 @@ import Testing
         let (origin, worker, client) = try Self.started(framing: RawFraming.self)
         defer { worker.releaseForTests() }
 
-        try client.exchange("GET /chunked/10000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("GET /chunked/10000 HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.endedWithKeepAlive == true)
         #expect(client.head == "raw 200\r\n\r\n", "the head is the client's framing's")
         let unframed = client.body == (0..<10000).map { UInt8(ascii: "a") + UInt8($0 % 26) }
         #expect(unframed, "the upstream's chunks are taken off, and none are put on: \(client.body.count) bytes, \(client.body.prefix(8))")
-        try client.exchange("GET /bytes/300 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("GET /bytes/300 HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.status == 200 && client.body.count == 300)
         #expect(try origin.stats().connections == 2, "the upstream connection was reused after a body re-framed by the client")
     }
@@ -186,7 +186,7 @@ import Testing
         let crc = body.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
 
         client.piece = 1000
-        try client.exchange("POST /digest HTTP/1.1\r\nHost: app.test\r\nContent-Length: \(body.count)\r\n\r\n", body: body)
+        try client.send("POST /digest HTTP/1.1\r\nHost: app.test\r\nContent-Length: \(body.count)\r\n\r\n", body: body)
         #expect(client.endedWithKeepAlive == true)
         #expect(String(decoding: client.body, as: UTF8.self) == "bytes=100000 crc32=\(crc)\n", "\(client.head)")
     }
@@ -195,9 +195,9 @@ import Testing
         let (origin, worker, client) = try Self.started()
         defer { worker.releaseForTests() }
 
-        try client.exchange("TRACE / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("TRACE / HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.status == 405 && client.endedWithKeepAlive == true, "\(client.head)")
-        try client.exchange("GET /bytes/10 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2000000\r\n\r\n")
+        try client.send("GET /bytes/10 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2000000\r\n\r\n")
         #expect(client.status == 413 && client.endedWithKeepAlive == false, "a body left unread ends the client: \(client.head)")
         #expect(try origin.stats().requests == 0, "nothing reached the upstream")
     }
@@ -208,7 +208,7 @@ import Testing
         defer { worker.releaseForTests() }
         let client = ByteClient<ResponseEncoder>(worker: worker)
 
-        try client.exchange("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        try client.send("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n")
         #expect(client.status == 502 && client.endedWithKeepAlive == false, "\(client.head)")
         #expect(String(decoding: client.body, as: UTF8.self).contains("\"status\":502"))
         #expect(worker.metrics.upstreamErrors[UpstreamErrorKind.connectFailed.rawValue].value == 1)
